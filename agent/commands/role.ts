@@ -1,0 +1,17 @@
+import { contextFromArgs } from '../context'
+import { formatRole } from '../format'
+import { printJson } from '../io'
+import { currentRole } from '../role'
+import { defineCommand } from './command'
+
+export const roleCommand = defineCommand({
+  command: 'role',
+  describe: 'Tell what kind of qube this is (Whonix flavour, qube class, persistence) and why',
+  async run(args, io) {
+    const context = await contextFromArgs(args)
+    const role = await currentRole(context)
+    if (args.json) printJson(io, role)
+    else io.out(formatRole(role, args.verbose))
+    return 0
+  },
+})

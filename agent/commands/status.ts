@@ -1,0 +1,17 @@
+import { contextFromArgs } from '../context'
+import { formatStatus } from '../format'
+import { printJson } from '../io'
+import { currentStatus } from '../status'
+import { defineCommand } from './command'
+
+export const statusCommand = defineCommand({
+  command: 'status',
+  describe: "Show the role and the state of each of the agent's parts",
+  async run(args, io) {
+    const context = await contextFromArgs(args)
+    const status = await currentStatus(context)
+    if (args.json) printJson(io, status)
+    else io.out(formatStatus(status, args.verbose))
+    return 0
+  },
+})

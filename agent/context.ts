@@ -1,0 +1,40 @@
+import { loadManifest } from './manifest/load'
+import type { Manifest, SystemPaths } from './manifest/schema'
+import { rootPaths, type RootedPaths } from './paths'
+import { createQubesdbReader, findQubesdbRead, type QubesdbReader } from './qubesdb/reader'
+import { runCommand, type Runner } from './run'
+
+/**
+ * Everything a command needs, built once from the global options. Commands receive it
+ * as an argument; tests build one over a sandbox root.
+ */
+export interface AgentContext {
+  readonly manifest: Manifest
+  readonly paths: RootedPaths<SystemPaths>
+  readonly qubesdb: QubesdbReader
+  readonly run: Runner
+  readonly env: NodeJS.ProcessEnv
+}
+
+export interface ContextOptions {
+  readonly root?: string
+  readonly config?: string
+  readonly manifest?: Manifest
+  readonly env?: NodeJS.ProcessEnv
+  readonly run?: Runner
+}
+
+export async function createContext(options: ContextOptions = {}): Promise<AgentContext> {
+  const manifest = options.manifest ?? (await loadManifest(options.config))
+  const env = options.env ?? process.env
+  const run = options.run ?? runCommand
+  const paths = rootPaths(manifest.paths, options.root ?? '/')
+  const program = await findQubesdbRead(paths.qubesdbRead, env.PATH)
+  const qubesdb = createQubesdbReader(program, manifest.qubes.qubesdb, run)
+  return { manifest, paths, qubesdb, run, env }
+}
+
+/** The context for a CLI invocation's global options. */
+export function contextFromArgs(args: { readonly root: string; readonly config: string | undefined }): Promise<AgentContext> {
+  return createContext({ root: args.root, ...(args.config === undefined ? {} : { config: args.config }) })
+}

@@ -1,0 +1,16 @@
+import { isCodedError } from '../rpc/errors'
+import { runCli } from './cli'
+import { processIo } from './io'
+
+// A known error is one line for the user; anything else is a bug and gets its stack.
+try {
+  process.exitCode = await runCli(process.argv.slice(2), processIo)
+} catch (error) {
+  if (isCodedError(error)) {
+    process.stderr.write(`qubes-whonix-agent: ${error.message}\n`)
+    process.exitCode = error.exitCode ?? 1
+  } else {
+    process.stderr.write(`qubes-whonix-agent: internal error (a bug; please report it)\n${(error as Error)?.stack ?? String(error)}\n`)
+    process.exitCode = 70
+  }
+}

@@ -1,0 +1,47 @@
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AgentContext } from '../context'
+import type { Role } from '../role'
+import { fileFact, type FileFact } from '../role/facts'
+
+export type ProxyVerdict = 'passed' | 'failed' | 'pending' | 'not-applicable'
+
+export interface MarkerState {
+  /** Only a Whonix template checks its updates proxy. */
+  readonly applicable: boolean
+  readonly directory: 'present' | 'missing' | 'not-a-directory' | 'unreadable'
+  /** Markers count only as regular files; a link or a directory in their place does not. */
+  readonly secureProxy: FileFact
+  readonly checkDone: FileFact
+  readonly verdict: ProxyVerdict
+}
+
+export function markerPaths(context: AgentContext): { secure: string; done: string } {
+  const { markers } = context.manifest.updatesProxy
+  return { secure: join(context.paths.updatesProxyCheckDir, markers.secure), done: join(context.paths.updatesProxyCheckDir, markers.done) }
+}
+
+export function verdictOf(applicable: boolean, secureProxy: FileFact, checkDone: FileFact): ProxyVerdict {
+  if (!applicable) return 'not-applicable'
+  if (secureProxy === 'present') return 'passed'
+  return checkDone === 'present' ? 'failed' : 'pending'
+}
+
+async function directoryState(path: string): Promise<MarkerState['directory']> {
+  try {
+    return (await stat(path)).isDirectory() ? 'present' : 'not-a-directory'
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'
+  }
+}
+
+export async function readMarkerState(context: AgentContext, role: Role): Promise<MarkerState> {
+  const applicable = role.qubes && role.class === 'template' && role.whonix !== null
+  const paths = markerPaths(context)
+  const [directory, secureProxy, checkDone] = await Promise.all([
+    directoryState(context.paths.updatesProxyCheckDir),
+    fileFact(paths.secure, false),
+    fileFact(paths.done, false),
+  ])
+  return { applicable, directory, secureProxy, checkDone, verdict: verdictOf(applicable, secureProxy, checkDone) }
+}

@@ -1,0 +1,39 @@
+/**
+ * The one error base class of the project. `code` is stable (tests, JSON answers and
+ * scripts match on it); `message` is one short line for a person.
+ */
+export interface CodedErrorOptions {
+  cause?: unknown
+  /** The argument vector of a command that failed, when a command is at fault. */
+  command?: readonly string[]
+  /** The exit code the failing command returned, or the one the CLI should use. */
+  exitCode?: number
+}
+
+export class CodedError extends Error {
+  override readonly name: string = 'CodedError'
+  readonly code: string
+  readonly command: readonly string[] | undefined
+  readonly exitCode: number | undefined
+
+  constructor(code: string, message: string, options: CodedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.command = options.command
+    this.exitCode = options.exitCode
+  }
+
+  toJSON(): { code: string; message: string } {
+    return { code: this.code, message: this.message }
+  }
+}
+
+export function isCodedError(value: unknown): value is CodedError {
+  return value instanceof CodedError
+}
+
+/** A message fit for one line, whatever was thrown. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message
+  return String(error)
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Stand-in for Qubes' qubesdb-read, written from ../shared/SPEC.md section 1: prints the
+# value of each KEY and exits 0, or says so on stderr and exits 1 for a missing key.
+# Its database is a directory: key /qubes-ip is the file DATA/qubes-ip, and so on.
+data=${QUBESDB_SIM_DATA:-@DATA@}
+if [ $# -eq 0 ]; then
+  echo "Usage: qubesdb-read [-q] path..." >&2
+  exit 2
+fi
+for key in "$@"; do
+  case $key in
+    /*..* | *//* | */) echo "Failed to read $key" >&2; exit 1 ;;
+    /*) ;;
+    *) echo "Failed to read $key" >&2; exit 1 ;;
+  esac
+  if [ -f "$data$key" ]; then
+    cat "$data$key"
+    echo
+  else
+    echo "Failed to read $key" >&2
+    exit 1
+  fi
+done
