@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach } from 'vitest'
+import { onTestFinished } from 'vitest'
 
 /** A temporary directory removed after the current test. */
 export async function tempRoot(prefix = 'qwa-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  afterEach(() => rm(dir, { recursive: true, force: true }))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
