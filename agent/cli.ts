@@ -1,12 +1,18 @@
 import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
 import type { AgentCommand, GlobalArgs } from './commands/command'
+import { filesCommand } from './commands/files'
 import { roleCommand } from './commands/role'
 import { simulateCommand } from './commands/simulate'
 import { statusCommand } from './commands/status'
 import type { Io } from './io'
 
-export const COMMANDS: readonly AgentCommand<never>[] = [roleCommand, statusCommand, simulateCommand] as AgentCommand<never>[]
+export const COMMANDS: readonly AgentCommand<never>[] = [
+  roleCommand,
+  statusCommand,
+  simulateCommand,
+  filesCommand,
+] as AgentCommand<never>[]
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {

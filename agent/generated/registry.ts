@@ -1,0 +1,16 @@
+import { CodedError } from '../../rpc/errors'
+import type { Manifest } from '../manifest/schema'
+import type { FileGenerator, GeneratedFile } from './file'
+
+// Each feature adds its generator here with one line.
+export const GENERATORS: readonly FileGenerator[] = []
+
+export function generatedFiles(manifest: Manifest, generators: readonly FileGenerator[] = GENERATORS): GeneratedFile[] {
+  const files = generators.flatMap((generate) => generate(manifest))
+  const seen = new Set<string>()
+  for (const file of files) {
+    if (seen.has(file.path)) throw new CodedError('GENERATED_FILE_CLASH', `two generators produce ${file.path}`)
+    seen.add(file.path)
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path))
+}
