@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config'
+// @ts-expect-error: a plain .mjs build helper without type declarations
+import { shippedManifestVite } from './scripts/manifest-plugin.mjs'
 
 export default defineConfig({
+  plugins: [shippedManifestVite],
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

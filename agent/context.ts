@@ -2,7 +2,7 @@ import { loadManifest } from './manifest/load'
 import type { Manifest, SystemPaths } from './manifest/schema'
 import { rootPaths, type RootedPaths } from './paths'
 import { createQubesdbReader, findQubesdbRead, type QubesdbReader } from './qubesdb/reader'
-import { runCommand, type Runner } from './run'
+import { runCommand, spawnCommand, type Runner } from './run'
 
 /**
  * Everything a command needs, built once from the global options. Commands receive it
@@ -22,6 +22,8 @@ export interface ContextOptions {
   readonly manifest?: Manifest
   readonly env?: NodeJS.ProcessEnv
   readonly run?: Runner
+  /** The runner for qubesdb-read (default: direct spawn, no shell). */
+  readonly runQubesdb?: Runner
 }
 
 export async function createContext(options: ContextOptions = {}): Promise<AgentContext> {
@@ -30,7 +32,7 @@ export async function createContext(options: ContextOptions = {}): Promise<Agent
   const run = options.run ?? runCommand
   const paths = rootPaths(manifest.paths, options.root ?? '/')
   const program = await findQubesdbRead(paths.qubesdbRead, env.PATH)
-  const qubesdb = createQubesdbReader(program, manifest.qubes.qubesdb, run)
+  const qubesdb = createQubesdbReader(program, manifest.qubes.qubesdb, options.runQubesdb ?? spawnCommand)
   return { manifest, paths, qubesdb, run, env }
 }
 

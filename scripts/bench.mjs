@@ -3,6 +3,7 @@ import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { esmBanner, rawText } from './raw-text-plugin.mjs'
+import { shippedManifestEsbuild } from './manifest-plugin.mjs'
 
 const [name, ...rest] = process.argv.slice(2)
 if (!name || !/^[a-z0-9-]+$/.test(name)) {
@@ -21,7 +22,7 @@ if (existsSync(`bench/${name}.ts`)) {
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
-    plugins: [rawText],
+    plugins: [rawText, shippedManifestEsbuild],
     banner: { js: esmBanner },
   })
 } else if (!existsSync(script)) {

@@ -2,6 +2,7 @@
 import { build } from 'esbuild'
 import { chmod } from 'node:fs/promises'
 import { esmBanner, rawText } from './raw-text-plugin.mjs'
+import { shippedManifestEsbuild } from './manifest-plugin.mjs'
 
 const outfile = 'dist/qubes-whonix-agent.mjs'
 await build({
@@ -14,7 +15,7 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [rawText],
+  plugins: [rawText, shippedManifestEsbuild],
   banner: { js: `#!/usr/bin/env node\n${esmBanner}` },
 })
 await chmod(outfile, 0o755)

@@ -3,3 +3,9 @@ declare module '*?raw' {
   const text: string
   export default text
 }
+
+// qubes.yaml parsed at build time (scripts/manifest-plugin.mjs); validated when loaded.
+declare module 'virtual:shipped-manifest' {
+  const manifest: unknown
+  export default manifest
+}

@@ -1,24 +1,16 @@
 import { readFile } from 'node:fs/promises'
-import { LineCounter, parseDocument, isNode, type Node } from 'yaml'
+import shipped from 'virtual:shipped-manifest'
 import { CodedError } from '../../rpc/errors'
-import { ManifestIssue, type KeyPath } from './check'
+import { ManifestIssue } from './check'
 import { manifestSchema, type Manifest } from './schema'
-import shippedManifest from '../../qubes.yaml?raw'
 
 export const SHIPPED_MANIFEST_NAME = 'qubes.yaml (built in)'
 const MAX_MANIFEST_BYTES = 1024 * 1024
 
-/** The deepest node that exists on the way to `at`, so a missing key points at its parent. */
-function nearestNode(doc: ReturnType<typeof parseDocument>, at: KeyPath): Node | undefined {
-  for (let depth = at.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(at.slice(0, depth), true)
-    if (isNode(node)) return node
-  }
-  return undefined
-}
-
 /** Parses and validates manifest text; every error names the file, the line and what is wrong. */
-export function parseManifest(text: string, fileName: string): Manifest {
+export async function parseManifest(text: string, fileName: string): Promise<Manifest> {
+  // The YAML parser is loaded only for a manifest given with --config (the shipped one is pre-parsed).
+  const { LineCounter, parseDocument, isNode } = await import('yaml')
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const [syntaxError] = doc.errors
@@ -30,15 +22,34 @@ export function parseManifest(text: string, fileName: string): Manifest {
     return manifestSchema(doc.toJS({ maxAliasCount: 0 }), [])
   } catch (error) {
     if (!(error instanceof ManifestIssue)) throw error
-    const offset = nearestNode(doc, error.at)?.range?.[0] ?? 0
-    const where = error.at.length > 0 ? `${error.at.join('.')}: ` : ''
-    throw new CodedError('MANIFEST_INVALID', `${fileName}:${lineCounter.linePos(offset).line}: ${where}${error.message}`)
+    // The deepest node that exists on the way, so a missing key points at its parent.
+    let offset = 0
+    for (let depth = error.at.length; depth >= 0; depth--) {
+      const node = depth === 0 ? doc.contents : doc.getIn(error.at.slice(0, depth), true)
+      if (isNode(node) && node.range) {
+        offset = node.range[0]
+        break
+      }
+    }
+    throw new CodedError('MANIFEST_INVALID', `${fileName}:${lineCounter.linePos(offset).line}: ${describeIssue(error)}`)
+  }
+}
+
+const describeIssue = (issue: ManifestIssue) => (issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message)
+
+/** The manifest built into the program (qubes.yaml, pre-parsed at build time). */
+export function shippedManifest(): Manifest {
+  try {
+    return manifestSchema(shipped, [])
+  } catch (error) {
+    if (!(error instanceof ManifestIssue)) throw error
+    throw new CodedError('MANIFEST_INVALID', `${SHIPPED_MANIFEST_NAME}: ${describeIssue(error)}`)
   }
 }
 
 /** The manifest from `--config FILE`, or the one built into the program. */
 export async function loadManifest(file?: string): Promise<Manifest> {
-  if (file === undefined) return parseManifest(shippedManifest, SHIPPED_MANIFEST_NAME)
+  if (file === undefined) return shippedManifest()
   let text: string
   try {
     const buffer = await readFile(file)
