@@ -32,7 +32,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error
-      throw new CodedError('USAGE', message, { exitCode: 2 })
+      throw new CodedError('USAGE', message.replace(/\s*\n\s*/g, ' '), { exitCode: 2 })
     })
   for (const command of COMMANDS) {
     parser = parser.command(

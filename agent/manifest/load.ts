@@ -18,8 +18,14 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
     const line = lineCounter.linePos(syntaxError.pos[0]).line
     throw new CodedError('MANIFEST_INVALID', `${fileName}:${line}: ${syntaxError.message.split('\n')[0]}`, { cause: syntaxError })
   }
+  let untrusted: unknown
   try {
-    return manifestSchema(doc.toJS({ maxAliasCount: 0 }), [])
+    untrusted = doc.toJS({ maxAliasCount: 0 })
+  } catch (error) {
+    throw new CodedError('MANIFEST_INVALID', `${fileName}: ${(error as Error).message} (YAML aliases are not allowed)`, { cause: error })
+  }
+  try {
+    return manifestSchema(untrusted, [])
   } catch (error) {
     if (!(error instanceof ManifestIssue)) throw error
     // The deepest node that exists on the way, so a missing key points at its parent.

@@ -27,7 +27,7 @@ export const ENUMERATIONS: Readonly<Record<string, readonly string[]>> = {
 
 const QUBE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/
 export const QUBES_SERVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
-export const QUBESDB_KEY = /^\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/
+export const QUBESDB_KEY = /^(\/(?!\.\.?(\/|$))[A-Za-z0-9_.-]+)+$/
 
 function isNetmask(value: string): boolean {
   if (!isIPv4(value)) return false

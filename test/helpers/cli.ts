@@ -11,9 +11,12 @@ export interface AgentRun {
 }
 
 /** Runs the built agent (the shipped bundle) as a real process. */
-export function runAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<AgentRun> {
+export function runAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number } = {}): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args], { env: options.env ?? { ...process.env, PATH: '/usr/bin:/bin' } })
+    const child = spawn(process.execPath, [AGENT, ...args], {
+      env: options.env ?? { ...process.env, PATH: '/usr/bin:/bin' },
+      ...(options.asUser === undefined ? {} : { uid: options.asUser, gid: options.asUser }),
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))

@@ -1,0 +1,46 @@
+import { readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { describe, expect, it } from 'vitest'
+import { PROFILE_NAMES } from '../../agent/simulate/profiles'
+import { runAgent } from '../helpers/cli'
+
+const leftovers = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('qwa-') && !name.startsWith('qwa-test-'))
+
+describe('the CLI', () => {
+  it('--help lists the commands and exits 0', async () => {
+    const run = await runAgent(['--help'])
+    expect(run.code).toBe(0)
+    for (const command of ['role', 'status', 'simulate']) expect(run.stdout).toMatch(new RegExp(`qubes-whonix-agent ${command}\\b`))
+  })
+
+  it('a usage error is one line and exit 2', async () => {
+    for (const args of [['no-such-command'], [], ['role', '--no-such-option'], ['simulate', '--as', 'nonsense']]) {
+      const run = await runAgent(args)
+      expect(run.code, args.join(' ')).toBe(2)
+      expect(run.stdout).toBe('')
+      expect(run.stderr.trim().split('\n')).toHaveLength(1)
+      expect(run.stderr).toMatch(/^qubes-whonix-agent: /)
+    }
+  })
+
+  it('simulate --root without --as is refused', async () => {
+    const run = await runAgent(['simulate', '--root', '/tmp/somewhere'])
+    expect(run).toMatchObject({ code: 2, stderr: 'qubes-whonix-agent: simulate --root DIR needs --as PROFILE\n' })
+  })
+
+  it('the demo shows every simulated qube and removes its temporary roots', async () => {
+    const before = await leftovers()
+    const run = await runAgent(['simulate'])
+    expect(run.code).toBe(0)
+    for (const profile of PROFILE_NAMES) expect(run.stdout).toContain(`== ${profile}: `)
+    expect(run.stdout).toMatch(/== gateway: [^\n]*\n[^\n]*\n(.*\n)*?Class: +proxy/)
+    expect(run.stdout).toMatch(/Updates proxy check: +pending/)
+    expect(await leftovers()).toEqual(before)
+  })
+
+  it('the demo in JSON gives one status per profile', async () => {
+    const run = await runAgent(['simulate', '--json', '--as', 'workstation'])
+    const parsed = JSON.parse(run.stdout)
+    expect(parsed).toMatchObject({ profile: 'workstation', status: { role: { whonix: 'workstation', class: 'app' } } })
+  })
+})
