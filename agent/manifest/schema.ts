@@ -1,3 +1,4 @@
+import { servicesSection } from './services'
 import { absolutePath, fileName, integer, ipAddress, literal, object, type Checked } from './check'
 
 // One checker per top-level section; each issue's feature adds its own section here.
@@ -10,6 +11,12 @@ export const pathsSection = object({
   workstationMarker: absolutePath,
   updatesProxyCheckDir: absolutePath,
   simulatedQubesdb: absolutePath,
+  qrexecSocketDir: absolutePath,
+  qrexecServiceDir: absolutePath,
+  qrexecConfigDir: absolutePath,
+  qrexecPolicyDir: absolutePath,
+  agentRunDir: absolutePath,
+  setDateTimeRecord: absolutePath,
 })
 
 export const qubesSection = object({
@@ -40,6 +47,7 @@ export const manifestSchema = object({
   qubes: qubesSection,
   whonix: whonixSection,
   updatesProxy: updatesProxySection,
+  services: servicesSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>

@@ -1,4 +1,6 @@
 import type { AgentContext } from '../context'
+import { queryDaemonStatus } from '../daemon/query'
+import type { DaemonStatus } from '../daemon/status'
 import { currentRole, type Role } from '../role'
 import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
 
@@ -7,10 +9,12 @@ export interface Status {
   readonly schema: 1
   readonly role: Role
   readonly updatesProxy: MarkerState
+  /** The agent daemon: running or not, its services, and its parts' status. */
+  readonly daemon: DaemonStatus
 }
 
-export async function currentStatus(context: AgentContext, role?: Role): Promise<Status> {
+export async function currentStatus(context: AgentContext, role?: Role, daemon?: DaemonStatus): Promise<Status> {
   const knownRole = role ?? (await currentRole(context))
-  const updatesProxy = await readMarkerState(context, knownRole)
-  return { schema: 1, role: knownRole, updatesProxy }
+  const [updatesProxy, daemonStatus] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context)])
+  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus }
 }
