@@ -1,18 +1,38 @@
 import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
 import type { AgentCommand, GlobalArgs } from './commands/command'
-import { filesCommand } from './commands/files'
-import { roleCommand } from './commands/role'
-import { simulateCommand } from './commands/simulate'
-import { statusCommand } from './commands/status'
 import type { Io } from './io'
 
-export const COMMANDS: readonly AgentCommand<never>[] = [
-  roleCommand,
-  statusCommand,
-  simulateCommand,
-  filesCommand,
-] as AgentCommand<never>[]
+/**
+ * The commands, by name. Each module is loaded only when its command runs (or for --help),
+ * so a command pays start-up time for its own dependencies alone. Add yours with one line.
+ */
+export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>>>> = {
+  role: async () => (await import('./commands/role')).roleCommand as AgentCommand<never>,
+  status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
+  simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
+  files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
+}
+
+const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])
+
+/** The command word of argv, skipping the global options; undefined when there is none. */
+export function commandWord(argv: readonly string[]): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const token = argv[index] ?? ''
+    if (token === '--') return undefined
+    if (OPTIONS_WITH_VALUE.has(token)) index++
+    else if (!token.startsWith('-')) return token
+  }
+  return undefined
+}
+
+async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>[]> {
+  const word = commandWord(argv)
+  const load = word === undefined ? undefined : COMMANDS[word]
+  // Help, and the suggestion for a mistyped command, need them all.
+  return load ? [await load()] : Promise.all(Object.values(COMMANDS).map((loadOne) => loadOne()))
+}
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
@@ -34,7 +54,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       if (error) throw error
       throw new CodedError('USAGE', message.replace(/\s*\n\s*/g, ' '), { exitCode: 2 })
     })
-  for (const command of COMMANDS) {
+  for (const command of await commandsFor(argv)) {
     parser = parser.command(
       command.command as string,
       command.describe,

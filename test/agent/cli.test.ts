@@ -44,3 +44,14 @@ describe('the CLI', () => {
     expect(parsed).toMatchObject({ profile: 'workstation', status: { role: { whonix: 'workstation', class: 'app' } } })
   })
 })
+
+describe('finding the command word before loading its module', () => {
+  it('skips the global options and their values', async () => {
+    const { commandWord } = await import('../../agent/cli')
+    expect(commandWord(['--root', '/x', '--json', 'role'])).toBe('role')
+    expect(commandWord(['--config', 'role', 'status'])).toBe('status')
+    expect(commandWord(['-v', '--root=/x', 'files', 'list'])).toBe('files')
+    expect(commandWord(['--help'])).toBeUndefined()
+    expect(commandWord(['--', 'role'])).toBeUndefined()
+  })
+})
