@@ -1,3 +1,4 @@
+import { aptGateSection } from '../apt-gate/manifest'
 import { servicesSection } from './services'
 import { absolutePath, fileName, integer, ipAddress, literal, object, type Checked } from './check'
 
@@ -17,6 +18,7 @@ export const pathsSection = object({
   qrexecPolicyDir: absolutePath,
   agentRunDir: absolutePath,
   setDateTimeRecord: absolutePath,
+  agentProgram: absolutePath,
 })
 
 export const qubesSection = object({
@@ -48,6 +50,7 @@ export const manifestSchema = object({
   whonix: whonixSection,
   updatesProxy: updatesProxySection,
   services: servicesSection,
+  aptGate: aptGateSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>
