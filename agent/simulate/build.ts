@@ -11,12 +11,12 @@ export function qubesdbStandInScript(dataDir: string): string {
   return qubesdbStandIn.replace('@DATA@', `'${dataDir}'`)
 }
 
-/** Writes a qubesdb database for the stand-in: one file per key. */
+/** Writes a qubesdb database for the stand-in: one file per key, the value and a newline. */
 export async function writeQubesdbData(dataDir: string, entries: Readonly<Record<string, string>>): Promise<void> {
   for (const [key, value] of Object.entries(entries)) {
     const file = join(dataDir, key)
     await mkdir(dirname(file), { recursive: true })
-    await writeFile(file, value)
+    await writeFile(file, `${value}\n`)
   }
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Stand-in for Qubes' qubesdb-read, written from ../shared/SPEC.md section 1: prints the
-# value of each KEY and exits 0, or says so on stderr and exits 1 for a missing key.
-# Its database is a directory: key /qubes-ip is the file DATA/qubes-ip, and so on.
+# value of each KEY followed by a newline and exits 0, or says so on stderr and exits 1
+# for a missing key. Its database is a directory: key /qubes-ip is the file DATA/qubes-ip,
+# holding the value and its newline (so one key costs one process, as the real one does).
 data=${QUBESDB_SIM_DATA:-@DATA@}
 if [ $# -eq 0 ]; then
   echo "Usage: qubesdb-read [-q] path..." >&2
@@ -13,11 +14,10 @@ for key in "$@"; do
     /*) ;;
     *) echo "Failed to read $key" >&2; exit 1 ;;
   esac
-  if [ -f "$data$key" ]; then
-    cat "$data$key"
-    echo
-  else
+  if [ ! -f "$data$key" ]; then
     echo "Failed to read $key" >&2
     exit 1
   fi
+  if [ $# -eq 1 ]; then exec cat "$data$key"; fi
+  cat "$data$key"
 done
