@@ -1,6 +1,8 @@
 import { aptGateSection } from '../apt-gate/manifest'
 import { servicesSection } from './services'
-import { absolutePath, fileName, integer, ipAddress, literal, object, type Checked } from './check'
+import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
+import { controlAddress } from '../tor/address'
+import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
 
 // One checker per top-level section; each issue's feature adds its own section here.
 
@@ -11,6 +13,8 @@ export const pathsSection = object({
   gatewayMarker: absolutePath,
   workstationMarker: absolutePath,
   updatesProxyCheckDir: absolutePath,
+  tinyproxyConfig: absolutePath,
+  tinyproxyErrorPage: absolutePath,
   simulatedQubesdb: absolutePath,
   qrexecSocketDir: absolutePath,
   qrexecServiceDir: absolutePath,
@@ -39,8 +43,49 @@ export const whonixSection = object({
   }),
 })
 
+const configLine = string({ pattern: /^#[^\n]*$/, maxLength: 200 })
+
 export const updatesProxySection = object({
   markers: object({ secure: fileName, done: fileName }),
+  check: object({
+    url: httpUrl,
+    proofLine: string({ pattern: /^[^\n]+$/, maxLength: 1024 }),
+    user: userName,
+    skipService: fileName,
+    directoryMode: fileMode,
+    markerMode: fileMode,
+    timeoutSec: integer(1, 3600),
+    stopMarginMs: integer(0, 60_000),
+    responseTimeoutMs: integer(10, 600_000),
+    bodyTimeoutMs: integer(10, 600_000),
+    maxBodyBytes: integer(1024, 64 * 1024 * 1024),
+    excerptBytes: integer(16, 4096),
+    refusedPollMs: integer(1, 10_000),
+    backoff: object({ initialMs: integer(1, 10_000), maxMs: integer(1, 60_000) }),
+    unit: unitName,
+    after: list(unitName),
+    before: list(unitName),
+    diagnosisTarget: string({ pattern: /^@?[A-Za-z][A-Za-z0-9_.:-]{0,63}$/ }),
+    diagnosisTimeoutMs: integer(10, 120_000),
+  }),
+  gateway: object({
+    proxy: tcpEndpoint,
+    torReadyTimeoutMs: integer(0, 3600_000),
+    connectTimeoutMs: integer(10, 120_000),
+    maxRequestLineBytes: integer(64, 65536),
+    notReadyHeader: string({ pattern: /^X-[A-Za-z0-9-]+$/, maxLength: 64 }),
+    upstream: string({ pattern: /^socks[45] [0-9.]+:[0-9]{1,5}$/ }),
+    configBegin: configLine,
+    configEnd: configLine,
+    unit: unitName,
+  }),
+})
+
+export const torSection = object({
+  control: controlAddress,
+  cookieFile: absolutePath,
+  timeoutMs: integer(10, 60_000),
+  maxReplyBytes: integer(1024, 16 * 1024 * 1024),
 })
 
 export const manifestSchema = object({
@@ -49,6 +94,7 @@ export const manifestSchema = object({
   qubes: qubesSection,
   whonix: whonixSection,
   updatesProxy: updatesProxySection,
+  tor: torSection,
   services: servicesSection,
   aptGate: aptGateSection,
 })

@@ -1,0 +1,39 @@
+import { isIP } from 'node:net'
+import { integer, ManifestIssue, object, string, type Checker } from '../manifest/check'
+
+// Manifest checkers for the updates-proxy sections (schema.ts uses them).
+
+/** An `http://` URL of an IP literal (no name lookup in the check), with a port and a path. */
+export const httpUrl: Checker<string> = (untrusted, at) => {
+  const text = string({ maxLength: 2048 })(untrusted, at)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new ManifestIssue(at, `${JSON.stringify(text)} is not a URL`)
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  if (url.protocol !== 'http:' || isIP(host) === 0 || url.username || url.password)
+    throw new ManifestIssue(at, `${JSON.stringify(text)} must be http:// to an IP address, without credentials`)
+  return text
+}
+
+/** A file mode written as an octal string, `'0755'`. */
+export const fileMode: Checker<number> = (untrusted, at) => {
+  const text = string({ pattern: /^0[0-7]{3}$/ })(untrusted, at)
+  return Number.parseInt(text, 8)
+}
+
+export const unitName: Checker<string> = string({ pattern: /^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|timer|mount|path)$/, maxLength: 255 })
+
+/** A Unix user name as Debian's adduser accepts it by default. */
+export const userName: Checker<string> = string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })
+
+export const tcpEndpoint = object({
+  host: (untrusted, at) => {
+    const host = string({ maxLength: 45 })(untrusted, at)
+    if (isIP(host) === 0) throw new ManifestIssue(at, `${JSON.stringify(host)} is not an IP address`)
+    return host
+  },
+  port: integer(1, 65535),
+})
