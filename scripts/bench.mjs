@@ -19,6 +19,9 @@ if (existsSync(`bench/${name}.ts`)) {
     outfile: script,
     bundle: true,
     platform: 'node',
+    external: ['x11', 'usocket'],
+  // dbus-next's optional transports (X11 bus discovery, abstract sockets): not used by the agent.
+  external: ['x11', 'usocket'],
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',

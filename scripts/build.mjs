@@ -10,6 +10,8 @@ await build({
   outfile,
   bundle: true,
   platform: 'node',
+  // dbus-next's optional transports (X11 bus discovery, abstract sockets): not used by the agent.
+  external: ['x11', 'usocket'],
   format: 'esm',
   target: 'node18',
   minifySyntax: true,
