@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from "node:net"
+import { isIPv4, isIPv6 } from '../net/ip'
 
 /**
  * Small checkers that turn untrusted parsed YAML into typed values. Each throws a

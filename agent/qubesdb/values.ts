@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net'
+import { isIPv4, isIPv6 } from '../net/ip'
 
 /**
  * Validation of values read from qubesdb. Everything qubesdb returns is untrusted: a
