@@ -12,6 +12,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
   status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
   simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
   files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
+  'apt-gate': async () => (await import('./commands/apt-gate')).aptGateCommand as AgentCommand<never>,
 }
 
 const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])

@@ -43,7 +43,11 @@ const VERDICT_TEXT: Readonly<Record<Status['updatesProxy']['verdict'], string>> 
 
 export function formatStatus(status: Status, verbose = false): string {
   return [
-    ...rows([...roleRows(status.role), ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]]]),
+    ...rows([
+      ...roleRows(status.role),
+      ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]],
+      ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
+    ]),
     ...(verbose && status.updatesProxy.applicable
       ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]
       : []),

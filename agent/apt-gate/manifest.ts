@@ -26,7 +26,6 @@ export const aptGateSection = object({
     updatesTag: string({ pattern: /^[A-Za-z0-9_-]+$/, maxLength: 64 }),
     policyFile: absolutePath,
     policyLine: oneLine(300),
-    recheck: oneLine(300),
     wiki: string({ pattern: /^https:\/\/[^\s]+$/, maxLength: 300 }),
   }),
 })

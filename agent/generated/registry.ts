@@ -1,9 +1,12 @@
 import { CodedError } from '../../rpc/errors'
 import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
+import { aptGateFiles } from '../apt-gate/files'
 
 // Each feature adds its generator here with one line.
-export const GENERATORS: readonly FileGenerator[] = []
+export const GENERATORS: readonly FileGenerator[] = [
+  aptGateFiles,
+]
 
 export function generatedFiles(manifest: Manifest, generators: readonly FileGenerator[] = GENERATORS): GeneratedFile[] {
   const files = generators.flatMap((generate) => generate(manifest))

@@ -1,3 +1,4 @@
+import { aptGateStatus, type AptGateStatus } from '../apt-gate/status'
 import type { AgentContext } from '../context'
 import { queryDaemonStatus } from '../daemon/query'
 import type { DaemonStatus } from '../daemon/status'
@@ -11,10 +12,12 @@ export interface Status {
   readonly updatesProxy: MarkerState
   /** The agent daemon: running or not, its services, and its parts' status. */
   readonly daemon: DaemonStatus
+  /** What apt would meet in this qube now (the apt gate). */
+  readonly aptGate: AptGateStatus
 }
 
 export async function currentStatus(context: AgentContext, role?: Role, daemon?: DaemonStatus): Promise<Status> {
   const knownRole = role ?? (await currentRole(context))
-  const [updatesProxy, daemonStatus] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context)])
-  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus }
+  const [updatesProxy, daemonStatus, aptGate] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context), aptGateStatus(context)])
+  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate }
 }

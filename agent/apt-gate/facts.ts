@@ -1,0 +1,61 @@
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AgentContext } from '../context'
+import { fileFact, type FileFact } from '../role/facts'
+import { markerPaths, verdictOf, type MarkerState } from '../updates-proxy/markers'
+import type { GateFacts } from './conditions'
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The inputs of gateScope, read from this qube (re-rooted by --root). */
+export async function gatherGateFacts(context: AgentContext): Promise<GateFacts> {
+  const { manifest, paths } = context
+  const [templateMarker, gateway, workstation] = await Promise.all([
+    exists(join(paths.runQubes, manifest.qubes.typeMarkers.template)),
+    fileFact(paths.gatewayMarker),
+    fileFact(paths.workstationMarker),
+  ])
+  return {
+    skipValue: context.env[manifest.aptGate.skip.variable],
+    qubesdbRead: context.qubesdb.program !== null,
+    templateMarker,
+    whonixMarker: gateway === 'present' || workstation === 'present',
+  }
+}
+
+/** One look at the marker directory: what the wait decides on. */
+export interface MarkerReading {
+  readonly directory: MarkerState['directory']
+  /** The directory's inode, to notice it being replaced under a watch. */
+  readonly inode: number | null
+  readonly secureProxy: FileFact
+  readonly checkDone: FileFact
+  readonly verdict: 'passed' | 'failed' | 'pending'
+}
+
+async function directoryOf(path: string): Promise<Pick<MarkerReading, 'directory' | 'inode'>> {
+  try {
+    const info = await stat(path)
+    return info.isDirectory() ? { directory: 'present', inode: info.ino } : { directory: 'not-a-directory', inode: null }
+  } catch (error) {
+    return { directory: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
+  }
+}
+
+export type MarkerReader = () => Promise<MarkerReading>
+
+/** Reads the markers as updates-proxy/markers.ts defines them: regular files only, links do not count. */
+export function markerReader(context: AgentContext): MarkerReader {
+  const files = markerPaths(context)
+  return async () => {
+    const [where, secureProxy, checkDone] = await Promise.all([directoryOf(context.paths.updatesProxyCheckDir), fileFact(files.secure, false), fileFact(files.done, false)])
+    return { ...where, secureProxy, checkDone, verdict: verdictOf(true, secureProxy, checkDone) as MarkerReading['verdict'] }
+  }
+}
