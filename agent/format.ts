@@ -1,5 +1,6 @@
 import type { Role } from './role'
 import type { Status } from './status'
+import { protectedFilesSummary } from './protected-files/format'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
@@ -47,6 +48,7 @@ export function formatStatus(status: Status, verbose = false): string {
       ...roleRows(status.role),
       ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]],
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
+      ['Protected files', protectedFilesSummary(status.protectedFiles)],
     ]),
     ...(verbose && status.updatesProxy.applicable
       ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]

@@ -9,6 +9,8 @@ import { loadManifest } from '../manifest/load'
 import { buildSimulatedQube } from '../simulate/build'
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../simulate/profiles'
 import { currentStatus } from '../status'
+import { replaceIps } from '../replace-ips/apply'
+import { formatReplaceIps } from '../replace-ips/format'
 import { defineCommand } from './command'
 
 async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io): Promise<void> {
@@ -21,6 +23,8 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     const status = await currentStatus(context)
     if (args.json) printJson(io, { profile: profileName, status })
     else io.out(`\n== ${profileName}: ${PROFILES[profileName].description}\n$ qubes-whonix-agent --root ${root} status\n${formatStatus(status, args.verbose)}`)
+    // Whonix qubes: their configuration files get the addresses Qubes assigned (never in a template).
+    if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
   } finally {
     await rm(root, { recursive: true, force: true })
   }

@@ -2,10 +2,16 @@ import { CodedError } from '../../rpc/errors'
 import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
 import { aptGateFiles } from '../apt-gate/files'
+import { protectedFilesList } from '../protected-files/list-file'
+import { replaceIpsUnit } from '../replace-ips/unit'
+import { gatewayInterfaceUnit } from '../gateway-interface/unit'
 
 // Each feature adds its generator here with one line.
 export const GENERATORS: readonly FileGenerator[] = [
   aptGateFiles,
+  protectedFilesList,
+  replaceIpsUnit,
+  gatewayInterfaceUnit,
 ]
 
 export function generatedFiles(manifest: Manifest, generators: readonly FileGenerator[] = GENERATORS): GeneratedFile[] {

@@ -1,5 +1,9 @@
 import { aptGateSection } from '../apt-gate/manifest'
 import { servicesSection } from './services'
+import { gatewayInterfaceSection } from '../gateway-interface/manifest'
+import { protectedFilesSection } from '../protected-files/manifest'
+import { replaceIpsSection } from '../replace-ips/manifest'
+import { systemdSection } from '../systemd/manifest'
 import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
 import { controlAddress } from '../tor/address'
 import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
@@ -97,6 +101,10 @@ export const manifestSchema = object({
   tor: torSection,
   services: servicesSection,
   aptGate: aptGateSection,
+  protectedFiles: protectedFilesSection,
+  replaceIps: replaceIpsSection,
+  gatewayInterface: gatewayInterfaceSection,
+  systemd: systemdSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>

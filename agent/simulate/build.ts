@@ -4,6 +4,7 @@ import type { Manifest } from '../manifest/schema'
 import { rootPaths } from '../paths'
 import qubesdbStandIn from '../../test/stand-ins/qubesdb-read.sh?raw'
 import type { Profile } from './profiles'
+import { writeWhonixFiles } from './whonix-files'
 
 /** The qubesdb-read stand-in's script, reading its database from `dataDir`. */
 export function qubesdbStandInScript(dataDir: string): string {
@@ -42,4 +43,5 @@ export async function buildSimulatedQube(root: string, profile: Profile, manifes
   if (profile.whonix === 'gateway') await touch(paths.gatewayMarker)
   if (profile.whonix === 'workstation') await touch(paths.workstationMarker)
   if (profile.typeMarker === 'template') await mkdir(paths.updatesProxyCheckDir, { recursive: true, mode: 0o755 })
+  if (profile.whonix !== null) await writeWhonixFiles(root, manifest, profile.whonix)
 }

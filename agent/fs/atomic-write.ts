@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto'
+import { open, readFile, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { CodedError, errorMessage } from '../../rpc/errors'
+import { resolveLinks } from './resolve'
+
+export interface AtomicWriteOptions {
+  /** Mode of a file created by this write; an existing file keeps its own. */
+  readonly mode?: number
+  /** The agent's --root: absolute link targets are taken under it. */
+  readonly root?: string
+}
+
+export interface AtomicWriteResult {
+  /** The regular file written (the end of the link chain; `path` itself when no link). */
+  readonly target: string
+  /** False when the file already held the content and was left alone. */
+  readonly changed: boolean
+}
+
+/**
+ * Replaces a file's content so that, whatever happens (a crash, a kill -9, a power cut
+ * after the call returned), the file holds either its old or its new content in full:
+ *
+ * - the new content goes to a temporary file in the same directory (`.NAME.qwa-XXXX.tmp`,
+ *   hidden so tor's and apt's `*.d` directory readers skip it), is fsync'ed, then renamed
+ *   over the file, and the directory is fsync'ed so the rename itself is durable;
+ * - an existing file keeps its mode and owner; a new one gets `mode` (default 0644);
+ * - a symbolic link (such as /etc/resolv.conf) is written through: the file at the end
+ *   of the chain is replaced and the link stays (see `resolveLinks` for the rules);
+ * - when the file already holds exactly `content`, nothing is written.
+ *
+ * Errors are CodedErrors (`ATOMIC_WRITE_FAILED` and those of `resolveLinks`); on error
+ * the temporary file is removed and the file is untouched.
+ */
+export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
+  const { target, existing } = await resolveLinks(path, options.root)
+  if (existing !== null && existing.size === bytes.length && bytes.equals(await readFile(target))) return { target, changed: false }
+
+  const directory = dirname(target)
+  // Keep the name within NAME_MAX (255) whatever the length of the file's own name.
+  const temporary = join(directory, `.${basename(target).slice(0, 200)}.qwa-${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const handle = await open(temporary, 'wx', 0o600)
+    try {
+      await handle.writeFile(bytes)
+      // chown first: it clears set-id bits that chmod then restores.
+      if (existing !== null) await handle.chown(existing.uid, existing.gid)
+      await handle.chmod(existing === null ? (options.mode ?? 0o644) : existing.mode & 0o7777)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temporary, target)
+  } catch (error) {
+    await rm(temporary, { force: true }).catch(() => undefined)
+    throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
+  }
+  await syncDirectory(directory, path)
+  return { target, changed: true }
+}
+
+/** Makes a rename in `directory` durable. */
+async function syncDirectory(directory: string, path: string): Promise<void> {
+  try {
+    const handle = await open(directory, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (error) {
+    throw new CodedError('ATOMIC_WRITE_FAILED', `wrote ${path} but could not sync its directory: ${errorMessage(error)}`, { cause: error })
+  }
+}

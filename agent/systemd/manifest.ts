@@ -1,0 +1,19 @@
+import { absolutePath, integer, list, object, string, type Checked } from '../manifest/check'
+
+// The `systemd:` section of qubes.yaml: what the agent's units and its D-Bus client need.
+
+export const unitName = string({ pattern: /^[A-Za-z0-9:_.@\\-]+\.(service|socket|target|path|timer|mount)$/, maxLength: 255 })
+
+export const systemdSection = object({
+  /** Where the package installs its units. */
+  unitDirectory: absolutePath,
+  /** Units that set up the qube's network from qubesdb; the agent's boot units run after them. */
+  networkSetupUnits: list(unitName, { min: 1, unique: true }),
+  torUnit: unitName,
+  /** The system bus when DBUS_SYSTEM_BUS_ADDRESS is not set. */
+  systemBusAddress: string({ pattern: /^unix:[^\s]+$/, maxLength: 512 }),
+  /** Bound on connecting to the bus and on each call. */
+  busTimeoutMs: integer(100, 120_000),
+})
+
+export type SystemdManifest = Checked<typeof systemdSection>
