@@ -53,6 +53,11 @@ export interface RpcCall {
   readonly signal: AbortSignal
   readonly limits: CallLimits
   readonly log: RpcLog
+  /**
+   * Tells the transport the call failed after the handler answered the failure itself: an
+   * executable service then exits 1 (a socket service cannot: its caller always gets 0).
+   */
+  reportFailure?(error: CodedError): void
 }
 
 /** What serves one service. Create once, serve many calls: per-call work belongs in `serve`. */

@@ -37,3 +37,27 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
 }
+
+/** qrexec's own exit codes, as a caller of qrexec-client-vm sees them (QREXEC.md). */
+export const QREXEC_EXIT = { failure: 125, refused: 126, notFound: 127 } as const
+
+/** The dom0 policy refused the call (exit 126). */
+export class QrexecRefusedError extends CodedError {
+  constructor(message: string, options: CodedErrorOptions = {}) {
+    super('RPC_REFUSED', message, { exitCode: QREXEC_EXIT.refused, ...options })
+  }
+}
+
+/** The target qube has no such service (exit 127). */
+export class QrexecServiceNotFoundError extends CodedError {
+  constructor(message: string, options: CodedErrorOptions = {}) {
+    super('RPC_SERVICE_NOT_FOUND', message, { exitCode: QREXEC_EXIT.notFound, ...options })
+  }
+}
+
+/** qrexec itself failed (exit 125: no such qube, could not start it, connection lost...). */
+export class QrexecFailureError extends CodedError {
+  constructor(message: string, options: CodedErrorOptions = {}) {
+    super('RPC_QREXEC_FAILED', message, { exitCode: QREXEC_EXIT.failure, ...options })
+  }
+}

@@ -14,6 +14,14 @@ export function jsonFailure(error: unknown): JsonAnswer<never> {
   return error instanceof CodedError ? { ok: false, error: { code: error.code, message: error.message } } : { ok: false, error: { ...INTERNAL_ERROR } }
 }
 
+/** Rejects with the signal's reason once it aborts: a cut call settles even if `compute` does not listen. */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
 /**
  * Turns `async (call) => value` into a handler answering `{"ok":true,"result":value}` or
  * `{"ok":false,"error":{"code","message"}}`. A CodedError keeps its code and message; any
@@ -24,10 +32,11 @@ export function jsonHandler<T>(compute: (call: RpcCall) => Promise<T> | T): Hand
     async serve(call) {
       let answer: JsonAnswer
       try {
-        answer = { ok: true, result: await compute(call) }
+        answer = { ok: true, result: await Promise.race([compute(call), abortOf(call.signal)]) }
       } catch (error) {
         if (!(error instanceof CodedError)) call.log.error(`${call.service}: bug: ${(error as Error)?.stack ?? String(error)}`)
         answer = jsonFailure(error)
+        call.reportFailure?.(error instanceof CodedError ? error : new CodedError(INTERNAL_ERROR.code, INTERNAL_ERROR.message))
       }
       call.output.end(jsonLine(answer))
     },

@@ -1,6 +1,7 @@
 import { CodedError } from '../../rpc/errors'
 import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
+import { qrexecFiles } from '../qrexec-files/files'
 import { aptGateFiles } from '../apt-gate/files'
 import { protectedFilesList } from '../protected-files/list-file'
 import { replaceIpsUnit } from '../replace-ips/unit'
@@ -8,6 +9,7 @@ import { gatewayInterfaceUnit } from '../gateway-interface/unit'
 
 // Each feature adds its generator here with one line.
 export const GENERATORS: readonly FileGenerator[] = [
+  qrexecFiles,
   aptGateFiles,
   protectedFilesList,
   replaceIpsUnit,

@@ -72,6 +72,11 @@ export const servicesSection = object({
   defaultLimits: limits,
   drainTimeoutMs: integer(0, 600_000),
   policyFile: string({ pattern: /^[0-9]{2}-[a-z0-9-]+\.policy$/, maxLength: 64 }),
+  units: object({
+    service: string({ pattern: /^[a-z0-9-]+\.service$/, maxLength: 64 }),
+    socketPrefix: string({ pattern: /^[a-z0-9-]+-$/, maxLength: 64 }),
+    after: list(string({ pattern: /^[A-Za-z0-9@._-]+\.(service|target|socket|mount)$/ })),
+  }),
   table: record(service, serviceName),
 })
 

@@ -1,0 +1,58 @@
+import { lstat, readlink, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { descriptorFor, parseDescriptor, formatDescriptor } from '../../rpc/descriptor'
+import { CodedError } from '../../rpc/errors'
+import { readAll } from '../../rpc/input'
+import { callSocketService } from '../../rpc/socket-client'
+import { contextFromArgs, type AgentContext } from '../context'
+import { defineCommand } from './command'
+
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024
+const MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+/** The socket qrexec-agent would connect to: `SERVICE+ARG` in every directory, then `SERVICE`. */
+export async function findServiceSocket(context: AgentContext, service: string, argument: string | null): Promise<string> {
+  const dirs = [context.paths.qrexecSocketDir, context.paths.qrexecServiceDir]
+  const names = argument === null ? [service] : [`${service}+${argument}`, service]
+  for (const name of names) {
+    for (const dir of dirs) {
+      const path = join(dir, name)
+      const entry = await lstat(path).catch(() => null)
+      if (!entry) continue
+      const target = entry.isSymbolicLink() ? await readlink(path) : ''
+      if (target.startsWith('/dev/tcp/')) throw new CodedError('NOT_A_SOCKET_SERVICE', `${path} is a TCP service (${target}); connect to it directly`)
+      const kind = await stat(path).catch(() => null)
+      if (kind?.isSocket()) return path
+      throw new CodedError('NOT_A_SOCKET_SERVICE', `${path} is ${kind ? 'not a socket (an executable service? run it directly)' : 'a dangling link (is the daemon running?)'}`)
+    }
+  }
+  throw new CodedError('RPC_SERVICE_NOT_FOUND', `no socket for ${names.join(' or ')} in ${dirs.join(' or ')} (is the daemon running?)`, { exitCode: 127 })
+}
+
+export const rpcCallCommand = defineCommand({
+  command: 'rpc-call <service>',
+  describe: 'Call a local socket service as qrexec-agent would for a call from --source, and print its answer (debugging, tests)',
+  builder: (yargs) =>
+    yargs
+      .positional('service', { type: 'string', demandOption: true, describe: 'SERVICE or SERVICE+ARG' })
+      .option('source', { type: 'string', default: 'dom0', describe: 'the calling qube the descriptor names' })
+      .option('target-name', { type: 'string', describe: 'a call to dom0 by name: the target the caller named' })
+      .option('target-keyword', { type: 'string', describe: 'a call to dom0 by keyword (adminvm)' })
+      .option('stdin', { type: 'boolean', default: false, describe: "send this command's stdin as the call's input" })
+      .option('timeout', { type: 'number', default: 30_000, describe: 'milliseconds to wait for the whole answer' })
+      .conflicts('target-name', 'target-keyword'),
+  async run(args, io) {
+    const context = await contextFromArgs(args)
+    const target = args['target-name'] !== undefined ? { type: 'name' as const, value: args['target-name'] } : args['target-keyword'] !== undefined ? { type: 'keyword' as const, value: args['target-keyword'] } : null
+    // Refuse here what the service would refuse, with the same message.
+    const descriptor = parseDescriptor(Buffer.from(formatDescriptor(descriptorFor(args.service, args.source, target))))
+    const socket = await findServiceSocket(context, descriptor.service, descriptor.argument)
+    const input = args.stdin ? await readAll(process.stdin, MAX_INPUT_BYTES) : undefined
+    const answer = await callSocketService(socket, descriptor, { timeoutMs: args.timeout, maxOutputBytes: MAX_ANSWER_BYTES, ...(input ? { input } : {}) })
+    process.stdout.write(answer)
+    // A JSON service's error answer still prints, but the exit code says it failed.
+    const text = answer.toString('utf8')
+    if (!args.json && text.startsWith('{"ok":false')) io.err(`qubes-whonix-agent: ${descriptor.service} answered an error`)
+    return text.startsWith('{"ok":false') ? 1 : 0
+  },
+})

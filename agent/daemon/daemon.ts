@@ -1,0 +1,101 @@
+import { join } from 'node:path'
+import type { RpcLog } from '../../rpc/call'
+import { CodedError, errorMessage } from '../../rpc/errors'
+import { jsonHandler } from '../../rpc/json'
+import { socketsFromSystemd } from '../../rpc/listen'
+import { serviceEndpoint } from '../../rpc/server'
+import type { AgentContext } from '../context'
+import { currentRole, type Role } from '../role'
+import { HANDLERS, handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
+import { servicesFor } from '../services/table'
+import { PARTS, startParts, type DaemonPart, type StartedParts } from './parts'
+import { CONTROL_SERVICE, CONTROL_SOCKET_NAME } from './query'
+import { SocketTable } from './sockets'
+import type { DaemonStatus } from './status'
+
+// qrexec-agent (root) connects; nobody else may write to a service socket.
+const SERVICE_SOCKET_MODE = 0o660
+// Anyone on the qube may read the daemon's status (as `status` does); it changes nothing.
+const CONTROL_SOCKET_MODE = 0o666
+const CONTROL_LIMITS = { descriptorTimeoutMs: 2000, totalTimeoutMs: 5000, maxInputBytes: 0, maxConcurrent: 8 }
+
+export interface DaemonOptions {
+  readonly log: RpcLog
+  /** Read once for LISTEN_FDS (socket activation); the variables are removed from it. */
+  readonly env: NodeJS.ProcessEnv
+  readonly handlers?: Readonly<Record<string, HandlerFactory>>
+  readonly parts?: readonly DaemonPart[]
+}
+
+export interface RunningDaemon {
+  status(): DaemonStatus
+  /** Serves what a new context (manifest, role) asks for; calls already open finish as they were. */
+  reload(context: AgentContext): Promise<void>
+  /** Stops accepting, lets open calls finish up to the manifest's drain bound, cuts the rest, stops the parts. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/** A socket systemd passed for a service this qube's role does not serve answers so, instead of hanging. */
+const notServedHere = (name: string, role: Role) =>
+  jsonHandler(() => {
+    throw new CodedError('SERVICE_NOT_SERVED', `${name} is not served on this qube (role: ${role.whonix ?? 'not Whonix'}, ${role.class ?? 'unknown class'})`)
+  })
+
+export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
+  const { log } = options
+  const handlers = options.handlers ?? HANDLERS
+  const sockets = new SocketTable(socketsFromSystemd(options.env), log)
+  const since = new Date().toISOString()
+  let served: string[] = []
+  let parts: StartedParts | undefined
+  let stopping: Promise<void> | undefined
+
+  const status = (): DaemonStatus => ({ running: true, pid: process.pid, since, services: served, parts: parts?.status() ?? {} })
+
+  async function apply(context: AgentContext): Promise<void> {
+    const role = await currentRole(context)
+    const environment: ServiceEnvironment = { role, daemonStatus: status, log }
+    const specs = servicesFor(context.manifest.services, role)
+    // Every factory runs before anything changes: an unknown handler leaves the old set serving.
+    const built = specs.map((spec) => ({ spec, handler: handlerFactory(spec.entry.handler, handlers)(context, environment) }))
+    const wanted = new Set(specs.map((spec) => spec.name))
+    for (const name of sockets.names()) {
+      if (name !== CONTROL_SOCKET_NAME && !wanted.has(name)) await sockets.release(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log))
+    }
+    for (const { spec, handler } of built) {
+      await sockets.serve(spec.name, serviceEndpoint({ name: spec.name, handler, limits: spec.limits }, log), join(context.paths.qrexecSocketDir, spec.name), SERVICE_SOCKET_MODE)
+    }
+    const control = serviceEndpoint({ name: CONTROL_SERVICE, handler: jsonHandler(status), limits: CONTROL_LIMITS }, log)
+    await sockets.serve(CONTROL_SOCKET_NAME, control, join(context.paths.agentRunDir, CONTROL_SOCKET_NAME), CONTROL_SOCKET_MODE)
+    for (const name of sockets.unclaimedActivations())
+      await sockets.serve(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log), '', SERVICE_SOCKET_MODE)
+    served = [...wanted].sort()
+    await parts?.stop()
+    parts = await startParts(options.parts ?? PARTS, context, role, log)
+    log.info(`serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`)
+  }
+
+  let drainMs = initial.manifest.services.drainTimeoutMs
+  await apply(initial)
+  return {
+    status,
+    async reload(context) {
+      if (stopping) return
+      try {
+        await apply(context)
+        drainMs = context.manifest.services.drainTimeoutMs
+      } catch (error) {
+        log.error(`reload failed, still serving as before: ${errorMessage(error)}`)
+        throw error
+      }
+    },
+    stop(graceMs = drainMs) {
+      stopping ??= (async () => {
+        log.info(`stopping: open calls get ${graceMs} ms`)
+        await Promise.all([sockets.close(graceMs), parts?.stop()])
+        log.info('stopped')
+      })()
+      return stopping
+    },
+  }
+}
