@@ -1,0 +1,92 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { AGENT } from '../helpers/cli'
+import { gateSandbox, start, touch, type GateSandbox } from './apt-gate-helpers'
+
+/** A program named apt-get (so it is gated) that behaves as `script` says. */
+async function fakeAptGet(box: GateSandbox, script: string): Promise<string> {
+  const file = join(box.root, 'bin', 'apt-get')
+  await mkdir(join(box.root, 'bin'), { recursive: true })
+  await writeFile(file, `#!/bin/sh\n${script}\n`)
+  await chmod(file, 0o755)
+  return file
+}
+
+const gateExec = (box: GateSandbox, argv: readonly string[]) => start([process.execPath, AGENT, '--root', box.root, 'apt-gate', '--exec', '--', ...argv], { env: box.env })
+
+describe('apt-gate --exec -- COMMAND', () => {
+  it('runs the command once the check has passed and passes its exit code and arguments through', async () => {
+    const box = await gateSandbox()
+    await touch(box.secure)
+    const program = await fakeAptGet(box, 'printf "%s|" "$@"; exit 7')
+    const run = gateExec(box, [program, 'install', '1e3', '--', '-o', 'a b'])
+    expect(await run.ended).toEqual({ code: 7, signal: null })
+    expect(run.stdout()).toBe('install|1e3|--|-o|a b|')
+  })
+
+  it('refuses with exit 255 and never runs the command after a failed check', async () => {
+    const box = await gateSandbox()
+    await touch(box.done)
+    const ran = join(box.root, 'ran')
+    const program = await fakeAptGet(box, `touch ${ran}`)
+    const run = gateExec(box, [program, 'update'])
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr().split('\n')[0]).toBe(`WARNING: Execution of '${program}' prevented by 'qubes-whonix-agent apt-gate' because no torified Qubes updates proxy found.`)
+    await expect(readFile(ran)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('waits, then runs the command when the marker appears', async () => {
+    const box = await gateSandbox()
+    const program = await fakeAptGet(box, 'echo started')
+    const run = gateExec(box, [program])
+    await run.seen('waiting up to 120 s')
+    expect(run.stdout()).toBe('')
+    await touch(box.secure)
+    expect(await run.ended).toEqual({ code: 0, signal: null })
+    expect(run.stdout()).toBe('started\n')
+  })
+
+  it('forwards SIGTERM to the command and exits as the command did', async () => {
+    const box = await gateSandbox()
+    await touch(box.secure)
+    const got = join(box.root, 'got')
+    const program = await fakeAptGet(box, `trap 'echo TERM > ${got}; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)
+    const run = gateExec(box, [program])
+    await run.seen('ready', 'stdout')
+    run.child.kill('SIGTERM')
+    expect(await run.ended).toEqual({ code: 42, signal: null })
+    expect(await readFile(got, 'utf8')).toBe('TERM\n')
+  })
+
+  it('dies by the signal that killed the command', async () => {
+    const box = await gateSandbox()
+    await touch(box.secure)
+    const program = await fakeAptGet(box, 'kill -TERM $$')
+    expect(await gateExec(box, [program]).ended).toEqual({ code: null, signal: 'SIGTERM' })
+  })
+
+  it('runs programs that are not apt without gating; a missing program is exit 127', async () => {
+    const box = await gateSandbox()
+    await touch(box.done)
+    const echo = gateExec(box, ['/bin/echo', 'hello'])
+    expect(await echo.ended).toEqual({ code: 0, signal: null })
+    expect(echo.stdout()).toBe('hello\n')
+    await touch(box.secure)
+    const missing = gateExec(box, [join(box.root, 'no/such/apt-get')])
+    expect(await missing.ended).toEqual({ code: 127, signal: null })
+    expect(missing.stderr()).toMatch(/^qubes-whonix-agent: cannot run .*apt-get: ENOENT/)
+  })
+
+  it('SIGTERM during the wait ends the agent by SIGTERM, without running the command or printing a refusal', async () => {
+    const box = await gateSandbox()
+    const ran = join(box.root, 'ran')
+    const program = await fakeAptGet(box, `touch ${ran}`)
+    const run = gateExec(box, [program])
+    await run.seen('waiting up to 120 s')
+    run.child.kill('SIGTERM')
+    expect(await run.ended).toEqual({ code: null, signal: 'SIGTERM' })
+    expect(run.stderr()).not.toContain('WARNING')
+    await expect(readFile(ran)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
