@@ -139,7 +139,7 @@ def environment(root):
         loader=jinja2.FileSystemLoader(root),
         undefined=jinja2.StrictUndefined,
         extensions=['jinja2.ext.do', SaltSerializers],
-        keep_trailing_newline=True,
+        
     )
 
 
