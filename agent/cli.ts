@@ -12,6 +12,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
   status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
   simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
   files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
+  'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
   daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,
   'rpc-call': async () => (await import('./commands/rpc-call')).rpcCallCommand as AgentCommand<never>,
   'rpc-exec': async () => (await import('./commands/rpc-exec')).rpcExecCommand as AgentCommand<never>,

@@ -1,5 +1,6 @@
 import type { Role } from './role'
 import type { Status } from './status'
+import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
@@ -53,6 +54,7 @@ export function formatStatus(status: Status, verbose = false): string {
     ...(verbose && status.updatesProxy.applicable
       ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]
       : []),
+    ...lastCheckLines(status.updatesProxy, verbose),
     ...roleDetails(status.role, verbose),
   ].join('\n')
 }

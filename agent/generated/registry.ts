@@ -3,6 +3,7 @@ import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
 import { qrexecFiles } from '../qrexec-files/files'
 import { aptGateFiles } from '../apt-gate/files'
+import { updatesProxyFiles } from '../updates-proxy/files'
 import { protectedFilesList } from '../protected-files/list-file'
 import { replaceIpsUnit } from '../replace-ips/unit'
 import { gatewayInterfaceUnit } from '../gateway-interface/unit'
@@ -11,6 +12,7 @@ import { gatewayInterfaceUnit } from '../gateway-interface/unit'
 export const GENERATORS: readonly FileGenerator[] = [
   qrexecFiles,
   aptGateFiles,
+  updatesProxyFiles,
   protectedFilesList,
   replaceIpsUnit,
   gatewayInterfaceUnit,

@@ -56,6 +56,7 @@ export const updatesProxySection = object({
     proofLine: string({ pattern: /^[^\n]+$/, maxLength: 1024 }),
     user: userName,
     skipService: fileName,
+    report: fileName,
     directoryMode: fileMode,
     markerMode: fileMode,
     timeoutSec: integer(1, 3600),
@@ -67,6 +68,7 @@ export const updatesProxySection = object({
     refusedPollMs: integer(1, 10_000),
     backoff: object({ initialMs: integer(1, 10_000), maxMs: integer(1, 60_000) }),
     unit: unitName,
+    tmpfilesFile: absolutePath,
     after: list(unitName),
     before: list(unitName),
     diagnosisTarget: string({ pattern: /^@?[A-Za-z][A-Za-z0-9_.:-]{0,63}$/ }),
@@ -82,6 +84,7 @@ export const updatesProxySection = object({
     configBegin: configLine,
     configEnd: configLine,
     unit: unitName,
+    dropIn: string({ pattern: /^[A-Za-z0-9_.-]+\.conf$/, maxLength: 255 }),
   }),
 })
 

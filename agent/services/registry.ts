@@ -4,6 +4,8 @@ import { roleService } from './role'
 import { setDateTimeService } from './set-date-time'
 import { statusService } from './status'
 import { syncNtpClockService } from './sync-ntp-clock'
+import { updatesProxyService, updatesProxyStatusService } from '../updates-proxy/services'
+import { updatesProxyCheckService } from '../updates-proxy/recheck'
 
 export type { HandlerFactory, ServiceEnvironment } from './environment'
 
@@ -16,6 +18,9 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   status: statusService,
   'set-date-time': setDateTimeService,
   'sync-ntp-clock': syncNtpClockService,
+  'updates-proxy': updatesProxyService,
+  'updates-proxy-status': updatesProxyStatusService,
+  'updates-proxy-check': updatesProxyCheckService,
 }
 
 export function handlerFactory(name: string, handlers: Readonly<Record<string, HandlerFactory>> = HANDLERS): HandlerFactory {

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { isIPv4, isIPv6 } from '../net/ip'
 import { ManifestIssue, type Checker } from '../manifest/check'
 
 /** Where Tor's control interface listens: a Unix socket (`unix:/run/tor/control`) or `HOST:PORT`. */
@@ -17,7 +17,7 @@ export function parseControlAddress(text: string): ControlAddress | null {
   if (!match) return null
   const host = match[1] ?? match[2] ?? ''
   const port = Number(match[3])
-  if (isIP(host) === 0 || port < 1 || port > 65535) return null
+  if (!(isIPv4(host) || isIPv6(host)) || port < 1 || port > 65535) return null
   return { kind: 'tcp', host, port }
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { AgentContext } from '../context'
 import type { Role } from '../role'
 import { fileFact, type FileFact } from '../role/facts'
+import { readReport, reportPath, type CheckReport } from './report'
 
 export type ProxyVerdict = 'passed' | 'failed' | 'pending' | 'not-applicable'
 
@@ -14,6 +15,8 @@ export interface MarkerState {
   readonly secureProxy: FileFact
   readonly checkDone: FileFact
   readonly verdict: ProxyVerdict
+  /** What the last check run said (proof, or what came back instead); null before any run. */
+  readonly report: CheckReport | null
 }
 
 export function markerPaths(context: AgentContext): { secure: string; done: string } {
@@ -38,10 +41,11 @@ async function directoryState(path: string): Promise<MarkerState['directory']> {
 export async function readMarkerState(context: AgentContext, role: Role): Promise<MarkerState> {
   const applicable = role.qubes && role.class === 'template' && role.whonix !== null
   const paths = markerPaths(context)
-  const [directory, secureProxy, checkDone] = await Promise.all([
+  const [directory, secureProxy, checkDone, report] = await Promise.all([
     directoryState(context.paths.updatesProxyCheckDir),
     fileFact(paths.secure, false),
     fileFact(paths.done, false),
+    applicable ? readReport(reportPath(context)) : null,
   ])
-  return { applicable, directory, secureProxy, checkDone, verdict: verdictOf(applicable, secureProxy, checkDone) }
+  return { applicable, directory, secureProxy, checkDone, verdict: verdictOf(applicable, secureProxy, checkDone), report }
 }

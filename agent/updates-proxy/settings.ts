@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { isIPv4, isIPv6 } from '../net/ip'
 import { integer, ManifestIssue, object, string, type Checker } from '../manifest/check'
 
 // Manifest checkers for the updates-proxy sections (schema.ts uses them).
@@ -13,7 +13,7 @@ export const httpUrl: Checker<string> = (untrusted, at) => {
     throw new ManifestIssue(at, `${JSON.stringify(text)} is not a URL`)
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
-  if (url.protocol !== 'http:' || isIP(host) === 0 || url.username || url.password)
+  if (url.protocol !== 'http:' || !(isIPv4(host) || isIPv6(host)) || url.username || url.password)
     throw new ManifestIssue(at, `${JSON.stringify(text)} must be http:// to an IP address, without credentials`)
   return text
 }
@@ -32,7 +32,7 @@ export const userName: Checker<string> = string({ pattern: /^[a-z_][a-z0-9_-]{0,
 export const tcpEndpoint = object({
   host: (untrusted, at) => {
     const host = string({ maxLength: 45 })(untrusted, at)
-    if (isIP(host) === 0) throw new ManifestIssue(at, `${JSON.stringify(host)} is not an IP address`)
+    if (!(isIPv4(host) || isIPv6(host))) throw new ManifestIssue(at, `${JSON.stringify(host)} is not an IP address`)
     return host
   },
   port: integer(1, 65535),

@@ -1,0 +1,124 @@
+import { connect, type Socket } from 'node:net'
+import type { RpcCall } from '../../rpc/call'
+import type { TorReadiness } from '../tor/readiness'
+import { notReadyResponse } from './not-ready'
+import { mayNeedTor, readRequestHead, type RequestHead } from './request-head'
+
+export interface BridgeOptions {
+  readonly host: string
+  readonly port: number
+  readonly connectTimeoutMs: number
+  readonly maxRequestLineBytes: number
+  readonly notReadyHeader: string
+  /** Known without I/O: Tor is ready. */
+  torReady(): boolean
+  /** Waits (bounded) until Tor is ready; resolves to why not, if it is not. */
+  waitForTor(signal: AbortSignal): Promise<TorReadiness>
+}
+
+const NOTHING: RequestHead = { bytes: Buffer.alloc(0), line: null, ended: false }
+
+/**
+ * qubes.UpdatesProxy: carries one call to the local updates proxy and back, both ways with
+ * backpressure and half-close (the caller's EOF half-closes the proxy connection; the
+ * proxy's EOF ends the answer once every byte is written). While Tor is not ready, a
+ * request bound for Tor waits for it, and past the bound gets a 503 saying why.
+ */
+export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise<void> {
+  let head = NOTHING
+  if (!options.torReady()) {
+    head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal)
+    if (mayNeedTor(head.line)) {
+      const readiness = await options.waitForTor(call.signal)
+      if (call.signal.aborted) return
+      if (!readiness.ready) {
+        call.log.info(`answered 503 to ${call.source}: ${readiness.reason}`)
+        return endWith(call, notReadyResponse(readiness.reason, options.notReadyHeader))
+      }
+    }
+  }
+  if (call.signal.aborted) return
+  let proxy: Socket
+  try {
+    proxy = await connectProxy(options, call.signal)
+  } catch (error) {
+    const reason = `the updates proxy ${options.host}:${options.port} is not reachable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
+    call.log.warning(reason)
+    return endWith(call, notReadyResponse(reason, options.notReadyHeader))
+  }
+  return relay(call, proxy, head)
+}
+
+function endWith(call: RpcCall, answer: string): Promise<void> {
+  return new Promise((resolve) => call.output.end(answer, () => resolve()))
+}
+
+function connectProxy(options: BridgeOptions, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: options.host, port: options.port, allowHalfOpen: true, noDelay: true })
+    const fail = (error: Error) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', abort)
+      socket.destroy()
+      reject(error)
+    }
+    const abort = () => fail(new Error('the call was cut'))
+    const timer = setTimeout(() => fail(Object.assign(new Error(`no connection within ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), options.connectTimeoutMs)
+    socket.once('error', fail)
+    signal.addEventListener('abort', abort, { once: true })
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', abort)
+      socket.off('error', fail)
+      resolve(socket)
+    })
+  })
+}
+
+/**
+ * Both directions until the proxy's answer has ended and is flushed to the caller. Like
+ * socat, the proxy's EOF ends the call: what the caller still sends after it has no reader.
+ */
+function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
+  const { input, output } = call
+  return new Promise((resolve) => {
+    let answerEnded = false
+    let outputDone = false
+    const settle = () => {
+      if (!(answerEnded && outputDone)) return
+      call.signal.removeEventListener('abort', cut)
+      input.unpipe(proxy)
+      proxy.destroy()
+      resolve()
+    }
+    const cut = () => {
+      answerEnded = true
+      outputDone = true
+      settle()
+    }
+    call.signal.addEventListener('abort', cut, { once: true })
+    proxy.on('error', (error: NodeJS.ErrnoException) => call.log.debug(`proxy connection: ${error.code ?? error.message}`))
+    proxy.on('close', () => {
+      answerEnded = true
+      // A proxy that reset: what it sent is delivered, then the answer ends.
+      if (!output.writableEnded) output.end()
+      settle()
+    })
+    proxy.on('end', () => {
+      answerEnded = true
+      settle()
+    })
+    output.on('finish', () => {
+      outputDone = true
+      settle()
+    })
+    output.on('error', cut)
+    input.on('error', cut)
+    proxy.pipe(output)
+    if (head.ended) proxy.end(head.bytes)
+    else {
+      if (head.bytes.length > 0) proxy.write(head.bytes)
+      input.pipe(proxy)
+    }
+  })
+}
