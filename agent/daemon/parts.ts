@@ -1,6 +1,7 @@
 import type { RpcLog } from '../../rpc/call'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
+import { stackedTorPart } from '../forwarders/part'
 import type { Role } from '../role'
 import { namedLog } from './log'
 
@@ -26,7 +27,7 @@ export interface RunningPart {
 }
 
 // Each feature adds its part here with one line.
-export const PARTS: readonly DaemonPart[] = []
+export const PARTS: readonly DaemonPart[] = [stackedTorPart]
 
 export type PartState = { readonly state: 'running'; readonly status: unknown } | { readonly state: 'failed'; readonly error: string }
 

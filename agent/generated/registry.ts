@@ -1,6 +1,7 @@
 import { CodedError } from '../../rpc/errors'
 import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
+import { torBrowserProfile } from '../tor-state/profile'
 import { qrexecFiles } from '../qrexec-files/files'
 import { aptGateFiles } from '../apt-gate/files'
 import { updatesProxyFiles } from '../updates-proxy/files'
@@ -10,6 +11,7 @@ import { gatewayInterfaceUnit } from '../gateway-interface/unit'
 
 // Each feature adds its generator here with one line.
 export const GENERATORS: readonly FileGenerator[] = [
+  torBrowserProfile,
   qrexecFiles,
   aptGateFiles,
   updatesProxyFiles,

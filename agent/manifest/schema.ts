@@ -1,4 +1,5 @@
 import { aptGateSection } from '../apt-gate/manifest'
+import { stackedTorSection } from '../forwarders/manifest'
 import { servicesSection } from './services'
 import { gatewayInterfaceSection } from '../gateway-interface/manifest'
 import { protectedFilesSection } from '../protected-files/manifest'
@@ -108,6 +109,7 @@ export const manifestSchema = object({
   replaceIps: replaceIpsSection,
   gatewayInterface: gatewayInterfaceSection,
   systemd: systemdSection,
+  stackedTor: stackedTorSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>

@@ -1,0 +1,155 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { isIPv6 } from 'node:net'
+import type { RpcLog } from '../../rpc/call'
+import type { BufferPools } from './buffers'
+import { CauseLog, causeOf } from './causes'
+import { formatEndpoint } from './endpoint'
+import { applyOwnership, clearSocketPath } from './filesystem'
+import { openLink, type LinkHandle } from './link'
+import type { Ownership } from './owners'
+import type { ForwarderPlan } from './plan'
+
+export type ForwarderState = 'starting' | 'listening' | 'not-listening' | 'failed' | 'stopped'
+
+/** One row of `status`: where it listens, where it forwards to, and how it fares. */
+export interface ForwarderStatus {
+  readonly listen: string
+  readonly target: string | null
+  readonly state: ForwarderState
+  /** Why it is not listening (fail closed, IPv6 off, the port is taken...). */
+  readonly reason?: string
+  /** A Unix socket whose owner could not be set says why here. */
+  readonly ownership?: string
+  readonly connections: { readonly active: number; readonly total: number; readonly refused: number }
+  /** Failures by cause (`gateway ECONNREFUSED`, `client ECONNRESET`, `limit`...), counted. */
+  readonly errors: Readonly<Record<string, number>>
+}
+
+export interface ForwarderSettings {
+  readonly maxConnections: number
+  readonly connectTimeoutMs: number
+  readonly retryMs: number
+  readonly pools: BufferPools
+  readonly log: RpcLog
+  /** Owner of Unix sockets (resolved once for the whole table). */
+  readonly ownership: Ownership
+}
+
+/** A listener and the connections it forwards. Never listens when its plan has no target. */
+export class Forwarder {
+  private server: Server | null = null
+  private state: ForwarderState = 'starting'
+  private reason: string | undefined
+  private ownership: string | undefined
+  private retry: NodeJS.Timeout | null = null
+  private readonly links = new Set<LinkHandle>()
+  private total = 0
+  private refused = 0
+  private readonly causes: CauseLog
+
+  constructor(
+    readonly plan: ForwarderPlan,
+    private readonly settings: ForwarderSettings,
+  ) {
+    this.causes = new CauseLog(settings.log, plan.name)
+  }
+
+  /** Settles after the first attempt to listen, whatever its outcome (see status()). */
+  async start(): Promise<void> {
+    if (this.plan.target === null) {
+      this.state = 'not-listening'
+      this.reason = this.plan.reason ?? 'no target'
+      this.settings.log.info(`${this.plan.name}: ${this.reason}`)
+      return
+    }
+    await this.listen()
+  }
+
+  private async listen(): Promise<void> {
+    this.retry = null
+    const { listen } = this.plan
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket))
+    try {
+      if (listen.kind === 'unix') await clearSocketPath(listen.path)
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        const options = listen.kind === 'unix' ? { path: listen.path } : { host: listen.host, port: listen.port, exclusive: true, ipv6Only: isIPv6(listen.host) }
+        server.listen(options, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+    } catch (error) {
+      server.close()
+      if (this.state === 'stopped') return
+      this.state = 'failed'
+      this.reason = `cannot listen: ${causeOf(error as NodeJS.ErrnoException)}; trying again every ${this.settings.retryMs} ms`
+      this.causes.report(`listen ${causeOf(error as NodeJS.ErrnoException)}`, this.reason)
+      this.retry = setTimeout(() => void this.listen(), this.settings.retryMs)
+      return
+    }
+    if (this.state === 'stopped') {
+      server.close()
+      return
+    }
+    this.server = server
+    server.on('error', (error: NodeJS.ErrnoException) => this.causes.report(`accept ${causeOf(error)}`, `accepting failed: ${error.message}`))
+    if (listen.kind === 'unix' && this.plan.socket) {
+      const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode)
+      this.ownership = result.ok ? undefined : result.reason
+      if (!result.ok) this.causes.report('ownership', result.reason)
+    }
+    this.state = 'listening'
+    this.reason = undefined
+    this.settings.log.info(`${this.plan.name}: listening, forwarding to ${this.targetText()}`)
+  }
+
+  private accept(socket: Socket): void {
+    const { target } = this.plan
+    if (this.links.size >= this.settings.maxConnections || target === null) {
+      this.refused++
+      this.causes.report('limit', `${this.settings.maxConnections} connections open: refusing more until some close`)
+      socket.destroy()
+      return
+    }
+    this.total++
+    const link = openLink(
+      socket,
+      { target, connectTimeoutMs: this.settings.connectTimeoutMs, pools: this.settings.pools, resetClient: this.plan.listen.kind === 'tcp' },
+      {
+        connected: () => this.causes.recovered(),
+        failed: (side, error) => this.causes.report(`${side} ${causeOf(error)}`, `${side === 'gateway' ? `gateway ${this.targetText()}` : 'client'}: ${error.message}`),
+        closed: () => this.links.delete(link),
+      },
+    )
+    this.links.add(link)
+  }
+
+  private targetText(): string {
+    return this.plan.target === null ? 'nowhere' : formatEndpoint(this.plan.target)
+  }
+
+  status(): ForwarderStatus {
+    return {
+      listen: this.plan.name,
+      target: this.plan.target === null ? null : formatEndpoint(this.plan.target),
+      state: this.state,
+      ...(this.reason === undefined ? {} : { reason: this.reason }),
+      ...(this.ownership === undefined ? {} : { ownership: this.ownership }),
+      connections: { active: this.links.size, total: this.total, refused: this.refused },
+      errors: this.causes.snapshot(),
+    }
+  }
+
+  /** Stops listening (a Unix socket file is removed) and cuts every open connection. */
+  async stop(): Promise<void> {
+    this.state = 'stopped'
+    this.reason = undefined
+    if (this.retry !== null) clearTimeout(this.retry)
+    this.retry = null
+    const server = this.server
+    this.server = null
+    for (const link of this.links) link.destroy()
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}

@@ -1,0 +1,104 @@
+import { createConnection, Socket } from 'node:net'
+import type { BufferPools } from './buffers'
+import type { Endpoint } from './endpoint'
+import { Pump } from './pump'
+
+export type LinkSide = 'client' | 'gateway'
+
+export interface LinkHooks {
+  /** The gateway accepted the connection. */
+  connected(): void
+  /** The first error of a side; the link is torn down right after. */
+  failed(side: LinkSide, error: NodeJS.ErrnoException): void
+  /** Both sockets are closed and the buffers are back in their pools. */
+  closed(): void
+}
+
+export interface LinkOptions {
+  readonly target: Endpoint
+  readonly connectTimeoutMs: number
+  readonly pools: BufferPools
+  /** The client came over TCP: a gateway failure resets its connection (RST). */
+  readonly resetClient: boolean
+}
+
+// Node has no public way to give an accepted socket the `onread` option; the accepted
+// handle is adopted by a socket that has it (see adoptAccepted).
+interface HandleCarrier {
+  _handle: unknown
+}
+
+export interface LinkHandle {
+  destroy(): void
+}
+
+/**
+ * One forwarded connection: the client's socket and one to the gateway, each direction a
+ * Pump. A half-close is passed on (`end` -> `end`); an error on either side destroys both
+ * (the client's TCP connection is reset, so it sees the failure at once).
+ */
+export function openLink(accepted: Socket, options: LinkOptions, hooks: LinkHooks): LinkHandle {
+  const up = new Pump(options.pools)
+  const down = new Pump(options.pools)
+  const client = adoptAccepted(accepted, up)
+  const onread = { buffer: down.next, callback: down.received }
+  const gateway =
+    options.target.kind === 'tcp'
+      ? createConnection({ host: options.target.host, port: options.target.port, allowHalfOpen: true, onread })
+      : createConnection({ path: options.target.path, allowHalfOpen: true, onread })
+  up.connect(client, gateway)
+  down.connect(gateway, client)
+
+  let failed = false
+  let open = 2
+  const fail = (side: LinkSide) => (error: NodeJS.ErrnoException) => {
+    if (!failed) {
+      failed = true
+      hooks.failed(side, error)
+    }
+    gateway.destroy()
+    if (side === 'gateway' && options.resetClient && !client.destroyed) client.resetAndDestroy()
+    else client.destroy()
+  }
+  const onClose = () => {
+    if (--open > 0) return
+    up.dispose()
+    down.dispose()
+    hooks.closed()
+  }
+  client.on('error', fail('client'))
+  gateway.on('error', fail('gateway'))
+  client.on('close', onClose)
+  gateway.on('close', onClose)
+  client.on('end', () => gateway.end())
+  gateway.on('end', () => client.end())
+  gateway.setTimeout(options.connectTimeoutMs, () => {
+    const error: NodeJS.ErrnoException = new Error(`no answer within ${options.connectTimeoutMs} ms`)
+    error.code = 'ETIMEDOUT'
+    gateway.destroy(error)
+  })
+  gateway.once('connect', () => {
+    gateway.setTimeout(0)
+    gateway.setNoDelay(true)
+    hooks.connected()
+  })
+  client.setNoDelay(true)
+  return {
+    destroy() {
+      gateway.destroy()
+      client.destroy()
+    },
+  }
+}
+
+/** A socket with `onread` over the handle the server accepted (paused, unread). */
+function adoptAccepted(accepted: Socket, pump: Pump): Socket {
+  const carrier = accepted as unknown as HandleCarrier
+  const handle = carrier._handle
+  const options = { handle, allowHalfOpen: true, onread: { buffer: pump.next, callback: pump.received } }
+  const adopted = new Socket(options as ConstructorParameters<typeof Socket>[0])
+  // The server counts the accepted socket: release it without closing the handle.
+  carrier._handle = null
+  accepted.destroy()
+  return adopted
+}

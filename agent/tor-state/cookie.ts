@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto'
+import { lstat, mkdir, readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { errorMessage } from '../../rpc/errors'
+import type { StackedTorSection } from '../forwarders/manifest'
+import type { Ownership } from '../forwarders/owners'
+import { writeFileAtomic } from './write'
+
+/** What `status` says about the emulated Tor state files. */
+export interface TorStateStatus {
+  /** `generated` this start, `kept` from an earlier one, or `failed`. */
+  readonly cookie: 'generated' | 'kept' | 'failed'
+  readonly source: string
+  readonly copies: readonly { readonly path: string; readonly ok: boolean; readonly problem?: string }[]
+}
+
+/** The installation's cookie if it is a regular file of the right size; null otherwise (and why). */
+async function readCookie(path: string, size: number): Promise<{ bytes: Buffer } | { why: string }> {
+  try {
+    const found = await lstat(path)
+    if (!found.isFile()) return { why: `${path} is not a regular file` }
+    if (found.size !== size) return { why: `${path} has ${found.size} bytes, not ${size}` }
+    const bytes = await readFile(path)
+    return bytes.length === size ? { bytes } : { why: `${path} changed while read` }
+  } catch (error) {
+    return { why: (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
+  }
+}
+
+export interface TorStateOptions {
+  readonly section: StackedTorSection
+  /** Re-roots a system path. */
+  readonly under: (systemPath: string) => string
+  readonly ownership: Ownership
+  readonly log: { info(message: string): void; warning(message: string): void }
+  /** Directories (system paths) found unusable, and why: no copy is written there. */
+  readonly skip?: ReadonlyMap<string, string>
+}
+
+/**
+ * Tor's control cookie, emulated (SPEC 9): random bytes made once per installation and
+ * kept in `torState.source` (root only), then copied to where Tor clients read it
+ * (mode torState.mode, group stackedTor.group). Directories of the copies must exist.
+ */
+export async function ensureTorState(options: TorStateOptions): Promise<TorStateStatus> {
+  const { torState } = options.section
+  const source = options.under(torState.source)
+  let cookie: Buffer
+  let state: TorStateStatus['cookie'] = 'kept'
+  const found = await readCookie(source, torState.cookieBytes)
+  if ('bytes' in found) cookie = found.bytes
+  else {
+    cookie = randomBytes(torState.cookieBytes)
+    try {
+      await mkdir(dirname(source), { recursive: true, mode: 0o700 })
+      await writeFileAtomic(source, cookie, 0o600, null)
+      state = 'generated'
+      options.log.info(`generated a new Tor control cookie at ${torState.source} (${found.why})`)
+    } catch (error) {
+      // The copies still get this start's cookie; the next start tries to keep one again.
+      state = 'failed'
+      options.log.warning(`cannot keep the Tor control cookie at ${torState.source}: ${errorMessage(error)}`)
+    }
+  }
+  const owner = 'error' in options.ownership ? null : options.ownership
+  const copies = await Promise.all(
+    torState.copies.map(async (path) => {
+      const unusable = options.skip?.get(dirname(path))
+      if (unusable !== undefined) return { path, ok: false, problem: unusable }
+      try {
+        const problem = await writeFileAtomic(options.under(path), cookie, torState.mode, owner)
+        const why = problem ?? ('error' in options.ownership ? options.ownership.error : null)
+        return why === null ? { path, ok: true } : { path, ok: true, problem: why }
+      } catch (error) {
+        options.log.warning(`cannot write ${path}: ${errorMessage(error)}`)
+        return { path, ok: false, problem: errorMessage(error) }
+      }
+    }),
+  )
+  return { cookie: state, source: torState.source, copies }
+}
