@@ -4,7 +4,7 @@
 # when it cannot pass), then lets uwt run apt without torsocks: apt already uses the Qubes
 # updates proxy. The common case, a check passed already, is decided here without a process.
 qubes_whonix_apt_gate() {
-  local name verdict
+  local name verdict gate_fd gate_pid
   if [ "${@SKIP_VARIABLE@:-}" = '@SKIP_VALUE@' ]; then return 0; fi
   name=${uwtwrapper_parent:-}
   name=${name##*/}
@@ -19,8 +19,17 @@ qubes_whonix_apt_gate() {
   if [ -f @SECURE_MARKER@ ] && [ ! -L @SECURE_MARKER@ ]; then
     verdict=passed
   else
-    # Wait for the check's result, or refuse (the agent prints why, exit 255).
-    verdict=$(@AGENT@ apt-gate --command "${uwtwrapper_parent:-}") || exit $?
+    # Wait for the check's result. The verdict line is read the moment it comes: apt need
+    # not wait for the agent to exit. No verdict: the agent refused (it says why, exit 255)
+    # or was stopped, and its exit status is ours.
+    exec {gate_fd}< <(exec @AGENT@ apt-gate --command "${uwtwrapper_parent:-}")
+    gate_pid=$!
+    IFS= read -r verdict <&"$gate_fd" || verdict=
+    exec {gate_fd}<&-
+    if [ "$verdict" != passed ] && [ "$verdict" != not-gated ]; then
+      wait "$gate_pid" || exit $?
+      exit 255
+    fi
   fi
   if [ "$verdict" = passed ]; then
 @UNWRAP@

@@ -244,7 +244,7 @@ describe('the generated files', () => {
   it('the installed text names the system paths and the installed agent only', () => {
     const dropIn = uwtDropIn(manifest)
     expect(dropIn).toContain('[ -f /run/updatesproxycheck/whonix-secure-proxy ] && [ ! -L /run/updatesproxycheck/whonix-secure-proxy ]')
-    expect(dropIn).toContain("verdict=$(/usr/bin/qubes-whonix-agent apt-gate --command \"${uwtwrapper_parent:-}\") || exit $?")
+    expect(dropIn).toContain('exec {gate_fd}< <(exec /usr/bin/qubes-whonix-agent apt-gate --command "${uwtwrapper_parent:-}")')
     for (const key of ['/usr/bin/apt', '/usr/bin/apt-get', '/usr/bin/apt-file', '/usr/bin/aptitude-curses']) expect(dropIn).toContain(`uwtwrapper["${key}"]="0"`)
     expect(aptHookScript(manifest)).toContain('exec /usr/bin/qubes-whonix-agent apt-gate --hook\n')
     expect(aptHookConfig(manifest)).toContain('APT::Update::Pre-Invoke { "/usr/lib/qubes-whonix-agent/apt-update-gate"; };')
