@@ -3,6 +3,8 @@
  * in the same run, both sourced by the same uwt-like wrapper in a simulated Whonix template.
  * 1. Reaction latency: from the marker's creation to the gated command starting, while
  *    the gate waits (ours: inotify; upstream: a check once a second, reproduced in bash).
+ *    The floor: the same wrapper woken straight by the benchmark through a FIFO, what any
+ *    waiter would pay on this machine at this load.
  * 2. Overhead with the marker already there: the whole wrapper process, drop-in vs upstream.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -64,7 +66,10 @@ exec "$@"
 
 type Side = 'ours' | 'upstream'
 
-function reaction(wrapper: string, env: NodeJS.ProcessEnv, secure: string, delayMs: number): Promise<number> {
+// Woken by the benchmark itself the moment it creates the marker.
+const floor = (fifo: string) => `echo "waiting (floor)" >&2\nread -r _ < ${fifo}\nuwtwrapper["/usr/bin/apt-get"]="0"\n`
+
+function reaction(wrapper: string, env: NodeJS.ProcessEnv, secure: string, delayMs: number, fifo?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(wrapper, ['/bin/true'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let created = 0n
@@ -74,7 +79,7 @@ function reaction(wrapper: string, env: NodeJS.ProcessEnv, secure: string, delay
       if (created === 0n && /waiting/.test(stderr))
         setTimeout(() => {
           created = process.hrtime.bigint()
-          writeFileSync(secure, '')
+          writeFileSync(fifo ?? secure, fifo ? 'go\n' : '')
         }, delayMs)
     })
     child.stdout.once('data', () => {
@@ -107,15 +112,21 @@ try {
   await chmod(wrapper, 0o755)
   const base = { ...process.env, PATH: `${join(root, 'usr/bin')}:/usr/bin:/bin` }
   const envOf: Record<Side, NodeJS.ProcessEnv> = { ours: { ...base, UWT_DIR: join(root, 'etc/uwt.d') }, upstream: { ...base, UWT_DIR: upstreamDir } }
+  const fifo = join(root, 'floor.fifo')
+  spawnSync('mkfifo', [fifo])
+  const floorDir = join(root, 'floor-uwt.d')
+  await mkdir(floorDir)
+  await writeFile(join(floorDir, '40_floor.conf'), floor(fifo))
 
   // 1. Reaction latency, interleaved; the marker comes at a random moment of upstream's second.
-  const latency: Record<Side, number[]> = { ours: [], upstream: [] }
+  const latency: Record<Side | 'floor', number[]> = { ours: [], upstream: [], floor: [] }
   for (let trial = 0; trial < TRIALS; trial++) {
     const delayMs = 50 + Math.random() * 1000
     for (const side of ['ours', 'upstream'] as const) {
       rmSync(secure, { force: true })
       latency[side].push(await reaction(wrapper, envOf[side], secure, delayMs))
     }
+    latency.floor.push(await reaction(wrapper, { ...base, UWT_DIR: floorDir }, secure, 50, fifo))
   }
 
   // 2. The marker is there: the common case, whole process, interleaved.
@@ -130,6 +141,8 @@ try {
     reaction_ours_p95_ms: round(percentile(latency.ours, 95), 2),
     reaction_upstream_p50_ms: round(median(latency.upstream), 1),
     reaction_upstream_p95_ms: round(percentile(latency.upstream, 95), 1),
+    reaction_floor_p50_ms: round(median(latency.floor), 2),
+    reaction_floor_p95_ms: round(percentile(latency.floor, 95), 2),
     runs: RUNS,
     marker_present_ours_median_ms: round(median(overhead.ours), 2),
     marker_present_upstream_median_ms: round(median(overhead.upstream), 2),
@@ -140,6 +153,7 @@ try {
   console.log(`reaction, marker created -> gated command started (${TRIALS} trials each):`)
   console.log(`  ours (inotify):          p50 ${figures.reaction_ours_p50_ms} ms, p95 ${figures.reaction_ours_p95_ms} ms`)
   console.log(`  upstream (1 s polling):  p50 ${figures.reaction_upstream_p50_ms} ms, p95 ${figures.reaction_upstream_p95_ms} ms`)
+  console.log(`  floor (FIFO wake-up):    p50 ${figures.reaction_floor_p50_ms} ms, p95 ${figures.reaction_floor_p95_ms} ms`)
   console.log(`marker present, whole wrapper process (${RUNS} runs each):`)
   console.log(`  ours: median ${figures.marker_present_ours_median_ms} ms; upstream: median ${figures.marker_present_upstream_median_ms} ms; ratio ${figures.marker_present_ratio}`)
   const met = figures.reaction_ours_p95_ms <= 10 && figures.marker_present_ratio <= 1.1
