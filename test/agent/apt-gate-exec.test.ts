@@ -89,4 +89,13 @@ describe('apt-gate --exec -- COMMAND', () => {
     expect(run.stderr()).not.toContain('WARNING')
     await expect(readFile(ran)).rejects.toMatchObject({ code: 'ENOENT' })
   })
+
+  it('without a mode, or with two, it is a usage error (exit 2, one line)', async () => {
+    const box = await gateSandbox()
+    for (const args of [[], ['--hook', '--alert'], ['--command', '/usr/bin/apt', '--hook'], ['--exec']]) {
+      const run = start([process.execPath, AGENT, '--root', box.root, 'apt-gate', ...args], { env: box.env })
+      expect(await run.ended, args.join(' ')).toEqual({ code: 2, signal: null })
+      expect(run.stderr().trim().split('\n'), args.join(' ')).toHaveLength(1)
+    }
+  })
 })
