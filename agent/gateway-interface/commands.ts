@@ -9,6 +9,8 @@ import type { InterfaceAddresses } from './addresses'
 export interface IpTool {
   readonly program: string
   readonly timeoutMs: number
+  /** The link type created (`ip link add NAME type KIND`). */
+  readonly kind: string
 }
 
 const MAX_OUTPUT_BYTES = 256 * 1024
@@ -16,7 +18,7 @@ const MAX_OUTPUT_BYTES = 256 * 1024
 const ip = (tool: IpTool, ...args: string[]): Command => ({ argv: [tool.program, ...args], timeoutMs: tool.timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES })
 
 export const showInterface = (tool: IpTool, name: string) => ip(tool, '-json', '-details', 'address', 'show', 'dev', name)
-export const addDummy = (tool: IpTool, name: string) => ip(tool, 'link', 'add', name, 'type', 'dummy')
+export const addLink = (tool: IpTool, name: string) => ip(tool, 'link', 'add', name, 'type', tool.kind)
 export const addAddress = (tool: IpTool, name: string, family: 4 | 6, cidr: string) => ip(tool, `-${family}`, 'address', 'add', cidr, 'dev', name)
 export const setUp = (tool: IpTool, name: string) => ip(tool, 'link', 'set', 'dev', name, 'up')
 
@@ -53,7 +55,7 @@ export function commandsFor(tool: IpTool, name: string, state: InterfaceState | 
   if (wanted.ipv6 !== null) wantedAddresses.push([6, `${wanted.ipv6.address}/${wanted.ipv6.prefix}`])
   const present = new Set(state?.addresses ?? [])
   return [
-    ...(state === null ? [addDummy(tool, name)] : []),
+    ...(state === null ? [addLink(tool, name)] : []),
     ...wantedAddresses.filter(([, cidr]) => !present.has(cidr)).map(([family, cidr]) => addAddress(tool, name, family, cidr)),
     ...(state?.up ? [] : [setUp(tool, name)]),
   ]

@@ -4,7 +4,7 @@ const RESULT: Readonly<Record<GatewayInterfaceReport['result'], string>> = {
   created: 'created',
   completed: 'completed (it existed without everything it needs)',
   unchanged: 'already as needed; nothing changed',
-  'left-alone': 'exists and is not a dummy interface; left as it is',
+  'left-alone': 'exists and is of another kind than the agent creates; left as it is',
   'would-change': 'would change (dry run)',
   skipped: 'nothing to do',
 }

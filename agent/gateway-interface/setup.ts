@@ -11,8 +11,8 @@ export interface GatewayInterfaceReport {
   readonly applicable: boolean
   readonly reason: string
   readonly interface: string
-  /** What was there before: nothing, a dummy interface, or another kind (left alone). */
-  readonly found: 'absent' | 'dummy' | 'other' | null
+  /** What was there before: nothing, an interface of the configured kind (dummy), or another kind (left alone). */
+  readonly found: 'absent' | 'ours' | 'other' | null
   readonly addresses: InterfaceAddresses | null
   /** The command lines run (or, with dry run, that would run). */
   readonly commands: readonly string[]
@@ -63,18 +63,19 @@ async function currentState(context: AgentContext, tool: IpTool, name: string): 
 }
 
 /**
- * On a gateway AppVM: makes sure the internal interface exists (a dummy one when there is
- * none), holds the addresses Qubes assigned and is up. Running it again changes nothing.
+ * On a gateway AppVM: makes sure the internal interface exists (a dummy one, per the
+ * manifest, when there is none), holds the addresses Qubes assigned and is up. Running it
+ * again changes nothing.
  */
 export async function setUpGatewayInterface(context: AgentContext, role: Role, options: { dryRun?: boolean } = {}): Promise<GatewayInterfaceReport> {
-  const { name, ipProgram, timeoutMs } = context.manifest.gatewayInterface
+  const { name, kind, ipProgram, timeoutMs } = context.manifest.gatewayInterface
   const { applicable, reason } = applicability(role)
   const base = { applicable, reason, interface: name }
   if (!applicable) return { ...base, found: null, addresses: null, commands: [], result: 'skipped' }
   const addresses = await readAddresses(context)
-  const tool = { program: ipProgram, timeoutMs }
+  const tool = { program: ipProgram, timeoutMs, kind }
   const state = await currentState(context, tool, name)
-  const found = state === null ? 'absent' : state.kind === 'dummy' ? 'dummy' : 'other'
+  const found = state === null ? 'absent' : state.kind === kind ? 'ours' : 'other'
   // A real interface of that name (not Qubes' usual setup) is not ours to change.
   if (found === 'other') return { ...base, found, addresses, commands: [], result: 'left-alone' }
   const commands = commandsFor(tool, name, state, addresses)
