@@ -38,7 +38,8 @@ export function jsonHandler<T>(compute: (call: RpcCall) => Promise<T> | T): Hand
         answer = jsonFailure(error)
         call.reportFailure?.(error instanceof CodedError ? error : new CodedError(INTERNAL_ERROR.code, INTERNAL_ERROR.message))
       }
-      call.output.end(jsonLine(answer))
+      // A cut call may have been answered by the server already.
+      if (!call.output.writableEnded) call.output.end(jsonLine(answer))
     },
     failureAnswer: (error) => jsonLine(jsonFailure(error)),
   }

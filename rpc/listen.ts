@@ -97,6 +97,12 @@ export async function listenOnPath(endpoint: ServiceEndpoint, path: string, opti
   return server
 }
 
+/** Stops accepting now (a socket file this process created is removed); open calls go on. */
+export function stopAccepting(server: Server): void {
+  server.close()
+}
+
+/** Resolves when the server has stopped accepting and its last connection has closed. */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
 }

@@ -25,6 +25,7 @@ export interface ServiceEndpoint {
 const HANDLER_GRACE_MS = 500
 // A caller that does not read its answer does not keep a cut connection open.
 const FLUSH_BOUND_MS = 1000
+const DISCARD_BYTES = 64 * 1024
 
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
 
@@ -78,16 +79,23 @@ function refuse(socket: Socket, handler: Handler, error: CodedError): void {
 
 function closeAfter(socket: Socket, answer: string | Uint8Array | undefined): void {
   if (socket.destroyed) return
-  socket.pause()
+  // A little more input is read and dropped, so a caller that has finished writing is seen
+  // to close at once; past that reading stops, so a caller still writing blocks (rather than
+  // getting EPIPE before it has read the answer) until the bound closes the connection.
+  socket.removeAllListeners('data')
+  let discarded = 0
+  socket.on('data', (chunk: Buffer) => {
+    discarded += chunk.length
+    if (discarded > DISCARD_BYTES) socket.pause()
+  })
+  socket.resume()
+  const bound = setTimeout(() => socket.destroy(), FLUSH_BOUND_MS)
+  socket.once('close', () => clearTimeout(bound))
   if (answer === undefined || socket.writableEnded) {
-    socket.destroy()
+    if (!socket.writableEnded) socket.end()
     return
   }
-  const bound = setTimeout(() => socket.destroy(), FLUSH_BOUND_MS)
-  socket.end(answer, () => {
-    clearTimeout(bound)
-    socket.destroy()
-  })
+  socket.end(answer)
 }
 
 /** One connection, from the descriptor to the close. */
@@ -247,12 +255,9 @@ class OpenCall {
       if (error instanceof CodedError) this.log.info(`${this.service.name}: call failed: ${error.message}`)
       else this.log.error(`${this.service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
       this.closeNow(coded)
-    } else if (!this.socket.destroyed) {
-      // The handler is done: once the answer is flushed (within the call's total time),
-      // whatever input is still unread no longer matters.
-      this.socket.end(() => {
-        if (!this.inputEnded) this.socket.destroy()
-      })
+    } else {
+      // The handler is done: once the answer is out, unread input no longer matters.
+      closeAfter(this.socket, undefined)
     }
     this.maybeClosed()
   }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:net'
 import type { RpcLog } from '../../rpc/call'
-import { closeServer, listenOnFd, listenOnPath } from '../../rpc/listen'
+import { closeServer, listenOnFd, listenOnPath, stopAccepting } from '../../rpc/listen'
 import type { ServiceEndpoint } from '../../rpc/server'
 
 interface Listening {
@@ -59,7 +59,8 @@ export class SocketTable {
     if (entry.fromSystemd) entry.endpoint = fallback
     else {
       this.listening.delete(name)
-      await closeServer(entry.server)
+      // The socket goes at once; the close settles when its last call has finished.
+      stopAccepting(entry.server)
     }
   }
 
@@ -72,10 +73,11 @@ export class SocketTable {
     const servers = [...this.listening.values()]
     this.listening.clear()
     // A socket systemd passed stays listening in systemd: calls wait there for the next start.
-    await Promise.all(servers.map((entry) => closeServer(entry.server)))
+    const closed = servers.map((entry) => closeServer(entry.server))
     const endpoints = [...servers.map((entry) => entry.endpoint), ...this.retired]
     this.retired.clear()
     await Promise.all(endpoints.map((endpoint) => endpoint.drain(graceMs)))
+    await Promise.all(closed)
   }
 
   private retire(endpoint: ServiceEndpoint): void {

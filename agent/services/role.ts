@@ -1,5 +1,5 @@
 import type { Handler } from '../../rpc/call'
-import { jsonLine } from '../../rpc/json'
+import { jsonFailure, jsonLine } from '../../rpc/json'
 import type { HandlerFactory } from './environment'
 
 /** whonix.Role: the role JSON of `role --json`; the answer is built once, a call only writes it. */
@@ -9,5 +9,6 @@ export const roleService: HandlerFactory = (_context, daemon): Handler => {
     async serve(call) {
       call.output.end(answer)
     },
+    failureAnswer: (error) => jsonLine(jsonFailure(error)),
   }
 }
