@@ -26,9 +26,13 @@ export async function simulatedRoot(profile: string): Promise<string> {
   return root
 }
 
+// Tests edit the parsed YAML freely (and on purpose wrongly): it is checked when the daemon loads it.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type FreeYaml = Record<string, any>
+
 /** The shipped manifest with `edit` applied, written to a file for --config. */
-export function manifestFile(dir: string, edit: (manifest: Record<string, any>) => void, name = 'manifest.yaml'): string {
-  const manifest = parse(readFileSync(new URL('../../qubes.yaml', import.meta.url), 'utf8')) as Record<string, any>
+export function manifestFile(dir: string, edit: (manifest: FreeYaml) => void, name = 'manifest.yaml'): string {
+  const manifest = parse(readFileSync(new URL('../../qubes.yaml', import.meta.url), 'utf8')) as FreeYaml
   edit(manifest)
   const file = join(dir, name)
   writeFileSync(file, stringify(manifest))
