@@ -9,7 +9,7 @@ export const gatewayInterfaceUnit: FileGenerator = (manifest) => {
     Unit: {
       Description: `Whonix-Gateway internal interface ${gatewayInterface.name}`,
       ConditionPathExists: [paths.gatewayMarker, `!${posix.join(paths.runQubes, qubes.typeMarkers.template)}`],
-      After: systemd.networkSetupUnits.join(' '),
+      After: systemd.bootAfter.join(' '),
       Before: systemd.torUnit,
     },
     Service: {

@@ -12,7 +12,7 @@ export const replaceIpsUnit: FileGenerator = (manifest) => {
     Unit: {
       Description: 'Replace Whonix internal addresses with those Qubes assigned',
       ConditionPathExists: [`!${posix.join(paths.runQubes, qubes.typeMarkers.template)}`],
-      After: systemd.networkSetupUnits.join(' '),
+      After: systemd.bootAfter.join(' '),
       Before: systemd.torUnit,
     },
     Service: {

@@ -7,8 +7,8 @@ export const unitName = string({ pattern: /^[A-Za-z0-9:_.@\\-]+\.(service|socket
 export const systemdSection = object({
   /** Where the package installs its units. */
   unitDirectory: absolutePath,
-  /** Units that set up the qube's network from qubesdb; the agent's boot units run after them. */
-  networkSetupUnits: list(unitName, { min: 1, unique: true }),
+  /** Qubes' units the agent's boot units run after: qubesdb, the mounted /rw (bind-dirs) and the network. */
+  bootAfter: list(unitName, { min: 1, unique: true }),
   torUnit: unitName,
   /** The system bus when DBUS_SYSTEM_BUS_ADDRESS is not set. */
   systemBusAddress: string({ pattern: /^unix:[^\s]+$/, maxLength: 512 }),

@@ -37,7 +37,7 @@ describe('the boot units', () => {
   it('run the agent once, after Qubes set up the network, before Tor, never in a template', () => {
     for (const name of UNITS) {
       const text = unitText(name)
-      expect(text).toContain(`After=${manifest.systemd.networkSetupUnits.join(' ')}\n`)
+      expect(text).toContain(`After=${manifest.systemd.bootAfter.join(' ')}\n`)
       expect(text).toContain(`Before=${manifest.systemd.torUnit}\n`)
       expect(text).toContain('ConditionPathExists=!/run/qubes/this-is-templatevm\n')
       expect(text).toContain('Type=oneshot\n')
