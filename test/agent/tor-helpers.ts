@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { onTestFinished } from 'vitest'
 import { freePort, waitUntil } from './updates-proxy-helpers'
 
@@ -20,11 +20,14 @@ export interface RealTor {
  * (DisableNetwork 1): its bootstrap never completes. Control port and socket with cookie
  * authentication, as on a Whonix-Gateway.
  */
-export async function startTor(program: string, dir: string): Promise<RealTor> {
+export async function startTor(program: string, dir: string, where: { controlSocket?: string; cookieFile?: string } = {}): Promise<RealTor> {
   const dataDir = join(dir, 'tor-data')
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  const controlSocket = join(dataDir, 'control')
-  const cookieFile = join(dataDir, 'control.authcookie')
+  const controlSocket = where.controlSocket ?? join(dataDir, 'control')
+  const cookieFile = where.cookieFile ?? join(dataDir, 'control.authcookie')
+  // Tor wants the socket's directory private; the cookie's must exist.
+  await mkdir(dirname(controlSocket), { recursive: true, mode: 0o700 })
+  await mkdir(dirname(cookieFile), { recursive: true, mode: 0o700 })
   for (let attempt = 0; ; attempt++) {
     const controlPort = await freePort()
     const torrc = join(dir, 'torrc')

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT, runAgent } from '../helpers/cli'
 import { requirePart } from '../helpers/parts'
-import { freePort, simulatedQube, startHttpServer, startTinyproxy, waitUntil } from './updates-proxy-helpers'
+import { accepts, freePort, simulatedQube, startHttpServer, startTinyproxy, waitUntil } from './updates-proxy-helpers'
 
 const tinyproxy = requirePart('tinyproxy')
 const PROOF = '<meta name="application-name" content="tor proxy"/>'
@@ -61,12 +61,11 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
 
   it('fails with exit 1 and a bounded diagnostic when the answer lacks the proof line', async () => {
     const body = `<html><body>${'plain proxy, no Whonix here. '.repeat(100)}</body></html>`
-    const server = await startHttpServer((_request, response) => response.end(body))
+    const server = await startHttpServer('127.0.0.1', (_request, response) => response.end(body))
     const qube = await template(`http://127.0.0.1:${server.port}/`)
-    const started = performance.now()
     const run = await check(qube)
     expect(run.code).toBe(1)
-    expect(performance.now() - started).toBeLessThan(5000)
+    expect(JSON.parse(await readFile(qube.report, 'utf8'))).toMatchObject({ result: 'failed', attempts: 1 })
     expect(run.stderr).toContain(`http://127.0.0.1:${server.port}/`)
     expect(run.stderr).toContain(PROOF)
     expect(run.stderr).toContain('HTTP 200 with body "<html><body>plain proxy, no Whonix here.')
@@ -86,9 +85,16 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
     })
     const running = check(qube)
     await new Promise((resolve) => setTimeout(resolve, 2000))
+    // The moment tinyproxy accepts, seen by polling every millisecond beside the check.
+    let reachableAt = 0
+    const polling = (async () => {
+      while (reachableAt === 0) {
+        if (await accepts(port)) reachableAt = performance.now()
+        else await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+    })()
     const proxy = await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port })
-    // startTinyproxy returns once a connection is accepted; find that moment more closely.
-    const reachableAt = performance.now()
+    await polling
     const run = await running
     watcher.close()
     expect(run.code).toBe(0)
@@ -104,22 +110,20 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
     const proxy = await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest)
     await writeFile(qube.config, (await readFile(qube.config, 'utf8')).replace('http://127.0.0.1:1/', `http://127.0.0.1:${proxy.port}/`))
     proxy.process.kill('SIGSTOP')
-    const started = performance.now()
     const run = await check(qube)
-    const took = performance.now() - started
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('no usable answer from the updates proxy within 2 s')
     expect(run.stderr).toContain('no response within')
-    // 3 s bound minus the 1 s margin, plus node start-up.
-    expect(took).toBeLessThan(5000)
     expect(await exists(qube.done)).toBe(true)
+    // Its own clock: the last try ends by the deadline (3 s bound minus the 1 s margin).
+    expect(JSON.parse(await readFile(qube.report, 'utf8')).elapsedMs).toBeLessThan(3000)
   })
 
   it('reads at most maxBodyBytes of a 100 MiB answer', async () => {
     let sent = 0
     let closedEarly = false
     const chunk = Buffer.alloc(1024 * 1024, 'x')
-    const server = await startHttpServer((_request, response) => {
+    const server = await startHttpServer('127.0.0.1', (_request, response) => {
       response.writeHead(200, { 'Content-Length': String(100 * chunk.length) })
       const pump = () => {
         while (sent < 100 * chunk.length) {
@@ -190,7 +194,7 @@ describe('updates-proxy check: upstream contract', () => {
 
   it("retries on the gateway's own 503 (Tor not ready) instead of failing", async () => {
     let requests = 0
-    const server = await startHttpServer((_request, response) => {
+    const server = await startHttpServer('127.0.0.1', (_request, response) => {
       requests++
       if (requests < 3) response.writeHead(503, { 'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)' }).end('Tor is not ready\n')
       else response.writeHead(400).end(`<html><head>${PROOF}</head></html>`)
@@ -202,7 +206,7 @@ describe('updates-proxy check: upstream contract', () => {
   })
 
   it('names the not-ready reason when the bound passes while the gateway is not ready', async () => {
-    const server = await startHttpServer((_request, response) => {
+    const server = await startHttpServer('127.0.0.1', (_request, response) => {
       response.writeHead(503, { 'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)' }).end('x')
     })
     const qube = await template(`http://127.0.0.1:${server.port}/`, { 'updatesProxy.check.timeoutSec': 2 })

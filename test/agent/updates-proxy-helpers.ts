@@ -86,18 +86,23 @@ export interface Tinyproxy {
  * page, and a filter refusing the proxy's own address, so a GET of the proxy's own URL is
  * answered with the error page. `extra` lines go at the end of its config.
  */
-export async function startTinyproxy(program: string, dir: string, manifest: Manifest, options: { port?: number; extra?: readonly string[]; errorPagePath?: string } = {}): Promise<Tinyproxy> {
+/** The config lines of a tinyproxy arranged like Qubes' updates proxy, refusing its own address. */
+export async function tinyproxyConfigLines(dir: string, port: number, errorPagePath: string): Promise<string[]> {
+  const filter = join(dir, 'tinyproxy-filter')
+  await writeFile(filter, '^127\\.0\\.0\\.1$\n^localhost$\n')
+  return [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', `DefaultErrorFile "${errorPagePath}"`, 'LogLevel Info', 'MaxClients 50', 'Allow 127.0.0.1', `Filter "${filter}"`, 'FilterType ere']
+}
+
+export async function startTinyproxy(program: string, dir: string, manifest: Manifest, options: { port?: number; extra?: readonly string[]; configFile?: string } = {}): Promise<Tinyproxy> {
   for (let attempt = 0; ; attempt++) {
     const port = options.port ?? (await freePort())
-    const page = options.errorPagePath ?? join(dir, `tinyproxy-error-${port}.html`)
-    if (!options.errorPagePath) await writeFile(page, errorPage(manifest))
-    const filter = join(dir, 'tinyproxy-filter')
-    await writeFile(filter, '^127\\.0\\.0\\.1$\n^localhost$\n')
-    const config = join(dir, `tinyproxy-${port}.conf`)
-    await writeFile(
-      config,
-      [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', `DefaultErrorFile "${page}"`, 'LogLevel Info', 'MaxClients 50', 'Allow 127.0.0.1', `Filter "${filter}"`, 'FilterType ere', ...(options.extra ?? []), ''].join('\n'),
-    )
+    let config = options.configFile
+    if (config === undefined) {
+      const page = join(dir, `tinyproxy-error-${port}.html`)
+      await writeFile(page, errorPage(manifest))
+      config = join(dir, `tinyproxy-${port}.conf`)
+      await writeFile(config, [...(await tinyproxyConfigLines(dir, port, page)), ...(options.extra ?? []), ''].join('\n'))
+    }
     const child = spawn(program, ['-d', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
     let log = ''
     child.stdout?.setEncoding('utf8').on('data', (text: string) => (log += text))
@@ -112,14 +117,14 @@ export async function startTinyproxy(program: string, dir: string, manifest: Man
     onTestFinished(stop)
     const up = await Promise.race([waitUntil('tinyproxy to listen', () => accepts(port), 5000).then(() => true), exited])
     if (up) return { port, process: child, log: () => log, stop }
-    if (options.port !== undefined || attempt >= 3) throw new Error(`tinyproxy did not start: ${log}`)
+    if (options.port !== undefined || options.configFile !== undefined || attempt >= 3) throw new Error(`tinyproxy did not start: ${log}`)
   }
 }
 
 /** A plain HTTP server answering every request with `handler`. */
-export async function startHttpServer(handler: RequestListener): Promise<{ port: number; server: HttpServer }> {
+export async function startHttpServer(host: string, handler: RequestListener): Promise<{ port: number; server: HttpServer }> {
   const server = createHttpServer(handler)
-  server.listen(0, '127.0.0.1')
+  server.listen(0, host)
   await once(server, 'listening')
   onTestFinished(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
   return { port: (server.address() as { port: number }).port, server }

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createContext } from '../../agent/context'
+import { silentLog } from '../../rpc/call'
+import { parseHealthAnswer } from '../../agent/updates-proxy/diagnosis'
+import { recheckService, restartUnitCommand } from '../../agent/updates-proxy/recheck'
+import { currentRole } from '../../agent/role'
+import { AGENT, runAgent } from '../helpers/cli'
+import { requirePart } from '../helpers/parts'
+import { jsonOf, rawCall, serveOnSocket } from '../rpc/serve-helper'
+import { READY, startDaemon } from './daemon-helper'
+import { startStandInTor } from './tor-helpers'
+import { freePort, simulatedQube, startHttpServer, startTinyproxy } from './updates-proxy-helpers'
+
+const tinyproxy = requirePart('tinyproxy')
+const exists = (path: string) => stat(path).then(() => true, () => false)
+
+describe('whonix.UpdatesProxyCheck (dom0 asks a template to check again)', () => {
+  it('restarts the check unit through systemd without waiting for it', () => {
+    expect(restartUnitCommand('qubes-whonix-torified-updates-proxy-check.service').argv).toEqual(['systemctl', 'restart', '--no-block', 'qubes-whonix-torified-updates-proxy-check.service'])
+  })
+
+  it.skipIf(tinyproxy.missing)('forgets a sticky pass, runs the check again and answers its new result', async () => {
+    const port = await freePort()
+    const qube = await simulatedQube('template-workstation', { 'updatesProxy.check.url': `http://127.0.0.1:${port}/`, 'updatesProxy.check.timeoutSec': 3 })
+    const secure = join(qube.root, 'run/updatesproxycheck/whonix-secure-proxy')
+    await writeFile(secure, '')
+    const context = await createContext({ root: qube.root, manifest: qube.manifest, env: { PATH: '' } })
+    const role = await currentRole(context)
+    // As systemd would: the check runs on its own (here a process of the agent), the service waits for check-done.
+    const starter = async () => {
+      spawn(process.execPath, [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'], { stdio: 'ignore' })
+    }
+    const handler = recheckService(starter)(context, { role, daemonStatus: () => ({ running: false, reason: 'test' }), log: silentLog })
+    const { path } = await serveOnSocket('whonix.UpdatesProxyCheck', handler, { totalTimeoutMs: 20_000 })
+
+    const failed = jsonOf(await rawCall(path, 'whonix.UpdatesProxyCheck dom0\0', { timeoutMs: 20_000 }))
+    expect(failed).toMatchObject({ ok: true, result: { schema: 1, verdict: 'failed', report: { result: 'failed' } } })
+    expect(await exists(secure)).toBe(false)
+
+    await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port })
+    const passed = jsonOf(await rawCall(path, 'whonix.UpdatesProxyCheck dom0\0', { timeoutMs: 20_000 }))
+    expect(passed).toMatchObject({ ok: true, result: { verdict: 'passed', report: { result: 'passed' } } })
+    expect(await exists(secure)).toBe(true)
+  })
+})
+
+describe('diagnosis: a failed check asks the updates qube', () => {
+  it('reads only known fields of the answer, bounded', () => {
+    const health = parseHealthAnswer(JSON.stringify({ ok: true, result: { schema: 1, proxy: { address: 'x'.repeat(5000), reachable: true, proof: 'yes' }, tor: { ready: true, bootstrap: { progress: 900 } }, extra: 1 } }))
+    expect(typeof health).toBe('object')
+    if (typeof health === 'object') {
+      expect(health.proxy.address.length).toBe(200)
+      expect(health.proxy.proof).toBe(false)
+      expect(health.tor.bootstrap).toBeNull()
+    }
+    expect(parseHealthAnswer('not json')).toBe('it answered something that is not JSON')
+    expect(parseHealthAnswer('{"ok":false,"error":{"code":"X","message":"nope"}}')).toBe('it answered an error: nope')
+    expect(parseHealthAnswer('{"ok":true,"result":{"schema":2}}')).toContain('unknown schema 2')
+  })
+
+  it('puts the gateway\'s health (over qrexec to its daemon) into the diagnostic of a failed check', async () => {
+    const standIn = await startStandInTor(45)
+    const gw = await simulatedQube('gateway', { 'tor.control': `127.0.0.1:${standIn.port}` })
+    const daemon = startDaemon(gw.root, ['--config', gw.config])
+    await daemon.waitForLog(READY)
+    const plain = await startHttpServer('127.0.0.1', (_request, response) => response.end('<html>a plain proxy</html>'))
+    const template = await simulatedQube('template-workstation', { 'updatesProxy.check.url': `http://127.0.0.1:${plain.port}/` })
+    // qrexec-client-vm stand-in: the policy sends @default to sys-whonix, whose daemon answers.
+    const client = join(template.root, 'usr/bin/qrexec-client-vm')
+    await mkdir(join(template.root, 'usr/bin'), { recursive: true })
+    await writeFile(client, `#!/bin/sh\n[ "$1" = "@default" ] || exit 126\nexec '${process.execPath}' '${AGENT}' --root '${gw.root}' --config '${gw.config}' rpc-call "$2" --source whonix-workstation-18\n`)
+    await chmod(client, 0o755)
+    const run = await runAgent(['--root', template.root, '--config', template.config, 'updates-proxy', 'check'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/updates qube: proxy 127\.0\.0\.1:8082 unreachable \(connection refused \(nothing listens\)\); Tor bootstrap 45% \(Loading relay descriptors\); upstream not configured/)
+
+    // A policy that refuses the call: the check says so and keeps its own verdict.
+    await writeFile(client, '#!/bin/sh\necho "Request refused" >&2\nexit 126\n')
+    const refused = await runAgent(['--root', template.root, '--config', template.config, 'updates-proxy', 'check'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('updates qube: could not ask (whonix.UpdatesProxyStatus): whonix.UpdatesProxyStatus on @default: refused by the dom0 policy')
+  })
+})
