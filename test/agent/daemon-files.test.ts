@@ -74,7 +74,7 @@ describe('generated qrexec files', () => {
 })
 
 describe('the services: section checker', () => {
-  const withService = (yaml: string) => readFileSync(new URL('../../qubes.yaml', import.meta.url), 'utf8').replace(/^  table:\n/m, `  table:\n${yaml}`)
+  const withService = (yaml: string) => readFileSync(new URL('../../qubes.yaml', import.meta.url), 'utf8').replace(/^ {2}table:\n/m, `  table:\n${yaml}`)
   it('refuses a policy line the Qubes parser would refuse, naming the line', async () => {
     const text = withService('    test.Bad:\n      describe: x\n      handler: role\n      servedBy: [any]\n      callers:\n        - { source: "@anyvm", target: "@default", action: allow }\n')
     const line = text.split('\n').findIndex((l) => l.includes('target: "@default"')) + 1
