@@ -2,7 +2,7 @@ import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import type { QubesdbRead } from '../qubesdb/reader'
 import type { Role } from '../role'
-import type { Command } from '../run'
+import type { Command, CommandResult } from '../run'
 import { checkInterfaceAddresses, type InterfaceAddresses } from './addresses'
 import { commandsFor, parseInterfaceState, showInterface, type InterfaceState, type IpTool } from './commands'
 
@@ -46,11 +46,14 @@ async function readAddresses(context: AgentContext): Promise<InterfaceAddresses>
   })
 }
 
-async function run(context: AgentContext, command: Command): Promise<string> {
-  const result = await context.run(command)
-  if (result.exitCode === 0) return result.stdout
+function failure(command: Command, result: CommandResult): CodedError {
   const why = result.spawnError ?? (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
-  throw new CodedError('INTERFACE_COMMAND_FAILED', `${command.argv.join(' ')}: ${why}`, { command: command.argv })
+  return new CodedError('INTERFACE_COMMAND_FAILED', `${command.argv.join(' ')}: ${why}`, { command: command.argv })
+}
+
+async function run(context: AgentContext, command: Command): Promise<void> {
+  const result = await context.run(command)
+  if (result.exitCode !== 0) throw failure(command, result)
 }
 
 async function currentState(context: AgentContext, tool: IpTool, name: string): Promise<InterfaceState | null> {
@@ -59,7 +62,7 @@ async function currentState(context: AgentContext, tool: IpTool, name: string): 
   if (result.exitCode === 0) return parseInterfaceState(result.stdout, name)
   // iproute2 says so on stderr and exits 1 when the device does not exist.
   if (/does not exist|Cannot find device/i.test(result.stderr)) return null
-  return parseInterfaceState(await run(context, command), name)
+  throw failure(command, result)
 }
 
 /**
