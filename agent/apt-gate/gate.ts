@@ -8,7 +8,7 @@ import { settled, waitForMarkers } from './wait'
 export type GateResult =
   | { readonly verdict: 'not-gated'; readonly reason: string }
   | { readonly verdict: 'passed'; readonly waitedMs: number }
-  | { readonly verdict: 'refused'; readonly outcome: Exclude<RefusalOutcome, 'aborted'>; readonly reading: MarkerReading | null; readonly text: string }
+  | { readonly verdict: 'refused'; readonly outcome: RefusalOutcome; readonly reading: MarkerReading | null; readonly text: string }
   /** A signal or the caller's exit ended the wait: no verdict, the caller stops. */
   | { readonly verdict: 'aborted' }
 

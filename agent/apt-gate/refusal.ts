@@ -2,8 +2,8 @@ import type { FileFact } from '../role/facts'
 import type { Manifest } from '../manifest/schema'
 import type { MarkerReading } from './facts'
 
-/** The reasons apt is refused; a WaitOutcome other than passed. */
-export type RefusalOutcome = 'failed' | 'timeout' | 'unusable' | 'aborted'
+/** The reasons apt is refused: the wait's outcomes other than passed and aborted. */
+export type RefusalOutcome = 'failed' | 'timeout' | 'unusable'
 
 export interface RefusalFacts {
   /** What was stopped, as upstream named it ('<command>' in the first line). */
@@ -40,8 +40,6 @@ function why(facts: RefusalFacts): string {
       return reading?.directory === 'not-a-directory'
         ? `${directory} is not a directory, so the check's result cannot be read.`
         : `${directory} cannot be read by this user (permission denied), so the check's result cannot be seen.`
-    case 'aborted':
-      return 'The wait for the check was interrupted.'
   }
 }
 

@@ -51,13 +51,16 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
     let running = false
     let again = false
 
-    const finish = (outcome: WaitOutcome) => {
-      if (done) return
+    const stop = () => {
       done = true
       clearTimeout(deadline)
       clearInterval(recheck)
       current?.watcher?.close()
       options.signal?.removeEventListener('abort', onAbort)
+    }
+    const finish = (outcome: WaitOutcome) => {
+      if (done) return
+      stop()
       resolve({ outcome, reading: last, waitedMs: performance.now() - started })
     }
 
@@ -116,7 +119,7 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
           }
         } while (again && !done)
       } catch (error) {
-        done = true
+        stop()
         reject(error)
       } finally {
         running = false

@@ -1,8 +1,10 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT } from '../helpers/cli'
-import { gateSandbox, start, touch, type GateSandbox } from './apt-gate-helpers'
+import { gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
 
 /** A program named apt-get (so it is gated) that behaves as `script` says. */
 async function fakeAptGet(box: GateSandbox, script: string): Promise<string> {
@@ -13,7 +15,7 @@ async function fakeAptGet(box: GateSandbox, script: string): Promise<string> {
   return file
 }
 
-const gateExec = (box: GateSandbox, argv: readonly string[]) => start([process.execPath, AGENT, '--root', box.root, 'apt-gate', '--exec', '--', ...argv], { env: box.env })
+const gateExec = (box: GateSandbox, argv: readonly string[]) => start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', '--exec', '--', ...argv], { env: box.env })
 
 describe('apt-gate --exec -- COMMAND', () => {
   it('runs the command once the check has passed and passes its exit code and arguments through', async () => {
@@ -33,6 +35,7 @@ describe('apt-gate --exec -- COMMAND', () => {
     const run = gateExec(box, [program, 'update'])
     expect(await run.ended).toEqual({ code: 255, signal: null })
     expect(run.stderr().split('\n')[0]).toBe(`WARNING: Execution of '${program}' prevented by 'qubes-whonix-agent apt-gate' because no torified Qubes updates proxy found.`)
+    expect(run.stderr()).toMatch(/\nUpdates qube: nothing answers at http:\/\/127\.0\.0\.1:\d+\/: the Qubes updates proxy forwarder is not running/)
     await expect(readFile(ran)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
@@ -93,9 +96,31 @@ describe('apt-gate --exec -- COMMAND', () => {
   it('without a mode, or with two, it is a usage error (exit 2, one line)', async () => {
     const box = await gateSandbox()
     for (const args of [[], ['--hook', '--alert'], ['--command', '/usr/bin/apt', '--hook'], ['--exec']]) {
-      const run = start([process.execPath, AGENT, '--root', box.root, 'apt-gate', ...args], { env: box.env })
+      const run = start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', ...args], { env: box.env })
       expect(await run.ended, args.join(' ')).toEqual({ code: 2, signal: null })
       expect(run.stderr().trim().split('\n'), args.join(' ')).toHaveLength(1)
+    }
+  })
+
+  it('the refusal tells what the updates proxy answers right now', async () => {
+    const pages = {
+      gateway: `<html><head>${manifest.updatesProxy.check.proofLine}</head><body>Access denied</body></html>`,
+      other: '<html><body>403 Access denied</body></html>',
+    }
+    for (const [kind, page] of Object.entries(pages)) {
+      const server = createServer((_request, response) => response.writeHead(403, { 'Content-Type': 'text/html' }).end(page))
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      onTestFinished(() => void server.close())
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+      const box = await gateSandbox('template-workstation', undefined, url)
+      await touch(box.done)
+      const run = gateExec(box, [await fakeAptGet(box, 'true')])
+      expect(await run.ended).toEqual({ code: 255, signal: null })
+      expect(run.stderr()).toContain(
+        kind === 'gateway'
+          ? `Updates qube: ${url} answers as a Whonix-Gateway now: the check probably ran too early`
+          : `Updates qube: ${url} answers (HTTP 403) but not as a Whonix-Gateway: this template's updates go to a qube that is not sys-whonix.`,
+      )
     }
   })
 })

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { aptGateFiles, type GateTarget } from '../../agent/apt-gate/files'
@@ -15,6 +16,8 @@ export const manifest: Manifest = shippedManifest()
 
 export interface GateSandbox {
   readonly root: string
+  /** The manifest the sandbox's agent uses (--config). */
+  readonly config: string
   /** Re-rooted marker directory and markers. */
   readonly dir: string
   readonly secure: string
@@ -25,20 +28,36 @@ export interface GateSandbox {
   readonly env: NodeJS.ProcessEnv
 }
 
-/** A simulated Whonix qube with the gate's files installed for it (the agent is the built bundle). */
-export async function gateSandbox(profile: ProfileName = 'template-workstation', agent: readonly string[] = [process.execPath, AGENT]): Promise<GateSandbox> {
+/** A loopback URL where nothing listens (a port just bound and released). */
+export async function closedUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}/`
+}
+
+/**
+ * A simulated Whonix qube with the gate's files installed for it. The agent is the built
+ * bundle, with the shipped manifest but for the updates proxy's URL (the refusal asks it
+ * how it is): by default one where nothing listens, so the host's port 8082 plays no part.
+ */
+export async function gateSandbox(profile: ProfileName = 'template-workstation', agent?: readonly string[], proxyUrl?: string): Promise<GateSandbox> {
   const root = await tempRoot('qwa-test-gate-')
   // Readable by an unprivileged user too (the permission tests run the agent as nobody).
   await chmod(root, 0o755)
   await buildSimulatedQube(root, PROFILES[profile], manifest)
-  const target = { root, agent }
+  const config = join(root, 'qubes.yaml')
+  const shipped = await readFile('qubes.yaml', 'utf8')
+  await writeFile(config, shipped.replace(`url: ${manifest.updatesProxy.check.url}`, `url: ${proxyUrl ?? (await closedUrl())}`))
+  const target = { root, agent: agent ?? [process.execPath, AGENT, '--config', config] }
   await writeGeneratedFiles(root, aptGateFiles(manifest, target))
   const paths = rootPaths(manifest.paths, root)
   const dir = paths.updatesProxyCheckDir
   const { markers } = manifest.updatesProxy
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(root, 'usr/bin')}:/usr/bin:/bin` }
   delete env[manifest.aptGate.skip.variable]
-  return { root, dir, secure: join(dir, markers.secure), done: join(dir, markers.done), target, env }
+  return { root, config, dir, secure: join(dir, markers.secure), done: join(dir, markers.done), target, env }
 }
 
 export const touch = (file: string) => writeFile(file, '')

@@ -105,7 +105,7 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     await chmod(box.dir, 0o700)
     const file = await harness(box)
     const run = start([file, '/usr/bin/apt-get'], { env: { ...box.env, UWT_DIR: join(box.root, 'etc/uwt.d'), HOME: '/' }, uid: 65534, cwd: '/' })
-    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(await run.ended, run.stderr()).toEqual({ code: 255, signal: null })
     expect(run.stderr()).toMatch(/^WARNING: Execution of '\/usr\/bin\/apt-get'/)
     expect(run.stderr()).toContain('/run/updatesproxycheck cannot be read by this user (permission denied)')
   })

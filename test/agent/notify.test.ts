@@ -82,8 +82,8 @@ describe.skipIf(daemon.missing)('desktop notifications over a real session bus',
     const box = await gateSandbox()
     await touch(box.done)
     // The same manifest with no delay: this machine may have booted less than two minutes ago.
-    const config = join(box.root, 'qubes.yaml')
-    await writeFile(config, (await readFile('qubes.yaml', 'utf8')).replace(/delayMs: 120000/, 'delayMs: 0'))
+    const config = join(box.root, 'no-delay.yaml')
+    await writeFile(config, (await readFile(box.config, 'utf8')).replace(/delayMs: 120000/, 'delayMs: 0'))
     const env = { ...box.env, DBUS_SESSION_BUS_ADDRESS: address, XDG_STATE_HOME: join(box.root, 'state') }
     const alert = () => start([process.execPath, AGENT, '--root', box.root, '--config', config, '--json', 'apt-gate', '--alert'], { env })
     const first = alert()
