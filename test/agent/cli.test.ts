@@ -1,10 +1,9 @@
 import { readdir } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { PROFILE_NAMES } from '../../agent/simulate/profiles'
 import { runAgent } from '../helpers/cli'
+import { tempRoot } from '../helpers/sandbox'
 
-const leftovers = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('qwa-') && !name.startsWith('qwa-test-'))
 
 describe('the CLI', () => {
   it('--help lists the commands and exits 0', async () => {
@@ -29,13 +28,14 @@ describe('the CLI', () => {
   })
 
   it('the demo shows every simulated qube and removes its temporary roots', async () => {
-    const before = await leftovers()
-    const run = await runAgent(['simulate'])
+    // A private TMPDIR: other suites running at the same time make their own temp dirs.
+    const tmp = await tempRoot()
+    const run = await runAgent(['simulate'], { env: { PATH: '/usr/bin:/bin', TMPDIR: tmp } })
     expect(run.code).toBe(0)
     for (const profile of PROFILE_NAMES) expect(run.stdout).toContain(`== ${profile}: `)
     expect(run.stdout).toMatch(/== gateway: [^\n]*\n[^\n]*\n(.*\n)*?Class: +proxy/)
     expect(run.stdout).toMatch(/Updates proxy check: +pending/)
-    expect(await leftovers()).toEqual(before)
+    expect(await readdir(tmp)).toEqual([])
   })
 
   it('the demo in JSON gives one status per profile', async () => {
