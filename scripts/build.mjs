@@ -1,11 +1,13 @@
 // Bundles the agent into one file that runs on plain `node` (18 and later) with no node_modules.
 import { build } from 'esbuild'
-import { chmod } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import { esmBanner, rawText } from './raw-text-plugin.mjs'
 import { shippedManifestEsbuild } from './manifest-plugin.mjs'
 
-const outfile = 'dist/qubes-whonix-agent.mjs'
-await build({
+// `--out FILE` and `--metafile FILE` (what went in: packaging lists the npm packages' licences).
+const option = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined)
+const outfile = option('--out') ?? 'dist/qubes-whonix-agent.mjs'
+const { metafile } = await build({
   entryPoints: ['agent/main.ts'],
   outfile,
   bundle: true,
@@ -19,5 +21,7 @@ await build({
   logLevel: 'warning',
   plugins: [rawText, shippedManifestEsbuild],
   banner: { js: `#!/usr/bin/env node\n${esmBanner}` },
+  metafile: true,
 })
 await chmod(outfile, 0o755)
+if (option('--metafile')) await writeFile(option('--metafile'), JSON.stringify(metafile))

@@ -3,6 +3,7 @@ import type { Manifest } from '../manifest/schema'
 import type { FileGenerator, GeneratedFile } from './file'
 import { torBrowserProfile } from '../tor-state/profile'
 import { qrexecFiles } from '../qrexec-files/files'
+import { packagingFiles } from '../packaging/files'
 import { aptGateFiles } from '../apt-gate/files'
 import { updatesProxyFiles } from '../updates-proxy/files'
 import { protectedFilesList } from '../protected-files/list-file'
@@ -13,6 +14,7 @@ import { gatewayInterfaceUnit } from '../gateway-interface/unit'
 export const GENERATORS: readonly FileGenerator[] = [
   torBrowserProfile,
   qrexecFiles,
+  packagingFiles,
   aptGateFiles,
   updatesProxyFiles,
   protectedFilesList,

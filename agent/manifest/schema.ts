@@ -5,6 +5,7 @@ import { gatewayInterfaceSection } from '../gateway-interface/manifest'
 import { protectedFilesSection } from '../protected-files/manifest'
 import { replaceIpsSection } from '../replace-ips/manifest'
 import { systemdSection } from '../systemd/manifest'
+import { packagingSection } from '../packaging/manifest'
 import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
 import { controlAddress } from '../tor/address'
 import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
@@ -110,6 +111,7 @@ export const manifestSchema = object({
   gatewayInterface: gatewayInterfaceSection,
   systemd: systemdSection,
   stackedTor: stackedTorSection,
+  packaging: packagingSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>
