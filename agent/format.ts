@@ -2,6 +2,7 @@ import type { Role } from './role'
 import type { Status } from './status'
 import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
+import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
@@ -50,7 +51,9 @@ export function formatStatus(status: Status, verbose = false): string {
       ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]],
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
+      ['Stacked-Tor forwarders', stackedTorSummary(status.daemon)],
     ]),
+    ...stackedTorDetails(status.daemon, verbose),
     ...(verbose && status.updatesProxy.applicable
       ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]
       : []),

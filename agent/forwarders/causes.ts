@@ -14,15 +14,17 @@ export class CauseLog {
     private readonly prefix: string,
   ) {}
 
-  report(cause: string, message: string, level: 'warning' | 'info' = 'warning'): void {
+  report(cause: string, message: string, level: 'warning' | 'info' | 'debug' = 'warning'): void {
     this.counts.set(cause, (this.counts.get(cause) ?? 0) + 1)
     if (this.logged.has(cause)) return
     this.logged.add(cause)
     this.log[level](`${this.prefix}: ${message} (logged once until it recovers; see status for counts)`)
   }
 
-  recovered(): void {
-    if (this.logged.size > 0) this.logged.clear()
+  /** The causes starting with `prefix` may be logged again. */
+  recovered(prefix: string): void {
+    if (this.logged.size === 0) return
+    for (const cause of this.logged) if (cause.startsWith(prefix)) this.logged.delete(cause)
   }
 
   /** Cause -> how often it happened, for status. */

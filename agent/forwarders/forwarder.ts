@@ -97,7 +97,8 @@ export class Forwarder {
     if (listen.kind === 'unix' && this.plan.socket) {
       const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode)
       this.ownership = result.ok ? undefined : result.reason
-      if (!result.ok) this.causes.report('ownership', result.reason)
+      // An owner unknown on this system is logged once for the whole table, a failed chown here.
+      if (!result.ok && !('error' in this.settings.ownership)) this.causes.report('ownership', result.reason)
     }
     this.state = 'listening'
     this.reason = undefined
@@ -117,8 +118,12 @@ export class Forwarder {
       socket,
       { target, connectTimeoutMs: this.settings.connectTimeoutMs, pools: this.settings.pools, resetClient: this.plan.listen.kind === 'tcp' },
       {
-        connected: () => this.causes.recovered(),
-        failed: (side, error) => this.causes.report(`${side} ${causeOf(error)}`, `${side === 'gateway' ? `gateway ${this.targetText()}` : 'client'}: ${error.message}`),
+        connected: () => this.causes.recovered('gateway '),
+        // A client that resets its connection is routine (a closed tab): counted, logged at debug.
+        failed: (side, error) =>
+          side === 'gateway'
+            ? this.causes.report(`gateway ${causeOf(error)}`, `gateway ${this.targetText()}: ${error.message}`)
+            : this.causes.report(`client ${causeOf(error)}`, `client: ${error.message}`, 'debug'),
         closed: () => this.links.delete(link),
       },
     )

@@ -18,11 +18,16 @@ export function idFromGetent(untrustedLine: string, name: string): number | null
   return id < 2 ** 32 - 1 ? id : null
 }
 
+async function lookUp(run: Runner, database: 'passwd' | 'group', name: string): Promise<number | string> {
+  const result = await run(getentCommand(database, name))
+  if (result.exitCode === 2) return `no ${database === 'passwd' ? 'user' : 'group'} ${name} on this system`
+  if (result.exitCode !== 0) return `getent ${database} ${name} failed (${result.spawnError ?? result.signal ?? `exit ${result.exitCode}`})`
+  return idFromGetent(result.stdout, name) ?? `getent ${database} ${name} gave no usable id`
+}
+
 export async function resolveOwnership(run: Runner, user: string, group: string): Promise<Ownership> {
-  const [passwd, groups] = await Promise.all([run(getentCommand('passwd', user)), run(getentCommand('group', group))])
-  const uid = passwd.exitCode === 0 ? idFromGetent(passwd.stdout, user) : null
-  const gid = groups.exitCode === 0 ? idFromGetent(groups.stdout, group) : null
-  if (uid === null) return { error: `no user ${user} on this system` }
-  if (gid === null) return { error: `no group ${group} on this system` }
+  const [uid, gid] = await Promise.all([lookUp(run, 'passwd', user), lookUp(run, 'group', group)])
+  if (typeof uid === 'string') return { error: uid }
+  if (typeof gid === 'string') return { error: gid }
   return { uid, gid, names: `${user}:${group}` }
 }

@@ -4,6 +4,7 @@ import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import type { DaemonPart, RunningPart } from '../daemon/parts'
 import type { Role } from '../role'
+import { spawnCommand } from '../run'
 import { ensureTorState, type TorStateStatus } from '../tor-state/cookie'
 import { createBufferPools } from './buffers'
 import { ensureDirectory } from './filesystem'
@@ -88,7 +89,8 @@ async function prepareDirectories(mode: StackedTorMode, context: AgentContext, o
 
 export async function startStackedTor(context: AgentContext, mode: StackedTorMode, log: RpcLog): Promise<RunningPart> {
   const section = context.manifest.stackedTor
-  const ownership = await resolveOwnership(context.run, section.user, section.group)
+  // getent runs without a shell: a shell would read startup files (bash does when its stdin is a socket).
+  const ownership = await resolveOwnership(spawnCommand, section.user, section.group)
   if ('error' in ownership) log.warning(`${ownership.error}: sockets and state files keep root as owner`)
   const directories = await prepareDirectories(mode, context, ownership, log)
   const unsafe = new Map(directories.flatMap((dir) => (dir.unusable === undefined ? [] : [[dir.path, dir.unusable] as const])))
