@@ -1,6 +1,7 @@
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { isIPv6 } from 'node:net'
 import type { RpcLog } from '../../rpc/call'
+import { acceptHandles, type AcceptedHandle } from './accept'
 import type { BufferPools } from './buffers'
 import { CauseLog, causeOf } from './causes'
 import { formatEndpoint } from './endpoint'
@@ -68,7 +69,7 @@ export class Forwarder {
   private async listen(): Promise<void> {
     this.retry = null
     const { listen } = this.plan
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.accept(socket))
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true })
     try {
       if (listen.kind === 'unix') await clearSocketPath(listen.path)
       await new Promise<void>((resolve, reject) => {
@@ -93,7 +94,9 @@ export class Forwarder {
       return
     }
     this.server = server
-    server.on('error', (error: NodeJS.ErrnoException) => this.causes.report(`accept ${causeOf(error)}`, `accepting failed: ${error.message}`))
+    const failed = (cause: string) => this.causes.report(`accept ${cause}`, `accepting a connection failed: ${cause}`)
+    acceptHandles(server, (handle) => this.accept(handle), failed)
+    server.on('error', (error: NodeJS.ErrnoException) => failed(causeOf(error)))
     if (listen.kind === 'unix' && this.plan.socket) {
       const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode)
       this.ownership = result.ok ? undefined : result.reason
@@ -105,17 +108,17 @@ export class Forwarder {
     this.settings.log.info(`${this.plan.name}: listening, forwarding to ${this.targetText()}`)
   }
 
-  private accept(socket: Socket): void {
+  private accept(handle: AcceptedHandle): void {
     const { target } = this.plan
     if (this.links.size >= this.settings.maxConnections || target === null) {
       this.refused++
       this.causes.report('limit', `${this.settings.maxConnections} connections open: refusing more until some close`)
-      socket.destroy()
+      handle.close()
       return
     }
     this.total++
     const link = openLink(
-      socket,
+      handle,
       { target, connectTimeoutMs: this.settings.connectTimeoutMs, pools: this.settings.pools, resetClient: this.plan.listen.kind === 'tcp' },
       {
         connected: () => this.causes.recovered('gateway '),

@@ -1,4 +1,5 @@
 import { createConnection, Socket } from 'node:net'
+import type { AcceptedHandle } from './accept'
 import type { BufferPools } from './buffers'
 import type { Endpoint } from './endpoint'
 import { Pump } from './pump'
@@ -22,12 +23,6 @@ export interface LinkOptions {
   readonly resetClient: boolean
 }
 
-// Node has no public way to give an accepted socket the `onread` option; the accepted
-// handle is adopted by a socket that has it (see adoptAccepted).
-interface HandleCarrier {
-  _handle: unknown
-}
-
 export interface LinkHandle {
   destroy(): void
 }
@@ -37,10 +32,11 @@ export interface LinkHandle {
  * Pump. A half-close is passed on (`end` -> `end`); an error on either side destroys both
  * (the client's TCP connection is reset, so it sees the failure at once).
  */
-export function openLink(accepted: Socket, options: LinkOptions, hooks: LinkHooks): LinkHandle {
+export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: LinkHooks): LinkHandle {
   const up = new Pump(options.pools)
   const down = new Pump(options.pools)
-  const client = adoptAccepted(accepted, up)
+  // `handle` is not in Node's typings: a Socket over an accepted connection's handle.
+  const client = new Socket({ handle: accepted, allowHalfOpen: true, onread: { buffer: up.next, callback: up.received } } as ConstructorParameters<typeof Socket>[0])
   const onread = { buffer: down.next, callback: down.received }
   const gateway =
     options.target.kind === 'tcp'
@@ -89,16 +85,4 @@ export function openLink(accepted: Socket, options: LinkOptions, hooks: LinkHook
       client.destroy()
     },
   }
-}
-
-/** A socket with `onread` over the handle the server accepted (paused, unread). */
-function adoptAccepted(accepted: Socket, pump: Pump): Socket {
-  const carrier = accepted as unknown as HandleCarrier
-  const handle = carrier._handle
-  const options = { handle, allowHalfOpen: true, onread: { buffer: pump.next, callback: pump.received } }
-  const adopted = new Socket(options as ConstructorParameters<typeof Socket>[0])
-  // The server counts the accepted socket: release it without closing the handle.
-  carrier._handle = null
-  accepted.destroy()
-  return adopted
 }

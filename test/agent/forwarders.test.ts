@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { acceptHandles } from '../../agent/forwarders/accept'
 import { tcpEndpoint, unixEndpoint } from '../../agent/forwarders/endpoint'
 import type { ForwarderPlan } from '../../agent/forwarders/plan'
 import { tempRoot } from '../helpers/sandbox'
@@ -286,5 +287,31 @@ describe('a Unix socket listener', () => {
     })
     await startForwarder(unixPlan(path, target.port))
     expect((await talk({ path }, (socket) => socket.end('protocolinfo'))).data.toString()).toBe('PROTOCOLINFO')
+  })
+})
+
+describe('accepting connections', () => {
+  it("falls back to Node's connection event when the server's internals are not there", async () => {
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true })
+    await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve))
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const internals = server as unknown as { _handle: unknown }
+    const listening = internals._handle
+    internals._handle = null
+    const accepted: Socket[] = []
+    const mode = acceptHandles(
+      server,
+      (handle) => {
+        const socket = new Socket({ handle, allowHalfOpen: true } as ConstructorParameters<typeof Socket>[0])
+        accepted.push(socket)
+        socket.end('wrapped once')
+      },
+      () => undefined,
+    )
+    internals._handle = listening
+    expect(mode).toBe('event')
+    const { port } = server.address() as { port: number }
+    expect((await talk({ port }, () => undefined)).data.toString()).toBe('wrapped once')
+    expect(accepted).toHaveLength(1)
   })
 })
