@@ -32,7 +32,7 @@ export function helpSections(help: string): Map<string, HelpEntry[]> {
       current.push({ name: name!, text: rest.join(' ') })
     } else if (current.length > 0) {
       const last = current[current.length - 1]!
-      last.text = `${last.text} ${line.trim()}`.trim()
+      last.text = `${last.text} ${line.trim().replace(/\s{2,}/g, ' ')}`.trim()
     }
   }
   return sections

@@ -19,7 +19,8 @@ export interface BinaryPackage {
 export const agentPackage = (depends: readonly string[]): BinaryPackage => ({
   name: AGENT,
   section: 'admin',
-  depends,
+  // procps: /bin/kill, which the daemon unit's ExecReload runs (minbase roots lack it).
+  depends: [...depends, 'procps'],
   synopsis: 'Whonix integration for Qubes OS, in one typed program',
   description: [
     "It tells what kind of qube it runs in, proves that a Whonix template's updates go over Tor before apt may run, keeps Whonix's protected files, rewrites the Whonix addresses to the ones Qubes assigned, prevents Tor over Tor in workstations, and offers its facts to dom0 and other qubes as qrexec services.",
