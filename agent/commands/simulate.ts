@@ -11,6 +11,9 @@ import { PROFILE_NAMES, PROFILES, type ProfileName } from '../simulate/profiles'
 import { currentStatus } from '../status'
 import { replaceIps } from '../replace-ips/apply'
 import { formatReplaceIps } from '../replace-ips/format'
+import { checkApplies } from '../updates-proxy/check'
+import { demoCheck } from '../updates-proxy/demo'
+import { demoQrexecCalls } from '../daemon/demo'
 import { defineCommand } from './command'
 
 async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io): Promise<void> {
@@ -25,6 +28,8 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     else io.out(`\n== ${profileName}: ${PROFILES[profileName].description}\n$ qubes-whonix-agent --root ${root} status\n${formatStatus(status, args.verbose)}`)
     // Whonix qubes: their configuration files get the addresses Qubes assigned (never in a template).
     if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
+    if (!args.json && checkApplies(status.role)) await demoCheck(context, status.role, io)
+    if (!args.json) await demoQrexecCalls(context, io)
   } finally {
     await rm(root, { recursive: true, force: true })
   }

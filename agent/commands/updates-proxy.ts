@@ -39,7 +39,7 @@ export const updatesProxyCommand = defineCommand({
           io,
           now: () => performance.now(),
           sleep: (ms) => sleep(ms),
-          diagnose: () => askUpdatesQube(context),
+          diagnose: (timeoutMs) => askUpdatesQube(context, timeoutMs),
           pastUserCheck: () => armTerminationRecord(context),
         },
         { recheck: args.recheck },

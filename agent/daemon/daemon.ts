@@ -29,6 +29,8 @@ export interface DaemonOptions {
 
 export interface RunningDaemon {
   status(): DaemonStatus
+  /** The role the daemon serves (determined at start and on reload). */
+  role(): Role
   /** Serves what a new context (manifest, role) asks for; calls already open finish as they were. */
   reload(context: AgentContext): Promise<void>
   /** Stops accepting, lets open calls finish up to the manifest's drain bound, cuts the rest, stops the parts. */
@@ -47,6 +49,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   const sockets = new SocketTable(socketsFromSystemd(options.env), log)
   const since = new Date().toISOString()
   let served: string[] = []
+  let currentRoleOf: Role | undefined
   let parts: StartedParts | undefined
   let stopping: Promise<void> | undefined
 
@@ -54,6 +57,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
 
   async function apply(context: AgentContext): Promise<void> {
     const role = await currentRole(context)
+    currentRoleOf = role
     const environment: ServiceEnvironment = { role, daemonStatus: status, log }
     const specs = servicesFor(context.manifest.services, role)
     // Every factory runs before anything changes: an unknown handler leaves the old set serving.
@@ -79,6 +83,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   await apply(initial)
   return {
     status,
+    role: () => currentRoleOf as Role,
     async reload(context) {
       if (stopping) return
       try {

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net'
+import type { Writable } from 'node:stream'
 import type { RpcCall } from '../../rpc/call'
 import type { TorReadiness } from '../tor/readiness'
 import { notReadyResponse } from './not-ready'
@@ -106,6 +107,7 @@ function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
     })
     proxy.on('end', () => {
       answerEnded = true
+      output.end()
       settle()
     })
     output.on('finish', () => {
@@ -114,11 +116,25 @@ function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
     })
     output.on('error', cut)
     input.on('error', cut)
-    proxy.pipe(output)
+    forward(proxy, output)
     if (head.ended) proxy.end(head.bytes)
     else {
       if (head.bytes.length > 0) proxy.write(head.bytes)
       input.pipe(proxy)
     }
+  })
+}
+
+// Downloads: up to this much may wait in the caller's socket before the proxy is paused.
+// A stream's default (16 KiB) pauses after every 64 KiB read, an event-loop turn each time.
+const ANSWER_BUFFER_BYTES = 1024 * 1024
+
+/** proxy -> caller with backpressure at ANSWER_BUFFER_BYTES; the caller's EOF is sent by the 'end' handler. */
+function forward(proxy: Socket, output: Writable): void {
+  const resume = () => proxy.resume()
+  output.on('drain', resume)
+  proxy.on('data', (chunk: Buffer) => {
+    output.write(chunk)
+    if (output.writableLength > ANSWER_BUFFER_BYTES) proxy.pause()
   })
 }

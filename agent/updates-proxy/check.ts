@@ -19,8 +19,8 @@ export interface CheckEnvironment {
   /** Monotonic milliseconds. */
   now(): number
   sleep(ms: number): Promise<void>
-  /** Asks the updates qube about its health; null when it cannot be asked. Never throws. */
-  diagnose(): Promise<string | null>
+  /** Asks the updates qube about its health within `timeoutMs`; null when not asked. Never throws. */
+  diagnose(timeoutMs: number): Promise<string | null>
   /** Called once the user check passed: from here every exit, SIGTERM included, writes check-done. */
   pastUserCheck(): void
 }
@@ -31,6 +31,10 @@ export interface CheckOptions {
 }
 
 type Outcome = { readonly exitCode: 0 | 1; readonly report: CheckReport | null }
+type Reporter = (result: CheckReport['result'], detail: string, attempts: number) => CheckReport
+
+// The diagnosis must not run into systemd's TimeoutStartSec: it ends this long before.
+const DIAGNOSIS_MARGIN_MS = 500
 
 export const checkApplies = (role: Role): boolean => role.qubes && role.class === 'template' && role.whonix !== null
 
@@ -71,7 +75,7 @@ async function decide(env: CheckEnvironment, options: CheckOptions, secureMarker
   const settings = context.manifest.updatesProxy.check
   await ensureDirectory(context.paths.updatesProxyCheckDir, settings.directoryMode)
   const started = env.now()
-  const report = (result: CheckReport['result'], detail: string, attempts: number): CheckReport => ({
+  const report: Reporter = (result, detail, attempts) => ({
     schema: 1,
     result,
     detail,
@@ -89,7 +93,7 @@ async function decide(env: CheckEnvironment, options: CheckOptions, secureMarker
   return probeLoop(env, secureMarker, started, report)
 }
 
-async function probeLoop(env: CheckEnvironment, secureMarker: string, started: number, report: (result: CheckReport['result'], detail: string, attempts: number) => CheckReport): Promise<Outcome> {
+async function probeLoop(env: CheckEnvironment, secureMarker: string, started: number, report: Reporter): Promise<Outcome> {
   const settings = env.context.manifest.updatesProxy.check
   const { notReadyHeader } = env.context.manifest.updatesProxy.gateway
   const url = new URL(settings.url)
@@ -119,10 +123,11 @@ async function probeLoop(env: CheckEnvironment, secureMarker: string, started: n
   }
 }
 
-async function fail(env: CheckEnvironment, headline: string, last: ProbeResult, attempts: number, started: number, report: (result: CheckReport['result'], detail: string, attempts: number) => CheckReport): Promise<Outcome> {
+async function fail(env: CheckEnvironment, headline: string, last: ProbeResult, attempts: number, started: number, report: Reporter): Promise<Outcome> {
   const settings = env.context.manifest.updatesProxy.check
   const received = describeProbe(last, settings.excerptBytes)
-  const updatesQube = await env.diagnose()
+  const left = started + settings.timeoutSec * 1000 - DIAGNOSIS_MARGIN_MS - env.now()
+  const updatesQube = left > 0 ? await env.diagnose(Math.min(settings.diagnosisTimeoutMs, left)) : null
   env.io.err(formatDiagnostic({ headline, url: settings.url, expected: settings.proofLine, received, attempts, elapsedMs: env.now() - started, updatesQube }))
   return { exitCode: 1, report: report('failed', `${headline}; last: ${received}`.slice(0, 2000), attempts) }
 }

@@ -46,8 +46,8 @@ export function parseHealthAnswer(untrustedJson: string): GatewayHealth | string
  * Asks the updates qube for its health over qrexec, for a failed check's diagnostic. The
  * check's result never depends on it; any failure to ask is just said.
  */
-export async function askUpdatesQube(context: AgentContext): Promise<string> {
-  const { diagnosisTarget, diagnosisTimeoutMs } = context.manifest.updatesProxy.check
+export async function askUpdatesQube(context: AgentContext, timeoutMs: number): Promise<string> {
+  const { diagnosisTarget } = context.manifest.updatesProxy.check
   const program = context.paths.under(QREXEC_CLIENT_VM)
   try {
     await access(program, constants.X_OK)
@@ -59,7 +59,7 @@ export async function askUpdatesQube(context: AgentContext): Promise<string> {
       target: diagnosisTarget,
       service: STATUS_SERVICE,
       program,
-      timeoutMs: diagnosisTimeoutMs,
+      timeoutMs,
       maxOutputBytes: MAX_ANSWER_BYTES,
     })
     const health = parseHealthAnswer(answer)

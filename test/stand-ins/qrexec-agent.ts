@@ -29,6 +29,8 @@ export interface StandInCall {
   readonly input?: string | Uint8Array | Readable
   readonly maxOutputBytes?: number
   readonly timeoutMs?: number
+  /** Sees the caller's stdout as it arrives (a caller that reacts to it, like apt closing its connection). */
+  readonly onOutput?: (chunk: Buffer) => void
 }
 
 export type ServiceKind = 'socket' | 'executable' | 'tcp' | 'not-found'
@@ -97,10 +99,11 @@ export function descriptorText(call: StandInCall): string {
 
 const inputStream = (input: StandInCall['input']): Readable => (input instanceof Readable ? input : Readable.from(input === undefined ? [] : [Buffer.from(input)]))
 
-function collect(stream: NodeJS.ReadableStream, max: number, onOverflow: () => void): () => Buffer {
+function collect(stream: NodeJS.ReadableStream, max: number, onOverflow: () => void, onOutput?: (chunk: Buffer) => void): () => Buffer {
   const chunks: Buffer[] = []
   let size = 0
   stream.on('data', (chunk: Buffer) => {
+    onOutput?.(chunk)
     size += chunk.length
     if (size > max) onOverflow()
     else chunks.push(chunk)
@@ -115,7 +118,7 @@ function streamCall(socket: Socket, descriptor: string | null, call: StandInCall
     let serviceEof = false
     let clientEof = false
     let settled = false
-    const output = collect(socket, call.maxOutputBytes ?? 64 * 1024 * 1024, () => socket.destroy())
+    const output = collect(socket, call.maxOutputBytes ?? 64 * 1024 * 1024, () => socket.destroy(), call.onOutput)
     const input = inputStream(call.input)
     const finish = (exitCode: number) => {
       if (settled) return
@@ -171,7 +174,7 @@ function executableCall(path: string, call: StandInCall, baseEnv: NodeJS.Process
   env.QREXEC_AGENT_PID = String(process.pid)
   return new Promise((resolve) => {
     const child = spawn(path, effective ? [effective] : [], { env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const stdout = collect(child.stdout, call.maxOutputBytes ?? 64 * 1024 * 1024, () => child.kill('SIGKILL'))
+    const stdout = collect(child.stdout, call.maxOutputBytes ?? 64 * 1024 * 1024, () => child.kill('SIGKILL'), call.onOutput)
     const stderr = collect(child.stderr, 1024 * 1024, () => undefined)
     const timer = setTimeout(() => child.kill('SIGKILL'), call.timeoutMs ?? 60_000)
     child.stdin.on('error', () => undefined)
