@@ -24,7 +24,8 @@ const LOOPBACK = '127.0.0.1'
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 
 // The gateway's side, in its own process (no event loop shared with the clients): an echo
-// server, and a sink that answers "done" once it has counted the bytes announced in the first
+// server, an answering server (echoes the first bytes and closes: it starts the teardown, so
+// every forwarder closes both ways the same), and a sink that answers "done" once it has counted the bytes announced in the first
 // 8 (systemd-socket-proxyd drops the answer after a half-close, so the test cannot wait for one).
 const SERVERS = `
 const net = require('net')
@@ -38,7 +39,9 @@ const sink = net.createServer((s) => {
   })
   s.on('error', () => {})
 })
-echo.listen(0, '${LOOPBACK}', () => sink.listen(0, '${LOOPBACK}', () => console.log(JSON.stringify({ echo: echo.address().port, sink: sink.address().port }))))
+const answer = net.createServer((s) => { s.on('error', () => {}); s.once('data', (c) => s.end(c)) })
+echo.listen(0, '${LOOPBACK}', () => sink.listen(0, '${LOOPBACK}', () => answer.listen(0, '${LOOPBACK}', () =>
+  console.log(JSON.stringify({ echo: echo.address().port, sink: sink.address().port, answer: answer.address().port })))))
 `
 
 function procStat(pid: number): { cpuSeconds: number; rssMiB: number } {
@@ -131,7 +134,7 @@ function roundTrips(port: number): Promise<{ perSecond: number; p50Us: number; p
   })
 }
 
-/** Connections per second for `seconds`, CONCURRENCY at once: connect, one byte out and back, close (no half-close first: systemd-socket-proxyd would drop the echo). */
+/** Connections per second for `seconds`, CONCURRENCY at once: connect, one byte out, the answer, the server closes. */
 function connections(port: number, seconds: number): Promise<{ perSecond: number; failed: number }> {
   return new Promise((done) => {
     const until = Date.now() + seconds * 1000
@@ -147,10 +150,7 @@ function connections(port: number, seconds: number): Promise<{ perSecond: number
       open++
       let echoed = false
       const socket = connect({ port, host: LOOPBACK }, () => socket.write('x'))
-      socket.on('data', () => {
-        echoed = true
-        socket.end()
-      })
+      socket.on('data', () => (echoed = true))
       socket.on('error', () => undefined)
       socket.on('close', () => {
         open--
@@ -167,8 +167,9 @@ interface Contender {
   readonly name: string
   readonly echo: number
   readonly sink: number
-  /** Processes whose CPU time counts as this forwarder's. */
-  readonly pids: { echo: number; sink: number } | null
+  readonly answer: number
+  /** The process whose CPU time counts as this forwarder's in the bulk test. */
+  readonly pids: { sink: number } | null
 }
 
 interface Result {
@@ -188,7 +189,7 @@ async function measureAll(contenders: readonly Contender[]): Promise<Record<stri
   const best: Record<string, Result> = {}
   for (const contender of contenders) {
     // A warm-up of each path (JIT, pools, socket buffers) before anything counts.
-    await connections(contender.echo, 0.5)
+    await connections(contender.answer, 0.5)
     best[contender.name] = { mibPerSecond: 0, cpuSecondsPerGiB: null, roundTrips: { perSecond: 0, p50Us: 0, p99Us: 0 }, connections: { perSecond: 0, failed: 0 } }
   }
   for (let round_ = 0; round_ < ROUNDS; round_++) {
@@ -207,7 +208,7 @@ async function measureAll(contenders: readonly Contender[]): Promise<Record<stri
       if (trips.perSecond > best[contender.name]!.roundTrips.perSecond) best[contender.name]!.roundTrips = trips
     }
     for (const contender of contenders) {
-      const rate = await connections(contender.echo, CONNECT_SECONDS)
+      const rate = await connections(contender.answer, CONNECT_SECONDS)
       if (rate.perSecond > best[contender.name]!.connections.perSecond) best[contender.name]!.connections = rate
     }
   }
@@ -224,16 +225,17 @@ function start(file: string, args: string[], options: { env?: NodeJS.ProcessEnv 
 
 try {
   const servers = start(process.execPath, ['-e', SERVERS])
-  const target = await new Promise<{ echo: number; sink: number }>((done) => servers.stdout?.once('data', (line: Buffer) => done(JSON.parse(line.toString()))))
+  const target = await new Promise<{ echo: number; sink: number; answer: number }>((done) => servers.stdout?.once('data', (line: Buffer) => done(JSON.parse(line.toString()))))
 
   // Ours: the agent daemon as a Whonix-Workstation template runs it (127.0.0.1:PORT to the
   // manifest's gateway address), with a bench manifest whose gateway is this loopback.
-  const [oursEcho, oursSink] = [await freePort(), await freePort()]
+  const [oursEcho, oursSink, oursAnswer] = [await freePort(), await freePort(), await freePort()]
   const manifest = parse(readFileSync('qubes.yaml', 'utf8')) as { whonix: { addresses: Record<string, string> }; stackedTor: { template: { tcp: unknown[] } } }
   manifest.whonix.addresses.gateway = LOOPBACK
   manifest.stackedTor.template.tcp = [
     { port: oursEcho, to: target.echo },
     { port: oursSink, to: target.sink },
+    { port: oursAnswer, to: target.answer },
   ]
   const config = join(root, 'qubes.yaml')
   writeFileSync(config, stringify(manifest))
@@ -241,22 +243,23 @@ try {
   const daemon = start(process.execPath, [AGENT, '--root', root, '--config', config, 'daemon'], { env: { PATH: '/usr/bin:/bin', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) } })
   await waitForPort(oursEcho, 'the agent daemon')
   await waitForPort(oursSink, 'the agent daemon')
+  await waitForPort(oursAnswer, 'the agent daemon')
   await sleep(1000)
   const daemonBefore = procStat(daemon.pid!)
 
   const proxyd = (to: number, port: number) => start('systemd-socket-activate', ['-l', `${LOOPBACK}:${port}`, PROXYD, `${LOOPBACK}:${to}`])
-  const [proxydEcho, proxydSink] = [await freePort(), await freePort()]
-  const proxydProcesses = { echo: proxyd(target.echo, proxydEcho), sink: proxyd(target.sink, proxydSink) }
+  const [proxydEcho, proxydSink, proxydAnswer] = [await freePort(), await freePort(), await freePort()]
+  const proxydProcesses = { echo: proxyd(target.echo, proxydEcho), sink: proxyd(target.sink, proxydSink), answer: proxyd(target.answer, proxydAnswer) }
   const socat = (to: number, port: number) => start('socat', [`TCP-LISTEN:${port},bind=${LOOPBACK},fork,reuseaddr`, `TCP:${LOOPBACK}:${to}`])
-  const [socatEcho, socatSink] = [await freePort(), await freePort()]
-  const socatProcesses = { echo: socat(target.echo, socatEcho), sink: socat(target.sink, socatSink) }
-  for (const port of [proxydEcho, proxydSink, socatEcho, socatSink]) await waitForPort(port, 'a forwarder')
+  const [socatEcho, socatSink, socatAnswer] = [await freePort(), await freePort(), await freePort()]
+  const socatProcesses = { echo: socat(target.echo, socatEcho), sink: socat(target.sink, socatSink), answer: socat(target.answer, socatAnswer) }
+  for (const port of [proxydEcho, proxydSink, proxydAnswer, socatEcho, socatSink, socatAnswer]) await waitForPort(port, 'a forwarder')
 
   const contenders: Contender[] = [
-    { name: 'direct', echo: target.echo, sink: target.sink, pids: null },
-    { name: 'agent daemon', echo: oursEcho, sink: oursSink, pids: { echo: daemon.pid!, sink: daemon.pid! } },
-    { name: 'systemd-socket-proxyd', echo: proxydEcho, sink: proxydSink, pids: { echo: proxydProcesses.echo.pid!, sink: proxydProcesses.sink.pid! } },
-    { name: 'socat', echo: socatEcho, sink: socatSink, pids: { echo: socatProcesses.echo.pid!, sink: socatProcesses.sink.pid! } },
+    { name: 'direct', ...target, pids: null },
+    { name: 'agent daemon', echo: oursEcho, sink: oursSink, answer: oursAnswer, pids: { sink: daemon.pid! } },
+    { name: 'systemd-socket-proxyd', echo: proxydEcho, sink: proxydSink, answer: proxydAnswer, pids: { sink: proxydProcesses.sink.pid! } },
+    { name: 'socat', echo: socatEcho, sink: socatSink, answer: socatAnswer, pids: { sink: socatProcesses.sink.pid! } },
   ]
   const results = await measureAll(contenders)
   await sleep(1000)
