@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { CodedError } from '../../rpc/errors'
 import { inForegroundGroup } from './signals'
 
@@ -20,14 +20,21 @@ export interface ExecResult {
 export function execForwarding(argv: readonly [string, ...string[]], env: NodeJS.ProcessEnv): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const [file, ...args] = argv
-    const child = spawn(file, args, { stdio: 'inherit', env })
     const forward = (signal: NodeJS.Signals) => {
       if (TERMINAL_SIGNALS.has(signal) && inForegroundGroup()) return
       child.kill(signal)
     }
+    // Before the spawn: a signal right after it must reach the command, not end us alone.
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward)
     const release = () => {
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward)
+    }
+    let child: ChildProcess
+    try {
+      child = spawn(file, args, { stdio: 'inherit', env })
+    } catch (error) {
+      release()
+      throw new CodedError('EXEC_FAILED', `cannot run ${file}: ${(error as Error).message}`, { cause: error, command: [...argv], exitCode: 126 })
     }
     child.on('error', (error: NodeJS.ErrnoException) => {
       release()

@@ -60,8 +60,10 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
     }
     const finish = (outcome: WaitOutcome) => {
       if (done) return
-      stop()
+      done = true
       resolve({ outcome, reading: last, waitedMs: performance.now() - started })
+      // Answer first, tidy up after: apt need not wait for the watch to be closed.
+      setImmediate(stop)
     }
 
     const arm = () => {

@@ -1,5 +1,6 @@
 import { CodedError } from '../../rpc/errors'
 import type { GateMode } from '../apt-gate/conditions'
+import { execForwarding } from '../apt-gate/exec'
 import { runGate, type GateResult } from '../apt-gate/gate'
 import { ancestorNames, updateLabel } from '../apt-gate/label'
 import { abortOnSignals, dieBy } from '../apt-gate/signals'
@@ -17,8 +18,11 @@ interface GateArgs {
   readonly _: readonly (string | number)[]
 }
 
-/** Runs the gate with signals turned into an abort; a signal ends us by that same signal. */
-async function gateOrDie(context: AgentContext, io: Io, mode: GateMode, command: string, gate: string): Promise<GateResult | number> {
+/**
+ * Runs the gate with signals turned into an abort; a signal ends us by that same signal.
+ * `report` says the verdict before anything is tidied up, so a waiting shell goes on at once.
+ */
+async function gateOrDie(context: AgentContext, io: Io, mode: GateMode, command: string, gate: string, report?: (result: GateResult) => void): Promise<GateResult | number> {
   const signals = abortOnSignals()
   const parent = process.ppid
   try {
@@ -34,6 +38,7 @@ async function gateOrDie(context: AgentContext, io: Io, mode: GateMode, command:
     const received = signals.received()
     if (result.verdict === 'aborted') return received ? dieBy(received) : REFUSED
     if (result.verdict === 'refused') io.err(result.text)
+    report?.(result)
     return result
   } finally {
     signals.release()
@@ -46,7 +51,6 @@ async function runExec(context: AgentContext, io: Io, argv: readonly string[]): 
   const result = await gateOrDie(context, io, { kind: 'command', program }, program, context.manifest.aptGate.gateName)
   if (typeof result === 'number') return result
   if (result.verdict === 'refused') return REFUSED
-  const { execForwarding } = await import('../apt-gate/exec')
   const ended = await execForwarding([program, ...rest], context.env)
   return ended.signal ? dieBy(ended.signal) : (ended.code ?? 1)
 }
@@ -82,10 +86,13 @@ export const aptGateCommand = defineCommand<GateArgs>({
       return result.verdict === 'refused' ? REFUSED : 0
     }
     if (args.command === undefined) throw new CodedError('USAGE', 'apt-gate needs one of --command PROGRAM, --hook, --exec -- COMMAND..., --alert', { exitCode: 2 })
-    const result = await gateOrDie(context, io, { kind: 'command', program: args.command }, args.command, files.uwtDropIn)
+    // Made ready before the wait, so the verdict line costs only its write (a reader gone away is no error).
+    process.stdout.on('error', () => undefined)
+    const result = await gateOrDie(context, io, { kind: 'command', program: args.command }, args.command, files.uwtDropIn, (verdict) => {
+      if (args.json) printJson(io, verdict.verdict === 'refused' ? { verdict: verdict.verdict, outcome: verdict.outcome } : verdict)
+      else if (verdict.verdict !== 'refused') io.out(verdict.verdict)
+    })
     if (typeof result === 'number') return result
-    if (args.json) printJson(io, result.verdict === 'refused' ? { verdict: result.verdict, outcome: result.outcome } : result)
-    else if (result.verdict !== 'refused') io.out(result.verdict)
     return result.verdict === 'refused' ? REFUSED : 0
   },
 })
