@@ -3,6 +3,7 @@ import type { Status } from './status'
 import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
 import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
+import { daemonSummary } from './daemon/format'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
@@ -52,6 +53,7 @@ export function formatStatus(status: Status, verbose = false): string {
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
       ['Stacked-Tor forwarders', stackedTorSummary(status.daemon)],
+      ['Agent daemon', daemonSummary(status.daemon)],
     ]),
     ...stackedTorDetails(status.daemon, verbose),
     ...(verbose && status.updatesProxy.applicable

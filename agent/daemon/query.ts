@@ -22,7 +22,7 @@ export async function queryDaemonStatus(context: AgentContext): Promise<DaemonSt
     if (parsed.ok && parsed.result) return parsed.result
     return { running: false, reason: `the daemon answered an error: ${parsed.error?.message ?? 'unknown'}` }
   } catch (error) {
-    if (error instanceof CodedError && error.code === 'RPC_SERVICE_UNAVAILABLE') return { running: false, reason: `not running (no ${context.manifest.paths.agentRunDir}/${CONTROL_SOCKET_NAME})` }
+    if (error instanceof CodedError && error.code === 'RPC_SERVICE_UNAVAILABLE') return { running: false, reason: `no ${context.manifest.paths.agentRunDir}/${CONTROL_SOCKET_NAME}` }
     return { running: false, reason: `not reachable: ${errorMessage(error)}` }
   }
 }
