@@ -54,7 +54,7 @@ describe('apt-gate --exec -- COMMAND', () => {
     const box = await gateSandbox()
     await touch(box.secure)
     const got = join(box.root, 'got')
-    const program = await fakeAptGet(box, `trap 'echo TERM > ${got}; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)
+    const program = await fakeAptGet(box, `trap 'echo TERM > ${got}; exit 42' TERM; echo ready; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done`)
     const run = gateExec(box, [program])
     await run.seen('ready', 'stdout')
     run.child.kill('SIGTERM')
