@@ -14,6 +14,7 @@ import { formatReplaceIps } from '../replace-ips/format'
 import { checkApplies } from '../updates-proxy/check'
 import { demoCheck } from '../updates-proxy/demo'
 import { demoQrexecCalls } from '../daemon/demo'
+import { demoStackedTor } from '../forwarders/demo'
 import { defineCommand } from './command'
 
 async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io): Promise<void> {
@@ -30,6 +31,7 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
     if (!args.json && checkApplies(status.role)) await demoCheck(context, status.role, io)
     if (!args.json) await demoQrexecCalls(context, io)
+    if (!args.json) await demoStackedTor(context, status.role, io)
   } finally {
     await rm(root, { recursive: true, force: true })
   }

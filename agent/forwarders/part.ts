@@ -44,13 +44,13 @@ export function stackedTorMode(role: Role, section: StackedTorSection): StackedT
   return role.whonix === 'workstation' ? 'workstation' : null
 }
 
-interface Table {
+export interface Table {
   readonly plans: ForwarderPlan[]
   /** Why nothing forwards to the gateway, when its address is unusable. */
   readonly reason?: string
 }
 
-async function tableFor(mode: StackedTorMode, context: AgentContext): Promise<Table> {
+export async function tableFor(mode: StackedTorMode, context: AgentContext): Promise<Table> {
   const section = context.manifest.stackedTor
   if (mode === 'template') return { plans: templatePlan(section, context.manifest.whonix.addresses.gateway) }
   const inputs = await workstationInputs(context)
