@@ -15,7 +15,8 @@ import { startStandInTor, startTor } from './tor-helpers'
 import { freePort } from './updates-proxy-helpers'
 
 const tor = requirePart('tor')
-const LIMITS = { timeoutMs: 2000, maxReplyBytes: 65536 }
+// Generous: a loaded test machine must not turn slowness into failures.
+const LIMITS = { timeoutMs: 10_000, maxReplyBytes: 65536 }
 const tcp = (port: number): TorControlSettings => ({ address: { kind: 'tcp', host: '127.0.0.1', port }, cookieFile: null, ...LIMITS })
 
 /** A control port that answers with whatever the test says. */

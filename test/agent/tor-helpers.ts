@@ -42,6 +42,9 @@ export async function startTor(program: string, dir: string, where: { controlSoc
         `ControlPort 127.0.0.1:${controlPort}`,
         `ControlSocket ${controlSocket}`,
         'CookieAuthentication 1',
+        // No GeoIP files: parsing them right after the control port opens keeps Tor from answering for seconds.
+        'GeoIPFile ""',
+        'GeoIPv6File ""',
         `CookieAuthFile ${cookieFile}`,
         'Log notice stdout',
         '',

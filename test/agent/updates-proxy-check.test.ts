@@ -79,11 +79,14 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
     const port = await freePort()
     const qube = await template(`http://127.0.0.1:${port}/`, { 'updatesProxy.check.timeoutSec': 20 })
     await mkdir(qube.dir, { recursive: true })
+    // The check removes check-done as it begins asking: then it is in its loop.
+    await writeFile(qube.done, '')
     let markerAt = 0
     const watcher = watch(qube.dir, (_event, name) => {
       if (name === 'whonix-secure-proxy' && markerAt === 0) markerAt = performance.now()
     })
     const running = check(qube)
+    await waitUntil('the check to begin asking', async () => !(await exists(qube.done)), 20_000, 5)
     await new Promise((resolve) => setTimeout(resolve, 2000))
     // The moment tinyproxy accepts, seen by polling every millisecond beside the check.
     let reachableAt = 0
