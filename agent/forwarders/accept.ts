@@ -19,8 +19,8 @@ interface SocketInternals {
 /**
  * Takes over accepting on a listening server (created with `pauseOnConnect: true`): `accept`
  * gets each connection's handle before Node wraps it in a Socket, so the forwarder can wrap
- * it once, in a Socket with its own `onread` buffer. An accepted Socket costs about a
- * quarter of a forwarded connection's CPU.
+ * it once, in a Socket with its own `onread` buffer. The Socket Node would make first costs
+ * about a quarter of a forwarded connection's JavaScript time.
  */
 export function acceptHandles(server: Server, accept: (handle: AcceptedHandle) => void, failed: (cause: string) => void): 'direct' | 'event' {
   const listening = (server as unknown as ServerInternals)._handle
