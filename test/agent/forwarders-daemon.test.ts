@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs'
 import { lstat, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
@@ -20,10 +22,13 @@ async function testManifest(ports: readonly number[], edit: (raw: Parameters<Par
   return file
 }
 
-async function running(profile: string, keys: Record<string, string | null>, config: string) {
+// Debian bookworm's nodejs (see node18.test.ts): the accepted-handle path must work there too.
+const NODE18 = fileURLToPath(new URL('../../.cache/node18/bin/node', import.meta.url))
+
+async function running(profile: string, keys: Record<string, string | null>, config: string, node?: string) {
   const qube = await simulatedQube(profile, keys, config)
   onTestFinished(() => qube.remove())
-  const daemon = await startDaemon(qube.root, { config })
+  const daemon = await startDaemon(qube.root, { config, ...(node ? { node } : {}) })
   onTestFinished(() => daemon.stop())
   return { qube, daemon }
 }
@@ -64,14 +69,18 @@ describe('the stacked-Tor part of the daemon', () => {
     expect(status?.reason).toBe('qubesdb /qubes-gateway is 127.0.0.1, an address of this qube itself: nothing listens (fail closed)')
   }, 60_000)
 
-  it("forwards a workstation template's port to the manifest's gateway address, and nothing else", async () => {
+  it.each([
+    ['the current Node', undefined],
+    ['Node 18.19', existsSync(NODE18) ? NODE18 : null],
+  ])("forwards a workstation template's port to the manifest's gateway address, and nothing else (%s)", async (_name, node) => {
+    if (node === null) return console.warn('skipping: Node 18 not fetched (run scripts/fetch-node18.sh)')
     const target = await serve((socket) => socket.end('from the gateway'))
     const [port] = await freePorts(1)
     const config = await testManifest(await freePorts(5), (raw) => {
       raw.whonix.addresses.gateway = '127.0.0.1'
       raw.stackedTor.template.tcp = [{ port: port!, to: target.port }]
     })
-    const { qube } = await running('template-workstation', {}, config)
+    const { qube } = await running('template-workstation', {}, config, node)
     const status = await stackedTor(qube.root, config)
     expect(status).toMatchObject({ mode: 'template', listening: 1, total: 1 })
     expect(status?.forwarders[0]).toMatchObject({ listen: `127.0.0.1:${port}`, target: `127.0.0.1:${target.port}`, state: 'listening' })

@@ -49,9 +49,13 @@ export interface RunningDaemon {
 }
 
 /** Starts `daemon` on the root (in `netns` when given); resolves once the stacked-Tor part reports (or the daemon answers). */
-export async function startDaemon(root: string, options: { netns?: string; config?: string; env?: NodeJS.ProcessEnv; waitFor?: 'part' | 'daemon' } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  root: string,
+  options: { netns?: string; config?: string; env?: NodeJS.ProcessEnv; waitFor?: 'part' | 'daemon'; node?: string } = {},
+): Promise<RunningDaemon> {
   const agentArgs = ['--root', root, ...(options.config ? ['--config', options.config] : []), 'daemon', '--verbose']
-  const [file, args] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, AGENT, ...agentArgs]] : [process.execPath, [AGENT, ...agentArgs]]
+  const node = options.node ?? process.execPath
+  const [file, args] = options.netns ? ['ip', ['netns', 'exec', options.netns, node, AGENT, ...agentArgs]] : [node, [AGENT, ...agentArgs]]
   // `ip netns exec` execs the program: the child's pid is the daemon's.
   const child: ChildProcess = spawn(file as string, args as string[], { stdio: ['ignore', 'ignore', 'pipe'], env: options.env ?? process.env })
   let log = ''
