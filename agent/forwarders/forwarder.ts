@@ -98,7 +98,10 @@ export class Forwarder {
     acceptHandles(server, (handle) => this.accept(handle), failed)
     server.on('error', (error: NodeJS.ErrnoException) => failed(causeOf(error)))
     if (listen.kind === 'unix' && this.plan.socket) {
-      const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode)
+      const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode).catch((error: NodeJS.ErrnoException) => ({
+        ok: false as const,
+        reason: `cannot set the mode of ${this.plan.name}: ${causeOf(error)}`,
+      }))
       this.ownership = result.ok ? undefined : result.reason
       // An owner unknown on this system is logged once for the whole table, a failed chown here.
       if (!result.ok && !('error' in this.settings.ownership)) this.causes.report('ownership', result.reason)

@@ -100,7 +100,13 @@ export async function startStackedTor(context: AgentContext, mode: StackedTorMod
   const reason = table.reason
   const settings = { ...section.limits, pools: createBufferPools(), log, ownership }
   const forwarders = plans.map((plan) => new Forwarder(plan, settings))
-  await Promise.all(forwarders.map((forwarder) => forwarder.start()))
+  const started = await Promise.allSettled(forwarders.map((forwarder) => forwarder.start()))
+  const crashed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (crashed) {
+    // The part fails as a whole (the daemon reports it): nothing of it keeps listening.
+    await Promise.all(forwarders.map((forwarder) => forwarder.stop()))
+    throw crashed.reason
+  }
   return {
     async stop() {
       await Promise.all(forwarders.map((forwarder) => forwarder.stop()))
