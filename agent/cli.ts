@@ -12,14 +12,14 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
   status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
   simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
   files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
-  'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
-  daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,
-  'rpc-call': async () => (await import('./commands/rpc-call')).rpcCallCommand as AgentCommand<never>,
-  'rpc-exec': async () => (await import('./commands/rpc-exec')).rpcExecCommand as AgentCommand<never>,
   'protected-files': async () => (await import('./commands/protected-files')).protectedFilesCommand as AgentCommand<never>,
   'replace-ips': async () => (await import('./commands/replace-ips')).replaceIpsCommand as AgentCommand<never>,
   'gateway-interface': async () => (await import('./commands/gateway-interface')).gatewayInterfaceCommand as AgentCommand<never>,
+  'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
   'apt-gate': async () => (await import('./commands/apt-gate')).aptGateCommand as AgentCommand<never>,
+  daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,
+  'rpc-call': async () => (await import('./commands/rpc-call')).rpcCallCommand as AgentCommand<never>,
+  'rpc-exec': async () => (await import('./commands/rpc-exec')).rpcExecCommand as AgentCommand<never>,
 }
 
 const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])

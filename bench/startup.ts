@@ -36,7 +36,10 @@ try {
   await buildSimulatedQube(root, PROFILES.gateway, shippedManifest())
   const baseline = [process.execPath, '-e', '0']
   const ours = [process.execPath, AGENT, '--root', root, 'role', '--json']
-  for (let i = 0; i < 3; i++) wallMs(baseline), wallMs(ours)
+  for (let i = 0; i < 3; i++) {
+    wallMs(baseline)
+    wallMs(ours)
+  }
   const times = { baseline: [] as number[], ours: [] as number[] }
   for (let i = 0; i < RUNS; i++) {
     times.baseline.push(wallMs(baseline))

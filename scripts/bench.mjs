@@ -19,9 +19,8 @@ if (existsSync(`bench/${name}.ts`)) {
     outfile: script,
     bundle: true,
     platform: 'node',
+    // dbus-next's optional transports (X11 bus discovery, abstract sockets): not used by the agent.
     external: ['x11', 'usocket'],
-  // dbus-next's optional transports (X11 bus discovery, abstract sockets): not used by the agent.
-  external: ['x11', 'usocket'],
     format: 'esm',
     target: 'node20',
     logLevel: 'warning',
