@@ -9,7 +9,7 @@ import type { Manifest } from '../../agent/manifest/schema'
 import { rootPaths } from '../../agent/paths'
 import { buildSimulatedQube } from '../../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../../agent/simulate/profiles'
-import { AGENT } from '../helpers/cli'
+import { agentForAnyUser } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 
 export const manifest: Manifest = shippedManifest()
@@ -50,7 +50,7 @@ export async function gateSandbox(profile: ProfileName = 'template-workstation',
   const config = join(root, 'qubes.yaml')
   const shipped = await readFile('qubes.yaml', 'utf8')
   await writeFile(config, shipped.replace(`url: ${manifest.updatesProxy.check.url}`, `url: ${proxyUrl ?? (await closedUrl())}`))
-  const target = { root, agent: agent ?? [process.execPath, AGENT, '--config', config] }
+  const target = { root, agent: agent ?? [process.execPath, await agentForAnyUser(), '--config', config] }
   await writeGeneratedFiles(root, aptGateFiles(manifest, target))
   const paths = rootPaths(manifest.paths, root)
   const dir = paths.updatesProxyCheckDir

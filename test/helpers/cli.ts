@@ -1,7 +1,30 @@
 import { spawn } from 'node:child_process'
+import { chmod, copyFile, mkdtemp } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const AGENT = fileURLToPath(new URL('../../dist/qubes-whonix-agent.mjs', import.meta.url))
+
+let readableCopy: Promise<string> | undefined
+
+/**
+ * The bundle copied where any user can read it: a checkout may sit in a directory only its
+ * owner can enter (a CI clone under mktemp -d), and tests run the agent as nobody.
+ */
+export function agentForAnyUser(): Promise<string> {
+  readableCopy ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qwa-test-bundle-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    const file = join(dir, 'qubes-whonix-agent.mjs')
+    await copyFile(AGENT, file)
+    await chmod(file, 0o644)
+    await chmod(dir, 0o755)
+    return file
+  })()
+  return readableCopy
+}
 
 export interface AgentRun {
   readonly code: number | null
@@ -12,8 +35,13 @@ export interface AgentRun {
 
 /** Runs the built agent (the shipped bundle) as a real process. */
 export function runAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number } = {}): Promise<AgentRun> {
+  const agent = options.asUser === undefined ? Promise.resolve(AGENT) : agentForAnyUser()
+  return agent.then((file) => spawnAgent(file, args, options))
+}
+
+function spawnAgent(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number }): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args], {
+    const child = spawn(process.execPath, [file, ...args], {
       env: options.env ?? { ...process.env, PATH: '/usr/bin:/bin' },
       ...(options.asUser === undefined ? {} : { uid: options.asUser, gid: options.asUser }),
     })
