@@ -28,6 +28,19 @@ export type Runner = (command: Command) => Promise<CommandResult>
 
 const MAX_STDERR_KEPT = 4096
 
+/**
+ * The environment of zx's bash. Its stdin is a socket (libuv's pipes are socket pairs), and
+ * a top-level bash with a socket on stdin takes itself for an rsh/ssh session and sources
+ * ~/.bashrc: SHLVL 1 makes it a nested shell. BASH_ENV and ENV would be sourced too.
+ */
+export function shellEnvironment(base: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(base)) if (value !== undefined && key !== 'BASH_ENV' && key !== 'ENV') env[key] = value
+  const level = Number.parseInt(env.SHLVL ?? '', 10)
+  env.SHLVL = String(Number.isSafeInteger(level) && level >= 1 ? level : 1)
+  return env
+}
+
 /** Runs a command through zx (loaded on first use: most invocations never run one). */
 export const runCommand: Runner = async (command) => {
   const { $ } = await import('zx/core')
@@ -39,7 +52,7 @@ export const runCommand: Runner = async (command) => {
     nothrow: true,
     verbose: false,
     ...(command.input === undefined ? {} : { input: command.input }),
-    ...(command.env === undefined ? {} : { env: { ...command.env } }),
+    env: shellEnvironment(command.env ?? process.env),
   })`${file} ${args}`
   const timer = setTimeout(() => {
     timedOut = true
