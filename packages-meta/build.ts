@@ -1,5 +1,5 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises'
-import { dirname, join, posix, resolve } from 'node:path'
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { COMMANDS } from '../agent/cli'
 import { generatedFiles } from '../agent/generated/registry'
 import { shippedManifest } from '../agent/manifest/load'
@@ -120,12 +120,11 @@ async function main(options: Options): Promise<void> {
     throw new Error(`the staged tree differs from the registry:\nstaged: ${staged.join(' ')}\nregistry: ${expected.join(' ')}`)
 
   const diversions = planDiversions(manifest.packaging.diversions, manifest.packaging.displaceSuffix, new Set(expected))
-  // A replaced file: ours lies beside it and the path is a link to ours. A link is no conffile,
-  // so `remove` takes it away at once and the other package's file can come back.
+  // A file we take over from another package: we ship ours beside its path, never the path
+  // itself (that would clash with the package owning it); postinst diverts the path and links
+  // it to ours, prerm undoes both (maintainer-scripts.ts).
   for (const diversion of diversions) {
-    if (!diversion.ours) continue
-    await rename(rootPath(root, diversion.path), rootPath(root, diversion.ours))
-    await symlink(posix.basename(diversion.ours), rootPath(root, diversion.path))
+    if (diversion.ours) await rename(rootPath(root, diversion.path), rootPath(root, diversion.ours))
   }
 
   const agent = agentPackage([nodejsRelation(project.engines.node)])
@@ -150,14 +149,15 @@ async function main(options: Options): Promise<void> {
     }),
     'debian/rules': renderRules(AGENT, systemUnits(files, manifest.systemd.unitDirectory)),
     'debian/source/format': '3.0 (native)\n',
-    [`debian/${AGENT}.preinst`]: scripts.preinst,
+    [`debian/${AGENT}.postinst`]: scripts.postinst,
+    [`debian/${AGENT}.prerm`]: scripts.prerm,
     [`debian/${AGENT}.postrm`]: scripts.postrm,
     [`debian/${AGENT}.manpages`]: `${man}\n`,
     [`debian/${AGENT}.lintian-overrides`]: lintianOverrides(manifest, files),
     [MODES_FILE]: modesFile(files),
     [man]: await manPage(options.bundle, project, date, files.map(({ path, purpose }) => ({ path, purpose }))),
   }
-  const executable = new Set(['debian/rules', `debian/${AGENT}.preinst`, `debian/${AGENT}.postrm`])
+  const executable = new Set(['debian/rules', ...['postinst', 'prerm', 'postrm'].map((script) => `debian/${AGENT}.${script}`)])
   await writeTree(source, debian, executable)
 
   await mustRun({

@@ -43,6 +43,7 @@ describe.skipIf(missing)('the Debian packages', () => {
   const manifest = shippedManifest()
   const files = generatedFiles(manifest)
   const { bundle, diversions, displaceSuffix } = manifest.packaging
+  const diverted = new Set(Object.keys(diversions))
   let out: string
   let extracted: string
   let debs: Record<string, string>
@@ -75,9 +76,8 @@ describe.skipIf(missing)('the Debian packages', () => {
   })
 
   it('ships every generated file with its mode, content or link target, owned by root', () => {
-    const diverted = new Set(diversions)
     for (const file of files) {
-      // A replaced file lies beside its path, which links to it.
+      // A file taken over from another package lies beside its path (postinst links the path to it).
       const path = diverted.has(file.path) ? `${file.path}${displaceSuffix}` : file.path
       const entry = entries.get(path)
       expect(entry, `${path} is not in the package`).toBeDefined()
@@ -95,8 +95,7 @@ describe.skipIf(missing)('the Debian packages', () => {
 
   it('ships nothing else but the program, its man page, copyright, changelog and lintian overrides', () => {
     const expected = new Set([
-      ...files.map((file) => file.path),
-      ...diversions.filter((path) => files.some((file) => file.path === path)).map((path) => `${path}${displaceSuffix}`),
+      ...files.map((file) => (diverted.has(file.path) ? `${file.path}${displaceSuffix}` : file.path)),
       bundle,
       `/usr/share/man/man1/${AGENT}.1.gz`,
       `/usr/share/doc/${AGENT}/copyright`,
@@ -108,18 +107,30 @@ describe.skipIf(missing)('the Debian packages', () => {
     for (const entry of entries.values()) if (entry.type === 'dir') expect(entry.mode.toString(8), entry.path).toBe('755')
   })
 
-  it('replaces each diverted file by a link to its copy beside it, diverted in preinst and restored in postrm', () => {
-    const preinst = debControlFile(debs[AGENT]!, 'preinst')
+  it('ships no path another package owns: postinst takes each over, prerm and postrm give it back', () => {
+    const postinst = debControlFile(debs[AGENT]!, 'postinst')
+    const prerm = debControlFile(debs[AGENT]!, 'prerm')
     const postrm = debControlFile(debs[AGENT]!, 'postrm')
-    expect(diversions.length).toBeGreaterThan(0)
-    for (const path of diversions) {
-      const aside = `--divert ${path}${displaceSuffix}-orig ${path}`
-      expect(preinst).toContain(`dpkg-divert --package ${AGENT} --add --rename ${aside}`)
-      expect(postrm).toContain(`dpkg-divert --package ${AGENT} --remove --rename ${aside}`)
-      if (files.some((file) => file.path === path)) {
-        expect(entries.get(path)).toMatchObject({ type: 'symlink', target: posix.basename(`${path}${displaceSuffix}`) })
-      }
+    const paths = Object.keys(diversions)
+    expect(paths.length).toBeGreaterThan(0)
+    // The qrexec services that Qubes' own packages ship (qubes-core-agent, -networking).
+    for (const service of ['qubes.SetDateTime', 'qubes.SyncNtpClock', 'qubes.UpdatesProxy'])
+      expect(paths).toContain(posix.join(manifest.paths.qrexecServiceDir, service))
+    for (const path of paths) {
+      expect(entries.has(path), `${path} is in the package`).toBe(false)
+      const ours = files.some((file) => file.path === path) ? `${path}${displaceSuffix}` : "''"
+      const args = `${path} ${ours} ${path}${displaceSuffix}-orig`
+      expect(postinst).toContain(`\ttake_over ${args}\n`)
+      expect(prerm).toContain(`\tgive_back ${args}\n`)
+      expect(postrm).toContain(`\tgive_back ${args}\n`)
     }
+    expect(postinst).toMatch(/^configure\|abort-remove\|abort-deconfigure\)$/m)
+    expect(prerm).toMatch(/^remove\|deconfigure\)$/m)
+    expect(postrm).toMatch(/^remove\|abort-install\|disappear\)$/m)
+    // Ours comes before debhelper's parts: the links are there when the sockets start, gone before they stop.
+    expect(postinst.indexOf('take_over /')).toBeLessThan(postinst.indexOf('# Automatically added by'))
+    expect(prerm.indexOf('give_back /')).toBeLessThan(prerm.indexOf('# Automatically added by'))
+    expect(debControlFile(debs[AGENT]!, 'preinst')).not.toContain('dpkg-divert')
     for (const script of ['preinst', 'postinst', 'prerm', 'postrm']) {
       const text = debControlFile(debs[AGENT]!, script)
       if (text) expect(spawnSync('sh', ['-n'], { input: text }).status, `${script} is not valid sh`).toBe(0)

@@ -6,7 +6,7 @@ import { shippedManifest } from '../../agent/manifest/load'
 import { requirePart } from '../helpers/parts'
 import { debField, relations } from './debs'
 import { archiveCache, debianRoot, hostMirror, inRoot, prepareRoot, removeRoot, type Run } from './debian-root'
-import { buildLocalDeb } from './local-debs'
+import { buildLocalDeb, type LocalDeb, type LocalFile } from './local-debs'
 import { difference, snapshot, type Snapshot } from './snapshot'
 
 // The agent package installed with apt in a real minbase root of a Debian release, used,
@@ -14,9 +14,52 @@ import { difference, snapshot, type Snapshot } from './snapshot'
 
 const AGENT = 'qubes-whonix-agent'
 const ACCOUNT_FILES = ['/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow']
-const STAND_IN_TEXT = '# stand-in: the file qubes-whonix ships here\n'
+// qubes-whonix displaces this one itself (config-package-dev): dpkg-divert to PATH.anondist-orig,
+// PATH a link to its PATH.anondist. dpkg allows one diversion per path, so ours must leave it be.
+const WHONIX = 'qubes-whonix'
+const WHONIX_SUFFIX = '.anondist'
 
 const lines = (text: string) => text.split('\n').filter(Boolean)
+
+/** What the stand-in of the package `from` ships at `path`: as Qubes, qubes.UpdatesProxy is a TCP service link, other services are programs. */
+function standInFile(path: string, from: string): Exclude<LocalFile, string> {
+  if (path.endsWith('/qubes-rpc/qubes.UpdatesProxy')) return { link: '/dev/tcp/127.0.0.1/8082' }
+  return { content: `# stand-in: the file ${from} ships here\n`, mode: path.includes('/qubes-rpc/') ? 0o755 : 0o644 }
+}
+
+/**
+ * Stand-ins for the packages whose files the agent takes over (qubes.yaml packaging.diversions
+ * names them), the qubes-whonix one also displacing `held` as the real one does.
+ */
+function standIns(diversions: Readonly<Record<string, string>>, held: string): LocalDeb[] {
+  const owners = new Map<string, Record<string, LocalFile>>()
+  for (const [path, from] of Object.entries(diversions)) owners.set(from, { ...owners.get(from), [path]: standInFile(path, from) })
+  const divertedBy = (name: string) => `"$(dpkg-divert --listpackage ${held})" = ${name}`
+  const whonixScripts = {
+    postinst: [
+      '#!/bin/sh',
+      'set -e',
+      'if [ "$1" = configure ]; then',
+      `\t[ ${divertedBy(WHONIX)} ] || dpkg-divert --package ${WHONIX} --add --rename --divert ${held}${WHONIX_SUFFIX}-orig ${held}`,
+      `\t[ -L ${held} ] || ln -s ${posix.basename(held)}${WHONIX_SUFFIX} ${held}`,
+      'fi',
+      '',
+    ].join('\n'),
+    prerm: [
+      '#!/bin/sh',
+      'set -e',
+      `if [ "$1" = remove ] && [ ${divertedBy(WHONIX)} ]; then`,
+      `\trm -f ${held}`,
+      `\tdpkg-divert --package ${WHONIX} --remove --rename --divert ${held}${WHONIX_SUFFIX}-orig ${held}`,
+      'fi',
+      '',
+    ].join('\n'),
+  }
+  const whonix = { ...owners.get(WHONIX), [`${held}${WHONIX_SUFFIX}`]: { content: '# stand-in: qubes-whonix\'s own service\n', mode: 0o755 } }
+  owners.delete(WHONIX)
+  // Qubes' packages first: qubes-whonix diverts a file of theirs.
+  return [...[...owners].map(([name, files]) => ({ name, files })), { name: WHONIX, files: whonix, scripts: whonixScripts }]
+}
 
 export function installSuite(suite: string, nodeMajor: number): void {
   const parts = [requirePart('debootstrap'), requirePart('unshare', 'util-linux'), requirePart('dpkg-deb', 'dpkg')]
@@ -27,7 +70,11 @@ export function installSuite(suite: string, nodeMajor: number): void {
     const manifest = shippedManifest()
     const files = generatedFiles(manifest)
     const { diversions, displaceSuffix } = manifest.packaging
+    const diverted = new Set(Object.keys(diversions))
+    const held = posix.join(manifest.paths.qrexecServiceDir, 'qubes.SetDateTime')
+    const ours = [...diverted].filter((path) => path !== held)
     const user = manifest.updatesProxy.check.user
+    let installOutput = ''
     let root = ''
     let archives = ''
     let before: Snapshot
@@ -47,15 +94,17 @@ export function installSuite(suite: string, nodeMajor: number): void {
       prepareRoot(root)
       mkdirSync(at('/tmp/qwa-debs'), { recursive: true })
       for (const deb of Object.values(debs)) copyFileSync(deb, at(`/tmp/qwa-debs/${basename(deb)}`))
-      // qubes-whonix is not in Debian: a stand-in owns the files the agent diverts.
-      const standIn = buildLocalDeb(at('/tmp/qwa-debs'), { name: 'qubes-whonix', files: Object.fromEntries(diversions.map((path) => [path, STAND_IN_TEXT])) })
+      // Qubes' packages and qubes-whonix are not in Debian: stand-ins own the files the agent takes over.
+      if (!diverted.has(held)) throw new Error(`${held} is not in qubes.yaml packaging.diversions`)
+      const owners = standIns(diversions, held).map((deb) => buildLocalDeb(at('/tmp/qwa-debs'), deb))
       await mustInside(['apt-get', 'update', '-qq'], 600_000)
       // The agent's dependencies first (from the mirror), so the snapshot below holds them.
       await mustInside(['apt-get', 'satisfy', '-y', '-qq', '--no-install-recommends', debField(debs[AGENT]!, 'Depends')], 900_000)
-      await mustInside(['dpkg', '-i', `/tmp/qwa-debs/${basename(standIn)}`])
+      for (const deb of owners) await mustInside(['dpkg', '-i', `/tmp/qwa-debs/${basename(deb)}`])
       before = snapshot(root)
       for (const file of ACCOUNT_FILES) accountsBefore.set(file, readFileSync(at(file), 'utf8'))
-      await mustInside(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', `/tmp/qwa-debs/${basename(debs[AGENT]!)}`])
+      const install = await mustInside(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', `/tmp/qwa-debs/${basename(debs[AGENT]!)}`])
+      installOutput = `${install.stdout}${install.stderr}`
     })
     afterAll(() => {
       if (root) removeRoot(root)
@@ -76,7 +125,7 @@ export function installSuite(suite: string, nodeMajor: number): void {
 
     it('puts every generated file in place with its mode and content', () => {
       for (const file of files) {
-        const path = diversions.includes(file.path) ? `${file.path}${displaceSuffix}` : file.path
+        const path = diverted.has(file.path) ? `${file.path}${displaceSuffix}` : file.path
         const stats = lstatSync(at(path))
         expect(stats.uid, path).toBe(0)
         if (file.kind === 'symlink') expect(readlinkSync(at(path)), path).toBe(file.target)
@@ -88,13 +137,45 @@ export function installSuite(suite: string, nodeMajor: number): void {
       }
     })
 
-    it("diverts qubes-whonix's files aside and puts links to ours in their place", async () => {
+    /** What the stand-in owning `path` ships there, found at `where` (its own place, or where it was diverted). */
+    const standInAt = (path: string, where: string) => {
+      const expected = standInFile(path, diversions[path]!)
+      const found = lstatSync(at(where), { throwIfNoEntry: false })
+      if ('link' in expected) expect(found?.isSymbolicLink() && readlinkSync(at(where)), where).toBe(expected.link)
+      else expect(found?.isFile() && readFileSync(at(where), 'utf8'), where).toBe(expected.content)
+    }
+
+    it("takes over the files of Qubes' packages and qubes-whonix: theirs diverted aside, each path a link to ours", async () => {
       const list = (await mustInside(['dpkg-divert', '--list'])).stdout
-      for (const path of diversions) {
+      expect(ours.length).toBeGreaterThan(0)
+      for (const path of ours) {
         expect(list).toContain(`diversion of ${path} to ${path}${displaceSuffix}-orig by ${AGENT}`)
-        expect(readFileSync(at(`${path}${displaceSuffix}-orig`), 'utf8')).toBe(STAND_IN_TEXT)
-        expect(readlinkSync(at(path))).toBe(posix.basename(`${path}${displaceSuffix}`))
+        standInAt(path, `${path}${displaceSuffix}-orig`)
+        expect(readlinkSync(at(path)), path).toBe(posix.basename(`${path}${displaceSuffix}`))
+        // Through the link, our file: for a qrexec service, our link to the daemon's socket.
+        const file = files.find((entry) => entry.path === path)!
+        if (file.kind === 'symlink') expect(readlinkSync(at(`${path}${displaceSuffix}`)), path).toBe(file.target)
+        else expect(readFileSync(at(path), 'utf8'), path).toBe(file.content)
       }
+      // Each of Qubes' services resolves, link by link, to the daemon's socket.
+      for (const service of ['qubes.SyncNtpClock', 'qubes.UpdatesProxy']) {
+        const path = posix.join(manifest.paths.qrexecServiceDir, service)
+        expect(ours).toContain(path)
+        const next = posix.join(posix.dirname(path), readlinkSync(at(path)))
+        expect(readlinkSync(at(next))).toBe(posix.join(manifest.paths.qrexecSocketDir, service))
+      }
+    })
+
+    it('leaves the path qubes-whonix diverts already to it, and says so in one line', async () => {
+      expect((await mustInside(['dpkg-divert', '--listpackage', held])).stdout.trim()).toBe(WHONIX)
+      expect((await mustInside(['dpkg-divert', '--list', held])).stdout.trim()).toBe(`diversion of ${held} to ${held}${WHONIX_SUFFIX}-orig by ${WHONIX}`)
+      expect(readlinkSync(at(held))).toBe(`${posix.basename(held)}${WHONIX_SUFFIX}`)
+      standInAt(held, `${held}${WHONIX_SUFFIX}-orig`)
+      // Ours is installed beside it all the same (on Qubes R4.3 qrexec finds the socket first anyway).
+      expect(readlinkSync(at(`${held}${displaceSuffix}`))).toBe(posix.join(manifest.paths.qrexecSocketDir, posix.basename(held)))
+      // apt runs dpkg on a pseudo-terminal: its lines end in \r\n.
+      const said = installOutput.split(/\r?\n/).filter((line) => line.includes(held))
+      expect(said).toEqual([`${AGENT}: not taking over ${held}, which ${WHONIX} diverts already; ours stays at ${held}${displaceSuffix}`])
     })
 
     it(`creates the system user ${user} and enables the units`, async () => {
@@ -148,7 +229,11 @@ export function installSuite(suite: string, nodeMajor: number): void {
       await mustInside(['apt-get', 'purge', '-y', '-qq', AGENT])
       expect((await inside(['dpkg-query', '-W', '-f', '${Status}', AGENT])).stdout).not.toMatch(/installed/)
       expect((await mustInside(['dpkg-divert', '--list'])).stdout).not.toContain(AGENT)
-      for (const path of diversions) expect(readFileSync(at(path), 'utf8')).toBe(STAND_IN_TEXT)
+      // Theirs back in place; qubes-whonix's diversion as it was.
+      for (const path of ours) standInAt(path, path)
+      expect((await mustInside(['dpkg-divert', '--list', held])).stdout.trim()).toBe(`diversion of ${held} to ${held}${WHONIX_SUFFIX}-orig by ${WHONIX}`)
+      expect(readlinkSync(at(held))).toBe(`${posix.basename(held)}${WHONIX_SUFFIX}`)
+      standInAt(held, `${held}${WHONIX_SUFFIX}-orig`)
       // The account files gain the user's lines and nothing else (sysusers keeps a backup with `-`).
       const accounts = ACCOUNT_FILES.flatMap((file) => [file, `${file}-`])
       for (const file of ACCOUNT_FILES) {
