@@ -18,14 +18,13 @@ export function isIPv6(text: string): boolean {
   const groupsOf = (half: string) => (half === '' ? [] : half.split(':'))
   const head = groupsOf(halves[0] ?? '')
   const tail = halves.length === 2 ? groupsOf(halves[1] ?? '') : []
-  const all = [...head, ...tail]
-  let groups = all.length
-  const last = all[all.length - 1]
-  if (last !== undefined && last.includes('.')) {
-    if (!isIPv4(last)) return false
-    all.pop()
+  // An IPv4 tail ends the whole address: never the part before `::` (`1.2.3.4::`).
+  const ending = halves.length === 2 ? tail : head
+  let groups = head.length + tail.length
+  if (ending.at(-1)?.includes('.')) {
+    if (!isIPv4(ending.pop() as string)) return false
     groups += 1
   }
-  if (!all.every((group) => HEX_GROUP.test(group))) return false
+  if (![...head, ...tail].every((group) => HEX_GROUP.test(group))) return false
   return halves.length === 2 ? groups <= 7 : groups === 8
 }
