@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net'
+import { isIPv4, isIPv6 } from '../net/ip'
 
 /**
  * What Whonix expects in the files it protects, as pure checks of their content. Each

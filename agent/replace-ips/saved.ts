@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net'
+import { isIPv4, isIPv6 } from '../net/ip'
 import { join } from 'node:path'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
