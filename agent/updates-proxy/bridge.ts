@@ -2,7 +2,8 @@ import { connect, type Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 import type { RpcCall } from '../../rpc/call'
 import type { TorReadiness } from '../tor/readiness'
-import { notReadyResponse } from './not-ready'
+import type { CodedError } from '../../rpc/errors'
+import { failedResponse, notReadyResponse } from './not-ready'
 import { mayNeedTor, readRequestHead, type RequestHead } from './request-head'
 
 export interface BridgeOptions {
@@ -23,18 +24,20 @@ const NOTHING: RequestHead = { bytes: Buffer.alloc(0), line: null, ended: false 
  * qubes.UpdatesProxy: carries one call to the local updates proxy and back, both ways with
  * backpressure and half-close (the caller's EOF half-closes the proxy connection; the
  * proxy's EOF ends the answer once every byte is written). While Tor is not ready, a
- * request bound for Tor waits for it, and past the bound gets a 503 saying why.
+ * request bound for Tor waits for it, and past the bound (or at the caller's EOF, which
+ * means it has gone or will send nothing more) gets a 503 saying why.
  */
 export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise<void> {
   let head = NOTHING
   if (!options.torReady()) {
     head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal)
     if (mayNeedTor(head.line)) {
-      const readiness = await options.waitForTor(call.signal)
+      const waited = await waitForTorOrEnd(call, options, head)
+      head = waited.head
       if (call.signal.aborted) return
-      if (!readiness.ready) {
-        call.log.info(`answered 503 to ${call.source}: ${readiness.reason}`)
-        return endWith(call, notReadyResponse(readiness.reason, options.notReadyHeader))
+      if (!waited.readiness.ready) {
+        call.log.info(`answered 503 to ${call.source}: ${waited.readiness.reason}`)
+        return endWith(call, notReadyResponse(waited.readiness.reason, options.notReadyHeader))
       }
     }
   }
@@ -49,6 +52,65 @@ export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise
   }
   return relay(call, proxy, head)
 }
+
+// While Tor is awaited, up to this much more of the caller's input is read (and kept for the
+// proxy) to see its end; past it reading stops and the input's end is no longer watched.
+const WAIT_READ_BYTES = 64 * 1024
+
+/**
+ * Waits for Tor, but no longer than the caller: the end of its input ends the wait at once
+ * (Tor is looked at once more), so a caller that has gone does not hold its call open. The
+ * input read meanwhile is kept in the head, for the proxy.
+ */
+async function waitForTorOrEnd(call: RpcCall, options: BridgeOptions, head: RequestHead): Promise<{ head: RequestHead; readiness: TorReadiness }> {
+  const { input } = call
+  const wait = new AbortController()
+  const chunks: Buffer[] = [head.bytes]
+  let size = head.bytes.length
+  let ended = head.ended
+  const stop = () => wait.abort()
+  const onEnd = () => {
+    ended = true
+    stop()
+  }
+  const onReadable = () => {
+    let chunk: Buffer | null
+    while (size < WAIT_READ_BYTES && (chunk = input.read() as Buffer | null) !== null) {
+      chunks.push(chunk)
+      size += chunk.length
+    }
+  }
+  if (ended || call.signal.aborted) stop()
+  else {
+    input.on('readable', onReadable).on('end', onEnd).on('error', stop)
+    call.signal.addEventListener('abort', stop, { once: true })
+  }
+  try {
+    const readiness = await options.waitForTor(wait.signal)
+    return { head: { bytes: Buffer.concat(chunks, size), line: head.line, ended }, readiness }
+  } finally {
+    input.off('readable', onReadable).off('end', onEnd).off('error', stop)
+    call.signal.removeEventListener('abort', stop)
+  }
+}
+
+/** The HTTP answer for a call the server failed (a limit, shutdown): never an empty reply. */
+export function bridgeFailureAnswer(error: CodedError, notReadyHeader: string): string {
+  const reason = `${FAILURE_REASONS[error.code] ?? 'the call failed'}: ${error.message}`
+  // Only a failure that passes when tried again later is said as "not ready" (the check retries on it).
+  return RETRY_CODES.has(error.code) ? notReadyResponse(reason, notReadyHeader) : failedResponse(reason)
+}
+
+const FAILURE_REASONS: Readonly<Record<string, string>> = {
+  BUSY: 'too many calls at once',
+  SHUTTING_DOWN: 'the updates service is shutting down',
+  CALL_TIMEOUT: 'the call timed out',
+  INPUT_TOO_LARGE: 'the request is too large',
+  DESCRIPTOR_INVALID: 'the qrexec call was malformed',
+  DESCRIPTOR_TIMEOUT: 'the qrexec call was malformed',
+  INTERNAL: 'internal error',
+}
+const RETRY_CODES = new Set(['BUSY', 'SHUTTING_DOWN', 'CALL_TIMEOUT'])
 
 function endWith(call: RpcCall, answer: string): Promise<void> {
   return new Promise((resolve) => call.output.end(answer, () => resolve()))

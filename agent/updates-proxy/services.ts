@@ -5,7 +5,7 @@ import type { HandlerFactory } from '../services/environment'
 import { formatControlAddress } from '../tor/address'
 import { TorReadinessMonitor } from '../tor/readiness'
 import { torControlSettings } from '../tor/settings'
-import { bridgeCall } from './bridge'
+import { bridgeCall, bridgeFailureAnswer } from './bridge'
 import { gatewayHealth } from './health'
 
 // One monitor per Tor control address for the daemon's life: a reload (SIGHUP) that builds
@@ -36,7 +36,7 @@ export const updatesProxyService: HandlerFactory = (context): Handler => {
     torReady: () => monitor.ready,
     waitForTor: (signal: AbortSignal) => monitor.waitReady(gateway.torReadyTimeoutMs, signal),
   }
-  return { serve: (call) => bridgeCall(call, options) }
+  return { serve: (call) => bridgeCall(call, options), failureAnswer: (error) => bridgeFailureAnswer(error, gateway.notReadyHeader) }
 }
 
 /** whonix.UpdatesProxyStatus on the gateway: the health of the updates path as JSON. */

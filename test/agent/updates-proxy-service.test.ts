@@ -10,6 +10,7 @@ import { generatedFiles } from '../../agent/generated/registry'
 import { writeGeneratedFiles } from '../../agent/generated/write'
 import { runAgent } from '../helpers/cli'
 import { requirePart } from '../helpers/parts'
+import { rawCall } from '../rpc/serve-helper'
 import { callThroughAgent, type StandInCall } from '../stand-ins/qrexec-agent'
 import { READY, startDaemon } from './daemon-helper'
 import { startStandInTor, startTor } from './tor-helpers'
@@ -139,6 +140,56 @@ describe('qubes.UpdatesProxy bridge: half-close and the end of the answer', () =
     const qube = await gateway({ 'updatesProxy.gateway.proxy.port': await freePort(), 'tor.control': `127.0.0.1:${standIn.port}` })
     const result = await qube.call({ service: 'qubes.UpdatesProxy', input: openRequest('GET http://deb.debian.org/ HTTP/1.1\r\n\r\n') })
     expect(result.stdout.toString()).toMatch(/^HTTP\/1\.1 503 [^]*X-Whonix-Updates-Proxy-Not-Ready: the updates proxy 127\.0\.0\.1:\d+ is not reachable: ECONNREFUSED/)
+  })
+})
+
+describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls the server refuses', () => {
+  const CONNECT = 'qubes.UpdatesProxy+ whonix-gateway-18\0CONNECT deb.debian.org:443 HTTP/1.1\r\nHost: deb.debian.org:443\r\n\r\n'
+
+  /** A gateway whose Tor stays at 5% and whose bridge would wait a minute for it. */
+  async function waitingGateway() {
+    const standIn = await startStandInTor(5)
+    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': await freePort(), 'tor.control': `127.0.0.1:${standIn.port}`, 'updatesProxy.gateway.torReadyTimeoutMs': 60_000 })
+    return { ...qube, socket: join(qube.root, 'run/qubes-rpc/qubes.UpdatesProxy') }
+  }
+
+  /** Callers that sent a CONNECT and keep their connection open, waiting: each holds a slot. */
+  function holdSlots(path: string, count: number): Promise<Socket[]> {
+    return Promise.all(
+      Array.from({ length: count }, () => {
+        const socket = connect({ path, allowHalfOpen: true })
+        socket.on('error', () => undefined)
+        onTestFinished(() => void socket.destroy())
+        return once(socket, 'connect').then(() => (socket.write(CONNECT), socket))
+      }),
+    )
+  }
+
+  it("ends the wait for Tor at the caller's EOF: 503 at once, and the slot is free again", async () => {
+    const qube = await waitingGateway()
+    const started = performance.now()
+    // Every slot (64) taken by callers that half-close: each is answered, none waits the minute.
+    const answers = await Promise.all(Array.from({ length: 64 }, () => rawCall(qube.socket, CONNECT, { timeoutMs: 20_000 })))
+    expect(performance.now() - started).toBeLessThan(15_000)
+    for (const answer of answers) {
+      expect(answer.output.toString()).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap 5%/)
+    }
+    // Their slots are free: one more caller is not refused as busy.
+    const next = await rawCall(qube.socket, CONNECT, { timeoutMs: 20_000 })
+    expect(next.output.toString()).toMatch(/X-Whonix-Updates-Proxy-Not-Ready: Tor is not ready/)
+    expect(next.output.toString()).not.toContain('too many calls')
+  })
+
+  it('answers a call refused as busy with an HTTP 503 saying so, not an empty reply', async () => {
+    const qube = await waitingGateway()
+    await holdSlots(qube.socket, 64)
+    // The server has counted them all before the next one comes.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const refused = await rawCall(qube.socket, 'qubes.UpdatesProxy+ whonix-workstation-18\0GET / HTTP/1.1\r\nHost: 127.0.0.1:8082\r\n\r\n', { timeoutMs: 5000, halfClose: false })
+    const answer = refused.output.toString()
+    expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/)
+    expect(answer).toMatch(/\r\nX-Whonix-Updates-Proxy-Not-Ready: too many calls at once: qubes\.UpdatesProxy is busy: 64 calls already open/)
+    expect(split(refused.output).body.toString()).toMatch(/^too many calls at once/)
   })
 })
 
