@@ -3,15 +3,20 @@ import { access } from 'node:fs/promises'
 import { callQrexecService, QREXEC_CLIENT_VM } from '../../rpc/qrexec-client'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
+import { quotePrintable } from './diagnostic'
 import { summarizeHealth, type GatewayHealth } from './health'
 
 export const STATUS_SERVICE = 'whonix.UpdatesProxyStatus'
 const MAX_ANSWER_BYTES = 64 * 1024
 const MAX_TEXT = 200
 
-const text = (value: unknown): string | null => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : null)
+// Printable only: the answer comes from @default (maybe not sys-whonix) and is printed raw to stderr.
+const text = (value: unknown): string | null => (typeof value === 'string' ? printable(value.slice(0, MAX_TEXT)) : null)
 const flag = (value: unknown): boolean => value === true
 const object = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {})
+
+/** Control characters escaped as quotePrintable does, without its quotes (the text is already in a sentence). */
+const printable = (untrusted: string): string => quotePrintable(untrusted).slice(1, -1)
 
 /** Reads the updates qube's health answer (untrusted): known fields only, strings bounded. */
 export function parseHealthAnswer(untrustedJson: string): GatewayHealth | string {
@@ -23,7 +28,7 @@ export function parseHealthAnswer(untrustedJson: string): GatewayHealth | string
   }
   if (answer.ok !== true) return `it answered an error: ${text(object(answer.error).message) ?? 'unknown'}`
   const result = object(answer.result)
-  if (result.schema !== 1) return `it answered an unknown schema ${JSON.stringify(result.schema)?.slice(0, 20)}`
+  if (result.schema !== 1) return `it answered an unknown schema ${printable(JSON.stringify(result.schema)?.slice(0, 20) ?? 'undefined')}`
   const proxy = object(result.proxy)
   const tor = object(result.tor)
   const upstream = object(result.upstream)
@@ -65,6 +70,7 @@ export async function askUpdatesQube(context: AgentContext, timeoutMs: number): 
     const health = parseHealthAnswer(answer)
     return typeof health === 'string' ? `asked ${STATUS_SERVICE}: ${health}` : summarizeHealth(health)
   } catch (error) {
-    return `could not ask (${STATUS_SERVICE}): ${errorMessage(error)}`
+    // The error may quote what the other qube wrote (its stderr).
+    return `could not ask (${STATUS_SERVICE}): ${printable(errorMessage(error))}`
   }
 }

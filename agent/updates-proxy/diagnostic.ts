@@ -1,10 +1,18 @@
 import type { ProbeResult } from './probe'
 
+/**
+ * Untrusted text as one printable line, in JSON's double quotes: newlines, ESC and every
+ * other control character escaped, so it cannot start a line, a journald priority or a
+ * terminal sequence where it is printed.
+ */
+export function quotePrintable(untrusted: string): string {
+  // JSON escapes C0 controls and quotes; C1 controls and line separators could still move a terminal.
+  return JSON.stringify(untrusted).replace(/[\x7f-\x9f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 /** A bounded, printable excerpt of untrusted bytes: control characters escaped, the size said. */
 export function excerpt(untrusted: Buffer, maxBytes: number, truncated = false): string {
-  const shown = untrusted.subarray(0, maxBytes).toString('utf8')
-  // JSON escapes C0 controls and quotes; C1 controls and line separators could still move a terminal.
-  const printable = JSON.stringify(shown).replace(/[\x7f-\x9f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const printable = quotePrintable(untrusted.subarray(0, maxBytes).toString('utf8'))
   const more = untrusted.length > maxBytes || truncated ? ` ... (first ${Math.min(maxBytes, untrusted.length)} of ${truncated ? `more than ${untrusted.length}` : untrusted.length} bytes)` : ''
   return `${printable}${more}`
 }

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { createContext } from '../../agent/context'
 import { silentLog } from '../../rpc/call'
 import { parseHealthAnswer } from '../../agent/updates-proxy/diagnosis'
+import { formatDiagnostic } from '../../agent/updates-proxy/diagnostic'
+import { summarizeHealth } from '../../agent/updates-proxy/health'
 import { recheckService, restartUnitCommand } from '../../agent/updates-proxy/recheck'
 import { currentRole } from '../../agent/role'
 import { AGENT, runAgent } from '../helpers/cli'
@@ -59,6 +61,24 @@ describe('diagnosis: a failed check asks the updates qube', () => {
     expect(parseHealthAnswer('not json')).toBe('it answered something that is not JSON')
     expect(parseHealthAnswer('{"ok":false,"error":{"code":"X","message":"nope"}}')).toBe('it answered an error: nope')
     expect(parseHealthAnswer('{"ok":true,"result":{"schema":2}}')).toContain('unknown schema 2')
+  })
+
+  it('escapes control characters in every string of a hostile answer before it is printed', () => {
+    // @default may be another qube than sys-whonix: its strings must not start a line, a journald priority or a terminal sequence.
+    const evil = '127.0.0.1:8082\n<6>updates proxy check passed: the updates proxy is torified\x1b]0;owned\x07\r\u009b2J\u2028'
+    const health = parseHealthAnswer(
+      JSON.stringify({ ok: true, result: { schema: 1, proxy: { address: evil, reachable: false, proof: false, status: null, error: evil }, tor: { control: evil, ready: false, bootstrap: { progress: 5, tag: evil, summary: evil, warning: evil }, error: evil }, upstream: { line: evil, configured: false, error: evil } } }),
+    )
+    if (typeof health === 'string') throw new Error(health)
+    const diagnostic = formatDiagnostic({ headline: 'h', url: 'u', expected: 'e', received: 'r', attempts: 1, elapsedMs: 1, updatesQube: summarizeHealth(health) })
+    expect(diagnostic.split('\n')).toHaveLength(6)
+    // eslint-disable-next-line no-control-regex
+    expect(diagnostic).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]/)
+    expect(diagnostic).toContain('proxy 127.0.0.1:8082\\n<6>updates proxy check passed: the updates proxy is torified\\u001b]0;owned\\u0007\\r\\u009b2J\\u2028 unreachable')
+    for (const answer of [JSON.stringify({ ok: false, error: { message: evil } }), JSON.stringify({ ok: true, result: { schema: '\u009b\n' } })]) {
+      // eslint-disable-next-line no-control-regex
+      expect(parseHealthAnswer(answer)).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/)
+    }
   })
 
   it('puts the gateway\'s health (over qrexec to its daemon) into the diagnostic of a failed check', async () => {
