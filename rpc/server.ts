@@ -19,6 +19,8 @@ export interface ServiceEndpoint {
   readonly openCalls: number
   /** Waits up to `graceMs` for open calls to finish, then cuts the rest. */
   drain(graceMs: number): Promise<void>
+  /** Ends the grace period of a drain under way: its open calls are cut now. */
+  hurry(): void
 }
 
 // After a limit breaks, the handler gets this long to answer the error itself.
@@ -33,6 +35,7 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
   const limits = service.limits ?? DEFAULT_LIMITS
   const open = new Set<OpenCall>()
   const idle: (() => void)[] = []
+  const hurried: (() => void)[] = []
   const closed = (call: OpenCall) => {
     open.delete(call)
     if (open.size === 0) idle.splice(0).forEach((wake) => wake())
@@ -55,10 +58,12 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
       if (open.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs)
-          idle.push(() => {
+          const wake = () => {
             clearTimeout(timer)
             resolve()
-          })
+          }
+          idle.push(wake)
+          hurried.push(wake)
         })
       }
       if (open.size === 0) return
@@ -66,6 +71,9 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
       const done = new Promise<void>((resolve) => idle.push(resolve))
       for (const call of open) call.cut(new CodedError('SHUTTING_DOWN', 'the service is shutting down'), 0)
       await Promise.race([done, new Promise((resolve) => setTimeout(resolve, FLUSH_BOUND_MS + HANDLER_GRACE_MS))])
+    },
+    hurry() {
+      hurried.splice(0).forEach((wake) => wake())
     },
   }
 }

@@ -95,6 +95,8 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       }
     },
     stop(graceMs = drainMs) {
+      // A stop asked again with no grace (a second SIGTERM) cuts what the first one waits for.
+      if (stopping && graceMs === 0) sockets.hurry()
       stopping ??= (async () => {
         log.info(`stopping: open calls get ${graceMs} ms`)
         await Promise.all([sockets.close(graceMs), parts?.stop()])

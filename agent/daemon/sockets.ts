@@ -16,6 +16,7 @@ interface Listening {
 export class SocketTable {
   private readonly listening = new Map<string, Listening>()
   private readonly retired = new Set<ServiceEndpoint>()
+  private readonly draining: ServiceEndpoint[] = []
 
   constructor(
     private readonly activation: ReadonlyMap<string, number>,
@@ -39,6 +40,7 @@ export class SocketTable {
         return entry.endpoint.openCalls
       },
       drain: (graceMs) => entry.endpoint.drain(graceMs),
+      hurry: () => entry.endpoint.hurry(),
     }
     const server = fd === undefined ? await listenOnPath(front, path, { mode }) : await listenOnFd(front, fd)
     ;(entry as { server: Server }).server = server
@@ -64,6 +66,11 @@ export class SocketTable {
     }
   }
 
+  /** Cuts now the calls that a close under way still grants time. */
+  hurry(): void {
+    for (const endpoint of this.draining) endpoint.hurry()
+  }
+
   names(): string[] {
     return [...this.listening.keys()]
   }
@@ -76,6 +83,7 @@ export class SocketTable {
     const closed = servers.map((entry) => closeServer(entry.server))
     const endpoints = [...servers.map((entry) => entry.endpoint), ...this.retired]
     this.retired.clear()
+    this.draining.push(...endpoints)
     await Promise.all(endpoints.map((endpoint) => endpoint.drain(graceMs)))
     await Promise.all(closed)
   }

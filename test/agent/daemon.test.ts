@@ -168,6 +168,29 @@ describe('the daemon under stress and signals', () => {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 
+  it('a second SIGTERM cuts the calls the first one still waits for', async () => {
+    const root = await simulatedRoot('gateway')
+    const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = 30_000))
+    const daemon = startDaemon(root, ['--config', config])
+    await daemon.waitForLog(READY)
+    const answer = new Promise<string>((resolve) => {
+      const socket = connect({ path: join(root, 'run/qubes-rpc/qubes.SetDateTime'), allowHalfOpen: true })
+      let text = ''
+      socket.on('data', (chunk) => (text += chunk))
+      socket.on('end', () => socket.end())
+      socket.on('close', () => resolve(text))
+      socket.write('qubes.SetDateTime dom0\0')
+    })
+    await sleep(200)
+    const started = Date.now()
+    daemon.child.kill('SIGTERM')
+    await daemon.waitForLog(/open calls get 30000 ms/)
+    daemon.child.kill('SIGTERM')
+    expect(JSON.parse(await answer).error.code).toBe('SHUTTING_DOWN')
+    expect(await daemon.exited).toBe(0)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
   it('SIGHUP reloads the manifest: a service taken out stops being served; a broken manifest keeps the old one', async () => {
     const root = await simulatedRoot('gateway')
     const dir = await tempRoot()
