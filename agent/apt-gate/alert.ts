@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { AgentContext } from '../context'
 import { sessionBusAddress } from '../notify/address'
 import { sendNotification, type DesktopNotification } from '../notify/notify'
-import { writeFileAtomic } from '../services/write-atomic'
+import { writeFileAtomic } from '../fs/atomic-write'
 import { CodedError } from '../../rpc/errors'
 import { gateScope } from './conditions'
 import { gatherGateFacts, markerReader, type MarkerReading } from './facts'
@@ -82,6 +82,6 @@ export async function runAlert(context: AgentContext, dependencies: AlertDepende
   const address = sessionBusAddress(context.env)
   if (address === null) throw new CodedError('NO_SESSION_BUS', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is usable')
   const id = await dependencies.send(address, alertNotification(context, reading), alert.timeoutMs)
-  await writeFileAtomic(file, `${bootId}\n`, { mode: 0o600, dirMode: 0o700 })
+  await writeFileAtomic(file, `${bootId}\n`, { mode: 0o600, directoryMode: 0o700 })
   return { sent: true, id }
 }

@@ -2,7 +2,7 @@ import { CodedError } from '../../rpc/errors'
 import { readLine } from '../../rpc/input'
 import { jsonHandler } from '../../rpc/json'
 import { quoteUntrusted } from '../../rpc/descriptor'
-import { writeFileAtomic } from './write-atomic'
+import { writeFileAtomic } from '../fs/atomic-write'
 import type { HandlerFactory } from './environment'
 
 // What dom0 sends (`date -u -Iseconds` and similar): an ISO 8601 time with its offset.
@@ -30,7 +30,7 @@ export const setDateTimeService: HandlerFactory = (context) => {
     const untrusted = line.toString('utf8')
     if (line.length === 0) throw new CodedError('TIMESTAMP_INVALID', 'no timestamp was sent')
     const { text, epochMs } = parseTimestamp(untrusted)
-    await writeFileAtomic(record, `${text}\n`, { dirMode: 0o755 })
+    await writeFileAtomic(record, `${text}\n`, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
     return { recorded: context.manifest.paths.setDateTimeRecord, timestamp: new Date(epochMs).toISOString(), clockSet: false }
   })
 }

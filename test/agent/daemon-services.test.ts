@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync, readdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
@@ -40,6 +40,14 @@ describe('qubes.SetDateTime', () => {
   it('refuses anything else with TIMESTAMP_INVALID', () => {
     for (const text of ['', 'now', '2026-01-31 12:00:00', '2026-01-31T12:00:00', '2026-13-01T00:00:00Z', '1999-01-01T00:00:00Z', '2026-01-31T25:61:00Z', '2026-01-31T12:00:00Z; rm -rf /', '\u0000'])
       expect(() => parseTimestamp(text), text).toThrow(expect.objectContaining({ code: 'TIMESTAMP_INVALID' }))
+  })
+  it('25 concurrent calls all record; the file ends holding one whole line', async () => {
+    const root = await gateway()
+    const lines = Array.from({ length: 25 }, (_, index) => `2026-01-${String(index + 1).padStart(2, '0')}T12:00:00+00:00`)
+    const answers = (await Promise.all(lines.map((line) => callHandler(root, 'set-date-time', `${line}\n`)))).map((text) => JSON.parse(text))
+    expect(answers.filter((answer) => answer.ok !== true)).toEqual([])
+    expect(lines.map((line) => `${line}\n`)).toContain(readFileSync(join(root, 'run/qubes-whonix/qubes.SetDateTime'), 'utf8'))
+    expect(readdirSync(join(root, 'run/qubes-whonix')).filter((name) => name.includes('SetDateTime'))).toEqual(['qubes.SetDateTime'])
   })
   it('records the line atomically under the re-rooted path and never reports setting the clock', async () => {
     const root = await gateway()

@@ -107,6 +107,38 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(join(dir, 'no/such/dir/file'), 'x')).rejects.toMatchObject({ code: 'ATOMIC_WRITE_FAILED' })
   })
 
+  it('concurrent writers of one file all succeed; the file ends whole, holding one of them', async () => {
+    const dir = await tempRoot()
+    const file = join(dir, 'qubes.SetDateTime')
+    await writeFile(file, 'old\n')
+    const contents = Array.from({ length: 40 }, (_, index) => `writer ${index} `.repeat(1000 + index) + '\n')
+    const results = await Promise.allSettled(contents.map((content) => writeFileAtomic(file, content)))
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([])
+    expect(contents).toContain(await readFile(file, 'utf8'))
+    expect(await readdir(dir)).toEqual(['qubes.SetDateTime'])
+  })
+
+  it('concurrent writers of the same content to a new file all succeed', async () => {
+    const dir = await tempRoot()
+    const file = join(dir, 'new')
+    const results = await Promise.allSettled(Array.from({ length: 25 }, () => writeFileAtomic(file, 'same\n', { mode: 0o640 })))
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([])
+    expect(await readFile(file, 'utf8')).toBe('same\n')
+    expect((await stat(file)).mode & 0o7777).toBe(0o640)
+    expect(await readdir(dir)).toEqual(['new'])
+  })
+
+  it('creates a missing directory with directoryMode when asked, and leaves an existing one as it is', async () => {
+    const dir = await tempRoot()
+    await writeFileAtomic(join(dir, 'state/qwa/file'), 'x', { directoryMode: 0o700 })
+    expect(await readFile(join(dir, 'state/qwa/file'), 'utf8')).toBe('x')
+    expect((await stat(join(dir, 'state'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(dir, 'state/qwa'))).mode & 0o777).toBe(0o700)
+    await chmod(join(dir, 'state/qwa'), 0o750)
+    await writeFileAtomic(join(dir, 'state/qwa/file'), 'y', { directoryMode: 0o700 })
+    expect((await stat(join(dir, 'state/qwa'))).mode & 0o777).toBe(0o750)
+  })
+
   it('writes bytes exactly (no text decoding), and long names stay within NAME_MAX', async () => {
     const dir = await tempRoot()
     const name = 'n'.repeat(250)
