@@ -1,4 +1,5 @@
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { chmod, chown, lstat, mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Ownership } from './owners'
 
@@ -7,20 +8,40 @@ export type OwnershipResult = { readonly ok: true } | { readonly ok: false; read
 
 const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message
 
-/** Gives `path` its owner (when known) and its mode; a failed chown is reported, not thrown. */
-export async function applyOwnership(path: string, ownership: Ownership, mode: number): Promise<OwnershipResult> {
-  let result: OwnershipResult = { ok: true }
-  if ('error' in ownership) result = { ok: false, reason: ownership.error }
-  else {
-    try {
-      await chown(path, ownership.uid, ownership.gid)
-    } catch (error) {
-      result = { ok: false, reason: `cannot give ${path} to ${ownership.names}: ${codeOf(error)}` }
+// Linux's O_PATH (the same value on x86, arm and arm64; Node does not export it).
+const O_PATH = 0o10000000
+
+/**
+ * Gives `path` its owner (when known) and its mode; a failed chown is reported, not thrown.
+ * No symbolic link is ever followed: the directory holding `path` may belong to another
+ * user (debian-tor owns /run/tor), who could swap a socket for a link to any file. The
+ * file itself is pinned first (O_PATH | O_NOFOLLOW: a link opens as the link), checked to
+ * be of the `kind` expected, then changed through /proc/self/fd, which reaches that very
+ * inode whatever happens to the name meanwhile (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW)
+ * does; fchmod on a socket's own fd would not change the file bound in the directory).
+ */
+export async function applyOwnership(path: string, ownership: Ownership, mode: number, kind: 'socket' | 'directory' = 'socket'): Promise<OwnershipResult> {
+  const handle = await open(path, O_PATH | constants.O_NOFOLLOW)
+  try {
+    const found = await handle.stat()
+    const fits = kind === 'socket' ? found.isSocket() : found.isDirectory()
+    if (!fits) throw new Error(`${path} is not a ${kind}${found.isSymbolicLink() ? ' but a symbolic link' : ''}; left alone`)
+    const pinned = `/proc/self/fd/${handle.fd}`
+    let result: OwnershipResult = { ok: true }
+    if ('error' in ownership) result = { ok: false, reason: ownership.error }
+    else {
+      try {
+        await chown(pinned, ownership.uid, ownership.gid)
+      } catch (error) {
+        result = { ok: false, reason: `cannot give ${path} to ${ownership.names}: ${codeOf(error)}` }
+      }
     }
+    // After chown: chown clears the setgid bit of a directory's mode on some systems.
+    await chmod(pinned, mode)
+    return result
+  } finally {
+    await handle.close()
   }
-  // After chown: chown clears the setgid bit of a directory's mode on some systems.
-  await chmod(path, mode)
-  return result
 }
 
 /**
@@ -36,7 +57,7 @@ export async function ensureDirectory(path: string, mode: number, ownership: Own
     await mkdir(dirname(path), { recursive: true, mode: 0o755 })
     await mkdir(path, { mode: mode & 0o777 })
   }
-  return applyOwnership(path, ownership, mode)
+  return applyOwnership(path, ownership, mode, 'directory')
 }
 
 /** Clears the way for a Unix socket: a stale socket is removed, anything else is refused. */
