@@ -41,6 +41,36 @@ describe('qubes.SetDateTime', () => {
     for (const text of ['', 'now', '2026-01-31 12:00:00', '2026-01-31T12:00:00', '2026-13-01T00:00:00Z', '1999-01-01T00:00:00Z', '2026-01-31T25:61:00Z', '2026-01-31T12:00:00Z; rm -rf /', '\u0000'])
       expect(() => parseTimestamp(text), text).toThrow(expect.objectContaining({ code: 'TIMESTAMP_INVALID' }))
   })
+  it('refuses dates that do not exist (no rolling over into the next month), with a clear reason', () => {
+    const refused: [string, RegExp][] = [
+      ['2026-02-30T12:00:00+00:00', /day 30 does not exist in 2026-02/],
+      ['2026-02-29T12:00:00Z', /day 29 does not exist in 2026-02/],
+      ['2100-02-29T12:00:00Z', /day 29 does not exist in 2100-02/],
+      ['2026-04-31T12:00:00Z', /day 31 does not exist in 2026-04/],
+      ['2026-01-00T12:00:00Z', /day 0 does not exist/],
+      ['2026-00-10T12:00:00Z', /month 0 does not exist/],
+      ['2026-01-31T24:00:00Z', /time of day is out of range/],
+      ['2026-01-31T12:60:00Z', /time of day is out of range/],
+      ['2026-01-31T12:00:60Z', /time of day is out of range/],
+      ['2026-01-31T12:00:00+24:00', /offset is out of range/],
+      ['2026-01-31T12:00:00+01:60', /offset is out of range/],
+      ['2201-01-01T00:00:00Z', /year 2201 is outside 2000-2200/],
+    ]
+    for (const [text, reason] of refused) expect(() => parseTimestamp(text), text).toThrow(expect.objectContaining({ code: 'TIMESTAMP_INVALID', message: expect.stringMatching(reason) }))
+  })
+  it('accepts the days that do exist, leap days included, at the instant they name', () => {
+    const accepted: [string, string][] = [
+      ['2028-02-29T12:00:00Z', '2028-02-29T12:00:00.000Z'],
+      ['2000-02-29T00:00:00+00:00', '2000-02-29T00:00:00.000Z'],
+      ['2026-04-30T23:59:59-01:00', '2026-05-01T00:59:59.000Z'],
+      ['2026-12-31T23:59:59,9876+0530', '2026-12-31T18:29:59.987Z'],
+      ['2026-01-31T12:00:00.5Z', '2026-01-31T12:00:00.500Z'],
+    ]
+    for (const [text, instant] of accepted) {
+      expect(new Date(parseTimestamp(text).epochMs).toISOString(), text).toBe(instant)
+      expect(parseTimestamp(text).epochMs, text).toBe(Date.parse(text.replace(',', '.')))
+    }
+  })
   it('25 concurrent calls all record; the file ends holding one whole line', async () => {
     const root = await gateway()
     const lines = Array.from({ length: 25 }, (_, index) => `2026-01-${String(index + 1).padStart(2, '0')}T12:00:00+00:00`)
