@@ -53,12 +53,15 @@ export async function runUpdatesProxyCheck(env: CheckEnvironment, options: Check
   }
   env.pastUserCheck()
   const markers = markerPaths(context)
+  const started = env.now()
   let outcome: Outcome
   try {
     outcome = await decide(env, options, markers.secure)
   } catch (error) {
     io.err(`qubes-whonix-agent: updates proxy check failed: ${errorMessage(error)}`)
-    outcome = { exitCode: 1, report: null }
+    // A report all the same: whonix.UpdatesProxyCheck tells this run's result by it.
+    const report: CheckReport = { schema: 1, result: 'failed', detail: `the check failed: ${errorMessage(error)}`.slice(0, 2000), attempts: 0, elapsedMs: Math.round(env.now() - started), finishedAt: new Date().toISOString() }
+    outcome = { exitCode: 1, report }
   }
   try {
     if (outcome.report) await writeReport(reportPath(context), `${JSON.stringify(outcome.report)}\n`, settings.markerMode)

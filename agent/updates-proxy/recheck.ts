@@ -32,8 +32,19 @@ export const restartCheckUnit: CheckStarter = async (context) => {
 }
 
 /**
+ * Whether the report is of a run that started after `requestedAt` (wall clock, ms). A run
+ * still going when the restart was asked is stopped by it (SIGTERM), and then writes
+ * check-done and an `interrupted` report of its own: that result is not the new run's.
+ * A run's start is its end less its length (the report has both, to the millisecond).
+ */
+export function ranSince(report: CheckReport | null, requestedAt: number): boolean {
+  return report !== null && Date.parse(report.finishedAt) - report.elapsedMs > requestedAt
+}
+
+/**
  * whonix.UpdatesProxyCheck (dom0 -> a Whonix template): forget the last result, run the
- * check again, answer its new result once it is done.
+ * check again, answer its new result once it is done (check-done and a report of a run
+ * that started after the restart was asked).
  */
 export function recheckService(start: CheckStarter): HandlerFactory {
   return (context, daemon) =>
@@ -41,11 +52,12 @@ export function recheckService(start: CheckStarter): HandlerFactory {
       const markers = markerPaths(context)
       await removeMarker(markers.secure)
       await removeMarker(markers.done)
+      const requestedAt = Date.now()
       await start(context)
       const deadline = Date.now() + context.manifest.updatesProxy.check.timeoutSec * 1000 + GRACE_MS
       for (;;) {
         const state = await readMarkerState(context, daemon.role)
-        if (state.checkDone === 'present') return { schema: 1, verdict: state.verdict, report: state.report }
+        if (state.checkDone === 'present' && ranSince(state.report, requestedAt)) return { schema: 1, verdict: state.verdict, report: state.report }
         if (Date.now() > deadline || call.signal.aborted)
           throw new CodedError('RECHECK_TIMEOUT', `the check did not finish within ${context.manifest.updatesProxy.check.timeoutSec} s`)
         await sleep(POLL_MS)

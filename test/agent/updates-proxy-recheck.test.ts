@@ -1,20 +1,21 @@
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { createContext } from '../../agent/context'
 import { silentLog } from '../../rpc/call'
 import { parseHealthAnswer } from '../../agent/updates-proxy/diagnosis'
 import { formatDiagnostic } from '../../agent/updates-proxy/diagnostic'
 import { summarizeHealth } from '../../agent/updates-proxy/health'
-import { recheckService, restartUnitCommand } from '../../agent/updates-proxy/recheck'
+import { ranSince, recheckService, restartUnitCommand } from '../../agent/updates-proxy/recheck'
 import { currentRole } from '../../agent/role'
 import { AGENT, runAgent } from '../helpers/cli'
 import { requirePart } from '../helpers/parts'
 import { jsonOf, rawCall, serveOnSocket } from '../rpc/serve-helper'
 import { READY, startDaemon } from './daemon-helper'
 import { startStandInTor } from './tor-helpers'
-import { freePort, simulatedQube, startHttpServer, startTinyproxy } from './updates-proxy-helpers'
+import { freePort, simulatedQube, startHttpServer, startTinyproxy, waitUntil } from './updates-proxy-helpers'
 
 const tinyproxy = requirePart('tinyproxy')
 const exists = (path: string) => stat(path).then(() => true, () => false)
@@ -46,6 +47,43 @@ describe('whonix.UpdatesProxyCheck (dom0 asks a template to check again)', () =>
     const passed = jsonOf(await rawCall(path, 'whonix.UpdatesProxyCheck dom0\0', { timeoutMs: 20_000 }))
     expect(passed).toMatchObject({ ok: true, result: { verdict: 'passed', report: { result: 'passed' } } })
     expect(await exists(secure)).toBe(true)
+  })
+})
+
+describe('whonix.UpdatesProxyCheck: the result of a run stopped by the restart is not the answer', () => {
+  it('waits for the new run when the restart SIGTERMs a check still running (which writes check-done and interrupted)', async () => {
+    // The running check's proxy takes the request and never answers: the check is still going when dom0 asks.
+    let asked = 0
+    const silent = await startHttpServer('127.0.0.1', () => void asked++)
+    const qube = await simulatedQube('template-workstation', { 'updatesProxy.check.url': `http://127.0.0.1:${silent.port}/`, 'updatesProxy.check.timeoutSec': 30 })
+    const context = await createContext({ root: qube.root, manifest: qube.manifest, env: { PATH: '' } })
+    const role = await currentRole(context)
+    const check = () => spawn(process.execPath, [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'], { stdio: 'ignore' })
+    const running = check()
+    onTestFinished(() => void running.kill('SIGKILL'))
+    await waitUntil('the running check to ask its proxy', () => asked > 0)
+    // The new run will pass (the skip service), but only after the stopped one has recorded its end.
+    const { skipService } = qube.manifest.updatesProxy.check
+    await mkdir(join(qube.root, qube.manifest.paths.runQubesService), { recursive: true })
+    await writeFile(join(qube.root, qube.manifest.paths.runQubesService, skipService), '')
+    // As `systemctl restart --no-block` does: SIGTERM to the running check, once it is gone a new one.
+    const starter = async () => {
+      running.kill('SIGTERM')
+      void once(running, 'exit').then(() => check())
+    }
+    const handler = recheckService(starter)(context, { role, daemonStatus: () => ({ running: false, reason: 'test' }), log: silentLog })
+    const { path } = await serveOnSocket('whonix.UpdatesProxyCheck', handler, { totalTimeoutMs: 20_000 })
+    const answer = jsonOf(await rawCall(path, 'whonix.UpdatesProxyCheck dom0\0', { timeoutMs: 20_000 }))
+    expect(running.exitCode ?? running.signalCode).toBe(143)
+    expect(answer).toMatchObject({ ok: true, result: { schema: 1, verdict: 'passed', report: { result: 'skipped' } } })
+  })
+
+  it('tells a run by its start: its end less its length, after the restart was asked', () => {
+    const report = { schema: 1, result: 'interrupted', detail: '', attempts: 0, elapsedMs: 5000, finishedAt: '2026-01-01T00:00:10.000Z' } as const
+    const requestedAt = Date.parse('2026-01-01T00:00:08.000Z')
+    expect(ranSince(report, requestedAt)).toBe(false)
+    expect(ranSince({ ...report, elapsedMs: 1000 }, requestedAt)).toBe(true)
+    expect(ranSince(null, requestedAt)).toBe(false)
   })
 })
 
