@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
-import { chown, open, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { open } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
+import { writeFileAtomic } from '../fs/atomic-write'
 import type { AgentContext } from '../context'
 import { withBlock, hasBlock, type BlockSpec } from './block'
 
@@ -17,7 +17,15 @@ export function blockSpec(context: AgentContext): BlockSpec {
   }
 }
 
-async function readConfig(path: string): Promise<{ text: string; mode: number; uid: number; gid: number }> {
+/**
+ * The config is edited as Latin-1 text: one character per byte, so every byte outside our
+ * block (a Latin-1 comment, invalid UTF-8) is written back exactly as it was read. Our own
+ * lines are turned into the Latin-1 spelling of their UTF-8 bytes the same way.
+ */
+const fromUtf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1')
+const latin1Spec = (spec: BlockSpec): BlockSpec => ({ begin: fromUtf8(spec.begin), end: fromUtf8(spec.end), lines: spec.lines.map(fromUtf8) })
+
+async function readConfig(path: string): Promise<{ text: string }> {
   let handle
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -31,27 +39,9 @@ async function readConfig(path: string): Promise<{ text: string; mode: number; u
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1)
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
     if (bytesRead > MAX_CONFIG_BYTES) throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
-    return { text: buffer.subarray(0, bytesRead).toString('utf8'), mode: info.mode & 0o7777, uid: info.uid, gid: info.gid }
+    return { text: buffer.subarray(0, bytesRead).toString('latin1') }
   } finally {
     await handle.close()
-  }
-}
-
-/** Replaces `path` whole or not at all, keeping its mode and (as root) its owner. */
-async function replaceFile(path: string, text: string, like: { mode: number; uid: number; gid: number }): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, like.mode)
-  try {
-    await handle.chmod(like.mode)
-    if (process.getuid?.() === 0) await chown(temporary, like.uid, like.gid)
-    await handle.writeFile(text)
-    await handle.sync()
-    await handle.close()
-    await rename(temporary, path)
-  } catch (error) {
-    await handle.close().catch(() => undefined)
-    await rm(temporary, { force: true })
-    throw error
   }
 }
 
@@ -65,16 +55,18 @@ export interface TinyproxyEdit {
 export async function applyTinyproxyBlock(context: AgentContext): Promise<TinyproxyEdit> {
   const path = context.paths.tinyproxyConfig
   const current = await readConfig(path)
-  const edit = withBlock(current.text, blockSpec(context), context.manifest.paths.tinyproxyConfig)
-  if (edit.changed) await replaceFile(path, edit.text, current)
-  return { path: context.manifest.paths.tinyproxyConfig, changed: edit.changed, foreignUpstreams: edit.foreignUpstreams }
+  const edit = withBlock(current.text, latin1Spec(blockSpec(context)), context.manifest.paths.tinyproxyConfig)
+  // Whole or not at all, keeping the file's mode and owner (agent/fs/atomic-write).
+  if (edit.changed) await writeFileAtomic(path, Buffer.from(edit.text, 'latin1'), { root: context.paths.root })
+  const foreignUpstreams = edit.foreignUpstreams.map((line) => Buffer.from(line, 'latin1').toString('utf8'))
+  return { path: context.manifest.paths.tinyproxyConfig, changed: edit.changed, foreignUpstreams }
 }
 
 /** Whether tinyproxy's config carries our block as it should be; the error says why not. */
 export async function inspectTinyproxyBlock(context: AgentContext): Promise<{ configured: boolean; error: string | null }> {
   try {
     const { text } = await readConfig(context.paths.tinyproxyConfig)
-    return hasBlock(text, blockSpec(context)) ? { configured: true, error: null } : { configured: false, error: 'our block is missing or differs (run: updates-proxy setup-tinyproxy)' }
+    return hasBlock(text, latin1Spec(blockSpec(context))) ? { configured: true, error: null } : { configured: false, error: 'our block is missing or differs (run: updates-proxy setup-tinyproxy)' }
   } catch (error) {
     return { configured: false, error: (error as Error).message }
   }

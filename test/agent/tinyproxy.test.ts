@@ -1,11 +1,13 @@
 import { once } from 'node:events'
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { createContext } from '../../agent/context'
 import { generatedFiles } from '../../agent/generated/registry'
 import { writeGeneratedFiles } from '../../agent/generated/write'
 import { hasBlock, withBlock, type BlockSpec } from '../../agent/tinyproxy/block'
+import { applyTinyproxyBlock, inspectTinyproxyBlock } from '../../agent/tinyproxy/config'
 import { runAgent } from '../helpers/cli'
 import { requirePart } from '../helpers/parts'
 import { freePort, simulatedQube, startTinyproxy, tinyproxyConfigLines, waitUntil } from './updates-proxy-helpers'
@@ -75,6 +77,37 @@ describe('updates-proxy setup-tinyproxy', () => {
     const other = await runAgent(['--root', workstation.root, '--config', workstation.config, 'updates-proxy', 'setup-tinyproxy'])
     expect(other.code).toBe(0)
     expect(other.stdout).toContain('not a Whonix-Gateway')
+  })
+})
+
+describe('tinyproxy config bytes', () => {
+  it('keeps every byte outside our block (Latin-1, invalid UTF-8) and is not blocked by a stale temporary file', async () => {
+    const qube = await simulatedQube('gateway')
+    const context = await createContext({ root: qube.root, manifest: qube.manifest, env: { PATH: '' } })
+    const config = join(qube.root, 'etc/tinyproxy/tinyproxy-updates.conf')
+    const before = Buffer.concat([Buffer.from(BASE), Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from(' (Latin-1), '), Buffer.from([0xff, 0xc3, 0x28]), Buffer.from(' (not UTF-8), caf\u00e9 (UTF-8)\n')])
+    await mkdir(dirname(config), { recursive: true })
+    await writeFile(config, before)
+    await chmod(config, 0o640)
+    // What a run killed mid-write left with the old fixed name, and one of ours.
+    const stale = [join(qube.root, `etc/tinyproxy/.tinyproxy-updates.conf.${process.pid}.tmp`), join(qube.root, 'etc/tinyproxy/.tinyproxy-updates.conf.qwa-000000000000.tmp')]
+    for (const file of stale) await writeFile(file, 'stale')
+
+    expect((await applyTinyproxyBlock(context)).changed).toBe(true)
+    const after = await readFile(config)
+    expect(after.subarray(0, before.length).equals(before)).toBe(true)
+    expect(after.subarray(before.length).toString('latin1')).toMatch(/^# BEGIN qubes-whonix-agent[^\n]*\nUpstream socks5 127\.0\.0\.1:9104\n/)
+    expect((await stat(config)).mode & 0o777).toBe(0o640)
+    expect(await inspectTinyproxyBlock(context)).toEqual({ configured: true, error: null })
+    for (const file of stale) expect(await readFile(file, 'utf8')).toBe('stale')
+
+    // An outdated block in the middle is replaced; the bytes after it stay too.
+    const tail = Buffer.concat([Buffer.from('# after '), Buffer.from([0xe9, 0x80]), Buffer.from('\n')])
+    const outdated = Buffer.from(after.toString('latin1').replace(/Upstream socks5 [^\n]*/, 'Upstream socks5 127.0.0.1:1'), 'latin1')
+    await writeFile(config, Buffer.concat([outdated, tail]))
+    expect((await applyTinyproxyBlock(context)).changed).toBe(true)
+    expect((await readFile(config)).equals(Buffer.concat([after, tail]))).toBe(true)
+    expect((await applyTinyproxyBlock(context)).changed).toBe(false)
   })
 })
 
