@@ -1,4 +1,4 @@
-import { chmod, chown, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shippedManifest } from '../../../agent/manifest/load'
@@ -133,6 +133,23 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
       'whonix-ip6-local': 'fd09:24ef:4179::a89:21',
       'whonix-ip6-gateway': 'fd09:24ef:4179::a89:8',
     })
+  })
+
+  it.skipIf(process.getuid?.() !== 0)("never writes a root file through a user's directory link (~/.xchat2 to a root-only directory)", async () => {
+    const root = await qube('workstation')
+    await mkdir(at(root, '/home/user'), { recursive: true })
+    await chown(at(root, '/home/user'), 1000, 1000)
+    await mkdir(at(root, '/root-only'), { mode: 0o700 })
+    await writeFile(at(root, '/root-only/xchat.conf'), 'proxy 10.152.152.10\n', { mode: 0o600 })
+    await rm(at(root, '/home/user/.xchat2'), { recursive: true, force: true })
+    await symlink('../../root-only', at(root, '/home/user/.xchat2'))
+    await lchown(at(root, '/home/user/.xchat2'), 1000, 1000)
+    const { code, report } = await replaceIps(root)
+    expect(code).toBe(1)
+    expect(report.files.find((file) => file.path === '/home/user/.xchat2/xchat.conf')).toMatchObject({ result: 'failed', detail: expect.stringContaining('not following it') })
+    expect(await read(root, '/root-only/xchat.conf')).toBe('proxy 10.152.152.10\n')
+    expect((await stat(at(root, '/root-only/xchat.conf'))).mode & 0o7777).toBe(0o600)
+    expect(await readdir(at(root, '/root-only'))).toEqual(['xchat.conf'])
   })
 
   it('never runs in a template', async () => {
