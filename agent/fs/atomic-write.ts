@@ -77,7 +77,7 @@ const TEMPORARY_ATTEMPTS = 8
  * bits), exclusively: a name taken already (another writer, a leftover of a killed run)
  * is never reused, another is drawn.
  */
-async function createTemporary(target: string): Promise<{ name: string; handle: FileHandle }> {
+export async function createTemporary(target: string): Promise<{ name: string; handle: FileHandle }> {
   // Keep the name within NAME_MAX (255) whatever the length of the file's own name.
   const prefix = join(dirname(target), `.${basename(target).slice(0, 200)}.qwa-`)
   for (let attempt = 1; ; attempt++) {
@@ -100,7 +100,7 @@ async function createDirectory(directory: string, mode: number, path: string): P
 }
 
 /** Makes a rename in `directory` durable. */
-async function syncDirectory(directory: string, path: string): Promise<void> {
+export async function syncDirectory(directory: string, path: string): Promise<void> {
   try {
     const handle = await open(directory, 'r')
     try {

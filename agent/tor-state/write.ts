@@ -1,5 +1,6 @@
-import { open, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { createTemporary, syncDirectory } from '../fs/atomic-write'
 
 export interface FileOwner {
   readonly uid: number
@@ -12,9 +13,8 @@ export interface FileOwner {
  * never followed). Returns why the owner could not be set, if it could not.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array, mode: number, owner: FileOwner | null): Promise<string | null> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
-  await rm(temporary, { force: true })
-  const file = await open(temporary, 'wx', 0o600)
+  // A random name, created exclusively: never a file or link someone left at a known name.
+  const { name: temporary, handle: file } = await createTemporary(path)
   let ownerProblem: string | null = null
   try {
     await file.writeFile(data)
@@ -34,5 +34,6 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode: numb
     await rm(temporary, { force: true })
     throw error
   }
+  await syncDirectory(dirname(path), path)
   return ownerProblem
 }
