@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:net'
-import { isIPv6 } from 'node:net'
+import { isIPv6 } from '../net/ip'
 import type { RpcLog } from '../../rpc/call'
 import { acceptHandles, type AcceptedHandle } from './accept'
 import type { BufferPools } from './buffers'

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net'
+import { isIPv4 } from '../net/ip'
 import type { QubesdbRead } from '../qubesdb/reader'
 import { formatEndpoint, tcpEndpoint, unixEndpoint, type Endpoint } from './endpoint'
 import type { StackedTorSection } from './manifest'
