@@ -35,17 +35,16 @@ export function commandWord(argv: readonly string[]): string | undefined {
   return undefined
 }
 
-async function commandsFor(argv: readonly string[]): Promise<ReadonlyMap<string, AgentCommand<never>>> {
+async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>[]> {
   const word = commandWord(argv)
   const load = word === undefined ? undefined : COMMANDS[word]
   // Help, and the suggestion for a mistyped command, need them all.
-  const words = load && word !== undefined ? [word] : Object.keys(COMMANDS)
-  const commands = await Promise.all(words.map((name) => (COMMANDS[name] as () => Promise<AgentCommand<never>>)()))
-  return new Map(words.map((name, index) => [name, commands[index] as AgentCommand<never>]))
+  return load ? [await load()] : Promise.all(Object.values(COMMANDS).map((loadOne) => loadOne()))
 }
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  let exitCode = 0
   let parser = yargs([...argv])
     .scriptName('qubes-whonix-agent')
     .usage('$0 <command> [options]\n\nWhonix integration for Qubes OS.')
@@ -63,11 +62,16 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       if (error) throw error
       throw new CodedError('USAGE', message.replace(/\s*\n\s*/g, ' '), { exitCode: 2 })
     })
-  const commands = await commandsFor(argv)
-  // No yargs handler: yargs renders the whole help text after running one, to no use here.
-  for (const command of commands.values()) parser = parser.command(command.command as string, command.describe, (y) => (command.builder ? command.builder(y as never) : y))
-  const args = await parser.parseAsync()
-  const command = commands.get(String(args._[0]))
-  if (command === undefined) throw new CodedError('USAGE', `Unknown command: ${String(args._[0])}`, { exitCode: 2 })
-  return command.run(args as unknown as never & GlobalArgs, io)
+  for (const command of await commandsFor(argv)) {
+    parser = parser.command(
+      command.command as string,
+      command.describe,
+      (y) => (command.builder ? command.builder(y as never) : y),
+      async (args) => {
+        exitCode = await command.run(args as unknown as never & GlobalArgs, io)
+      },
+    )
+  }
+  await parser.parseAsync()
+  return exitCode
 }
