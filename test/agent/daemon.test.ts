@@ -18,6 +18,18 @@ function rssKiB(pid: number): number {
   return Number(/([0-9]+)/.exec(line)?.[1])
 }
 
+/** A qubes.SetDateTime call that sends its descriptor and nothing more; resolves to its answer. */
+function heldCall(root: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ path: join(root, 'run/qubes-rpc/qubes.SetDateTime'), allowHalfOpen: true })
+    let text = ''
+    socket.on('data', (chunk) => (text += chunk))
+    socket.on('end', () => socket.end())
+    socket.on('close', () => resolve(text))
+    socket.write('qubes.SetDateTime dom0\0')
+  })
+}
+
 describe('the daemon on a simulated Whonix-Gateway', () => {
   it('serves the services of its role on /run/qubes-rpc sockets, logs with journald priorities, stops cleanly on SIGTERM', async () => {
     const root = await simulatedRoot('gateway')
@@ -152,14 +164,7 @@ describe('the daemon under stress and signals', () => {
     const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = 200))
     const daemon = startDaemon(root, ['--config', config])
     await daemon.waitForLog(READY)
-    const answer = new Promise<string>((resolve) => {
-      const socket = connect({ path: join(root, 'run/qubes-rpc/qubes.SetDateTime'), allowHalfOpen: true })
-      let text = ''
-      socket.on('data', (chunk) => (text += chunk))
-      socket.on('end', () => socket.end())
-      socket.on('close', () => resolve(text))
-      socket.write('qubes.SetDateTime dom0\0')
-    })
+    const answer = heldCall(root)
     await sleep(200)
     const started = Date.now()
     daemon.child.kill('SIGTERM')
@@ -173,14 +178,7 @@ describe('the daemon under stress and signals', () => {
     const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = 30_000))
     const daemon = startDaemon(root, ['--config', config])
     await daemon.waitForLog(READY)
-    const answer = new Promise<string>((resolve) => {
-      const socket = connect({ path: join(root, 'run/qubes-rpc/qubes.SetDateTime'), allowHalfOpen: true })
-      let text = ''
-      socket.on('data', (chunk) => (text += chunk))
-      socket.on('end', () => socket.end())
-      socket.on('close', () => resolve(text))
-      socket.write('qubes.SetDateTime dom0\0')
-    })
+    const answer = heldCall(root)
     await sleep(200)
     const started = Date.now()
     daemon.child.kill('SIGTERM')
