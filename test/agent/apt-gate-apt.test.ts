@@ -68,6 +68,15 @@ for (const [name, update] of Object.entries(updaters)) {
       expect(run.stdout() + run.stderr()).toContain('Problem executing scripts APT::Update::Pre-Invoke')
     })
 
+    it('with the package removed but its apt.conf file kept (a conffile): the update runs', async () => {
+      const box = await gateSandbox()
+      await touch(box.done)
+      await rm(join(box.root, manifest.aptGate.files.aptHookScript))
+      const run = update(box, await aptSandbox(box))
+      expect(await run.ended, run.stderr()).toEqual({ code: 0, signal: null })
+      expect(run.stderr()).not.toMatch(WARNING)
+    })
+
     it('with neither: it waits, and proceeds when the marker appears meanwhile', async () => {
       const box = await gateSandbox()
       const run = update(box, await aptSandbox(box))
