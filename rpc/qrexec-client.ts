@@ -32,6 +32,8 @@ export interface ClientRun {
   readonly stdout: string
   readonly stderr: string
   readonly timedOut?: boolean
+  /** More output than the bound: the runner killed it and kept none of it. */
+  readonly overflowed?: boolean
   readonly spawnError?: string
 }
 
@@ -46,6 +48,8 @@ export function interpretClientRun(request: ServiceCallRequest, run: ClientRun):
   const command = qrexecClientVmArgv(request)
   if (run.spawnError !== undefined) throw new QrexecFailureError(`cannot run ${command[0]} (${run.spawnError}); is this a Qubes qube?`, { command })
   if (run.timedOut) throw new CodedError('RPC_TIMEOUT', `${what}: no answer in time`, { command })
+  // Checked before the exit code: the program may have ended with 0 before the kill came.
+  if (run.overflowed) throw new CodedError('RPC_ANSWER_TOO_LARGE', `${what}: the answer is larger than its bound`, { command })
   if (run.exitCode === QREXEC_EXIT.refused) throw new QrexecRefusedError(`${what}: refused by the dom0 policy${suffix}`, { command })
   if (run.exitCode === QREXEC_EXIT.notFound) throw new QrexecServiceNotFoundError(`${what}: no such service there${suffix}`, { command })
   if (run.exitCode === QREXEC_EXIT.failure) throw new QrexecFailureError(`${what}: qrexec failed${suffix}`, { command })

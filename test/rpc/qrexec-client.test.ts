@@ -1,10 +1,11 @@
-import { mkdirSync, symlinkSync } from 'node:fs'
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CodedError, QrexecFailureError, QrexecRefusedError, QrexecServiceNotFoundError } from '../../rpc/errors'
 import { jsonHandler } from '../../rpc/json'
 import { parsePolicyLine } from '../../rpc/policy'
 import { callQrexecService, qrexecClientVmArgv, type ClientCommand, type ClientRun } from '../../rpc/qrexec-client'
+import { spawnCommand } from '../../agent/run'
 import { tempRoot } from '../helpers/sandbox'
 import { callThroughAgent } from '../stand-ins/qrexec-agent'
 import { serveOnSocket } from './serve-helper'
@@ -68,5 +69,13 @@ describe('calling a service in another qube', () => {
     const missing = callQrexecService(async () => ({ exitCode: null, stdout: '', stderr: '', spawnError: 'ENOENT' }), request)
     await expect(missing).rejects.toBeInstanceOf(CodedError)
     await expect(missing).rejects.toThrow(/is this a Qubes qube/)
+  })
+  it('an answer over its bound is an error, even when the program exited 0 first', async () => {
+    const program = join(await tempRoot(), 'qrexec-client-vm')
+    writeFileSync(program, '#!/bin/sh\nhead -c 100000 /dev/zero\n')
+    chmodSync(program, 0o755)
+    const request = { target: 'sys-whonix', service: 'test.Big', program, timeoutMs: 10_000 }
+    await expect(callQrexecService(spawnCommand, { ...request, maxOutputBytes: 1000 })).rejects.toMatchObject({ code: 'RPC_ANSWER_TOO_LARGE' })
+    expect((await callQrexecService(spawnCommand, { ...request, maxOutputBytes: 200_000 })).length).toBe(100_000)
   })
 })
