@@ -69,22 +69,23 @@ async function safeCookie(connection: ControlConnection, cookie: Buffer): Promis
 }
 
 /**
- * Authenticates the way Tor offers: no authentication, SAFECOOKIE (preferred), or COOKIE.
- * The cookie comes from `cookieFile` when given (the manifest's), else from PROTOCOLINFO.
+ * Authenticates with SAFECOOKIE, where the other end proves it knows Tor's cookie before
+ * ours is sent; a Tor that asks for no authentication (NULL) is taken as it is. Plain
+ * COOKIE is refused: it hands the cookie to whoever listens (real Tor always offers
+ * SAFECOOKIE beside it). The cookie comes from `cookieFile` when given, else PROTOCOLINFO.
  */
 export async function authenticate(connection: ControlConnection, cookieFile: string | null): Promise<ProtocolInfo> {
   const info = await protocolInfo(connection)
   const offers = (method: string) => info.methods.includes(method)
-  if (offers('NULL')) {
-    await connection.command('AUTHENTICATE')
-    return info
+  if (!offers('SAFECOOKIE')) {
+    if (offers('NULL')) {
+      await connection.command('AUTHENTICATE')
+      return info
+    }
+    throw new CodedError('TOR_AUTH_UNSUPPORTED', `no SAFECOOKIE authentication on ${connection.address} (methods: ${info.methods.join(',') || 'none'}); the cookie is not sent in plain`)
   }
-  if (!offers('SAFECOOKIE') && !offers('COOKIE'))
-    throw new CodedError('TOR_AUTH_UNSUPPORTED', `Tor offers no cookie authentication on ${connection.address} (methods: ${info.methods.join(',') || 'none'})`)
   const path = cookieFile ?? info.cookieFile
   if (path === null) throw new CodedError('TOR_AUTH_UNSUPPORTED', `Tor names no cookie file on ${connection.address} and none is configured`)
-  const cookie = await readCookie(path)
-  if (offers('SAFECOOKIE')) await safeCookie(connection, cookie)
-  else await connection.command(`AUTHENTICATE ${cookie.toString('hex')}`)
+  await safeCookie(connection, await readCookie(path))
   return info
 }

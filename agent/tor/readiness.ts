@@ -64,10 +64,13 @@ export class TorReadinessMonitor {
     try {
       control = await openTorControl(this.settings)
       const opened = control
+      // An event that comes with the GETINFO reply (one read) lands before `control` is set.
+      let early: BootstrapPhase | null = null
       opened.connection.onEvent((reply) => {
         try {
           const phase = bootstrapEvent(reply)
           if (phase && this.control === opened) this.update(phase)
+          else if (phase) early = phase
         } catch (error) {
           opened.connection.close()
           this.lastError = errorMessage(error)
@@ -81,11 +84,13 @@ export class TorReadinessMonitor {
         this.notify()
       })
       await opened.connection.command('SETEVENTS STATUS_CLIENT')
-      const phase = await readBootstrapPhase(opened.connection)
+      const asked = await readBootstrapPhase(opened.connection)
       if (opened.connection.closed) throw new Error(`Tor closed the control connection ${opened.connection.address}`)
       this.control = opened
       this.lastError = null
-      this.update(phase)
+      // Bootstrap progress only grows while a connection lasts: the further of the two is now.
+      const seen = early as BootstrapPhase | null
+      this.update(seen !== null && seen.progress > asked.progress ? seen : asked)
     } catch (error) {
       control?.connection.close()
       this.lastError = errorMessage(error)

@@ -117,6 +117,29 @@ describe('Tor readiness against a stand-in control port', () => {
     expect(standIn.commands.length).toBe(sent)
   })
 
+  it('keeps the 100 % event that comes in the same read as the GETINFO reply', async () => {
+    const port = await hostilePort((socket) => {
+      let buffered = ''
+      socket.on('data', (chunk) => {
+        buffered += chunk.toString()
+        for (let end = buffered.indexOf('\r\n'); end !== -1; end = buffered.indexOf('\r\n')) {
+          const line = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          if (line.startsWith('PROTOCOLINFO')) socket.write('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250 OK\r\n')
+          else if (line.startsWith('GETINFO'))
+            socket.write(
+              '250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=95 TAG=circuit_create SUMMARY="Establishing a Tor circuit"\r\n250 OK\r\n' +
+                '650 STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"\r\n',
+            )
+          else socket.write('250 OK\r\n')
+        }
+      })
+    })
+    const monitor = new TorReadinessMonitor(tcp(port))
+    onTestFinished(() => monitor.close())
+    expect(await monitor.waitReady(3000)).toMatchObject({ ready: true })
+  })
+
   it('wakes a waiting call on the bootstrap event, and notices a Tor restart', async () => {
     const standIn = await startStandInTor(50)
     const monitor = new TorReadinessMonitor(tcp(standIn.port))
@@ -158,6 +181,22 @@ describe('Tor control client against hostile ports', () => {
   it('refuses malformed lines', async () => {
     const garbage = await hostilePort((socket) => socket.write('hello\r\n'))
     await expect(openTorControl(tcp(garbage))).rejects.toMatchObject({ code: 'TOR_CONTROL_PROTOCOL' })
+  })
+
+  it('never sends the cookie in plain to a port that offers only COOKIE (no proof it is Tor)', async () => {
+    const dir = await tempRoot()
+    const cookieFile = join(dir, 'control_auth_cookie')
+    await writeFile(cookieFile, Buffer.alloc(32, 0xab))
+    const received: string[] = []
+    const port = await hostilePort((socket) =>
+      socket.on('data', (chunk) => {
+        received.push(chunk.toString())
+        if (chunk.toString().startsWith('PROTOCOLINFO')) socket.write(`250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="${cookieFile}"\r\n250 OK\r\n`)
+        else socket.write('250 OK\r\n')
+      }),
+    )
+    await expect(openTorControl({ ...tcp(port), cookieFile })).rejects.toMatchObject({ code: 'TOR_AUTH_UNSUPPORTED' })
+    expect(received.join('')).not.toContain('abab')
   })
 
   it('refuses a control port that offers no cookie method', async () => {
