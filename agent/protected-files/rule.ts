@@ -7,12 +7,14 @@
 export interface ListFile {
   /** The list file's system path (not re-rooted), for reports. */
   readonly path: string
-  /** Its lines, split at "\n" only, as bytes (latin1) so no decoding can create a match. */
+  /** Its lines, as bytes (latin1) so no decoding can create a match. */
   readonly lines: ReadonlySet<string>
 }
 
+// Lines end at "\n", and at NUL too: GNU grep reads a file holding a NUL as binary data
+// and ends lines there, so `/etc/hostname\0...` protects /etc/hostname for Qubes.
 export function parseListFile(path: string, content: Buffer): ListFile {
-  return { path, lines: new Set(content.toString('latin1').split('\n')) }
+  return { path, lines: new Set(content.toString('latin1').split(/[\n\0]/)) }
 }
 
 /** The list files that protect `path` (empty: not protected), in the order given. */

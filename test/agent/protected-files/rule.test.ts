@@ -49,6 +49,8 @@ async function edgeCases(root: string): Promise<{ etc: string; rw: string }> {
   await put(join(etc, 'crlf.conf'), '/etc/timezone.whonix\r\n/etc/hosts.anondist\r\n')
   await put(join(etc, 'no-final-newline.conf'), '/etc/timezone\n/etc/localtime.whonix')
   await put(join(etc, 'binary.bin'), Buffer.concat([Buffer.from([0, 1, 2, 0xff, 10]), Buffer.from('/etc/timezone.kicksecure\n')]))
+  // grep ends lines at a NUL in a binary file as well.
+  await put(join(etc, 'nul.conf'), Buffer.from('/etc/hostname.kicksecure\0anything\nx\0/etc/localtime.anondist\n'))
   await put(join(root, 'elsewhere/list'), '/etc/hosts.whonix\n')
   await symlink(join(root, 'elsewhere/list'), join(etc, 'link.conf')) // a link inside: grep -r skips it
   await put(join(root, 'rw-real/whonix'), '/etc/hosts.kicksecure\n/etc/localtime.kicksecure\n')
@@ -66,7 +68,7 @@ const ourAnswer = async (directories: readonly string[]) => {
 }
 
 describe.skipIf(grep.missing)("Qubes' protected-files rule, against Qubes' own grep", () => {
-  it('agrees on every edge case: substrings, spaces, globs, backups, subdirectories, links, CRLF, binary', async () => {
+  it('agrees on every edge case: substrings, spaces, globs, backups, subdirectories, links, CRLF, binary, NUL', async () => {
     const root = await tempRoot()
     const { etc, rw } = await edgeCases(root)
     const ours = await ourAnswer([etc, rw])
