@@ -24,15 +24,30 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
 
 const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])
 
-/** The command word of argv, skipping the global options; undefined when there is none. */
-export function commandWord(argv: readonly string[]): string | undefined {
+/** Where the command word of argv is, skipping the global options; -1 when there is none. */
+function commandIndex(argv: readonly string[]): number {
   for (let index = 0; index < argv.length; index++) {
     const token = argv[index] ?? ''
-    if (token === '--') return undefined
+    if (token === '--') return -1
     if (OPTIONS_WITH_VALUE.has(token)) index++
-    else if (!token.startsWith('-')) return token
+    else if (!token.startsWith('-')) return index
   }
-  return undefined
+  return -1
+}
+
+/** The command word of argv, skipping the global options; undefined when there is none. */
+export function commandWord(argv: readonly string[]): string | undefined {
+  return argv[commandIndex(argv)]
+}
+
+/**
+ * argv with the words qrexec passes to `rpc-exec SERVICE` (the caller's argument, which may
+ * start with "-") kept from yargs: after SERVICE nothing is an option, as if `--` were there.
+ */
+export function protectCallerWords(argv: readonly string[]): string[] {
+  const index = commandIndex(argv)
+  if (argv[index] !== 'rpc-exec' || index + 2 > argv.length - 1 || argv[index + 2] === '--') return [...argv]
+  return [...argv.slice(0, index + 2), '--', ...argv.slice(index + 2)]
 }
 
 async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>[]> {
@@ -45,7 +60,7 @@ async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   let exitCode = 0
-  let parser = yargs([...argv])
+  let parser = yargs(protectCallerWords(argv))
     .scriptName('qubes-whonix-agent')
     .usage('$0 <command> [options]\n\nWhonix integration for Qubes OS.')
     .option('root', { type: 'string', default: '/', describe: 'Re-root every system path under DIR (a simulated qube)', requiresArg: true })

@@ -58,6 +58,14 @@ describe('the executable-service adapter end to end through the qrexec-agent sta
     expect(result.exitCode).toBe(1)
     expect(JSON.parse(result.stdout.toString()).error.code).toBe('INPUT_TOO_LARGE')
   })
+  it('a caller\'s argument that looks like an option is data, never one of ours', async () => {
+    const { etc } = await gatewayWithExecutables(['whonix.Role'])
+    for (const argument of ['--help', '-v', '--root', '--config', '--', '-']) {
+      const result = await callThroughAgent({ serviceDirs: [etc], env: { PATH: '/usr/bin:/bin' } }, { service: 'whonix.Role', argument, source: 'dom0' })
+      expect([argument, result.exitCode]).toEqual([argument, 0])
+      expect(JSON.parse(result.stdout.toString())).toMatchObject({ ok: true, result: { whonix: 'gateway' } })
+    }
+  })
   it('called under another name than its service: exit 2 and a clear error', async () => {
     const { etc } = await gatewayWithExecutables(['whonix.Role'])
     writeFileSync(join(etc, 'whonix.Other'), readFileSync(join(etc, 'whonix.Role')))
