@@ -189,6 +189,23 @@ describe('the daemon under stress and signals', () => {
     expect(Date.now() - started).toBeLessThan(5000)
   })
 
+  it('a reload or a stop asked while it still starts is done once it has started, not its death', async () => {
+    const root = await simulatedRoot('gateway')
+    const reloaded = startDaemon(root)
+    await reloaded.waitForLog(/<7>starting /)
+    reloaded.child.kill('SIGHUP')
+    await reloaded.waitForLog(/SIGHUP: reloading the manifest[^]*<6>serving |<6>serving [^]*SIGHUP: reloading the manifest/)
+    expect(reloaded.child.exitCode).toBe(null)
+    expect((await call(root, 'whonix.Role')).ok).toBe(true)
+    expect(await reloaded.stop('SIGTERM')).toBe(0)
+
+    const stopped = startDaemon(await simulatedRoot('gateway'))
+    await stopped.waitForLog(/<7>starting /)
+    stopped.child.kill('SIGTERM')
+    expect(await stopped.exited).toBe(0)
+    expect(stopped.log()).toMatch(/SIGTERM: shutting down/)
+  })
+
   it('SIGHUP reloads the manifest: a service taken out stops being served; a broken manifest keeps the old one', async () => {
     const root = await simulatedRoot('gateway')
     const dir = await tempRoot()
