@@ -28,6 +28,8 @@ const HANDLER_GRACE_MS = 500
 // A caller that does not read its answer does not keep a cut connection open.
 const FLUSH_BOUND_MS = 1000
 const DISCARD_BYTES = 64 * 1024
+// A caller that keeps the service busy must not also fill the log: one refusal line per period.
+const REFUSAL_LOG_INTERVAL_MS = 10_000
 
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
 
@@ -36,6 +38,19 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
   const open = new Set<OpenCall>()
   const idle: (() => void)[] = []
   const hurried: (() => void)[] = []
+  let lastRefusalLogged = -Infinity
+  let refusalsUnlogged = 0
+  const logRefusal = (reason: string) => {
+    const now = performance.now()
+    if (now - lastRefusalLogged < REFUSAL_LOG_INTERVAL_MS) {
+      refusalsUnlogged++
+      return
+    }
+    const more = refusalsUnlogged > 0 ? ` (${refusalsUnlogged} more refused since the last such line)` : ''
+    log.warning(`${service.name}: refused a call: ${reason}${more}`)
+    lastRefusalLogged = now
+    refusalsUnlogged = 0
+  }
   const closed = (call: OpenCall) => {
     open.delete(call)
     if (open.size === 0) idle.splice(0).forEach((wake) => wake())
@@ -47,7 +62,7 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
     },
     accept(socket) {
       if (open.size >= limits.maxConcurrent) {
-        log.warning(`${service.name}: refused a call: ${limits.maxConcurrent} calls already open`)
+        logRefusal(`${limits.maxConcurrent} calls already open`)
         refuse(socket, service.handler, new CodedError('BUSY', `${service.name} is busy: ${limits.maxConcurrent} calls already open; try again`))
         return
       }

@@ -1,7 +1,11 @@
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
-import type { Handler } from '../../rpc/call'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { DEFAULT_LIMITS, silentLog, type Handler } from '../../rpc/call'
+import { closeServer, listenOnPath } from '../../rpc/listen'
+import { serviceEndpoint } from '../../rpc/server'
+import { tempRoot } from '../helpers/sandbox'
 import { CodedError } from '../../rpc/errors'
 import { readAll } from '../../rpc/input'
 import { jsonHandler } from '../../rpc/json'
@@ -144,6 +148,25 @@ describe('socket services: limits', () => {
     expect(jsonOf(await rawCall(path, 'test.Held dom0\0')).error?.code).toBe('BUSY')
     release.forEach((wake) => wake())
     for (const result of await Promise.all(open)) expect(jsonOf(result)).toEqual({ ok: true, result: 'done' })
+  })
+
+  it('a flood of refused calls is one log line per period, with the count of the others', async () => {
+    const warnings: string[] = []
+    const release: (() => void)[] = []
+    const held = jsonHandler(() => new Promise<string>((resolve) => release.push(() => resolve('done'))))
+    const endpoint = serviceEndpoint({ name: 'test.Held', handler: held, limits: { ...DEFAULT_LIMITS, maxConcurrent: 1 } }, { ...silentLog, warning: (line) => warnings.push(line) })
+    const path = join(await tempRoot('qwa-rpc-'), 'test.Held')
+    const server = await listenOnPath(endpoint, path, { mode: 0o660 })
+    onTestFinished(async () => {
+      await closeServer(server)
+      await endpoint.drain(0)
+    })
+    const open = rawCall(path, 'test.Held dom0\0')
+    while (release.length < 1) await sleep(5)
+    for (let i = 0; i < 20; i++) expect(jsonOf(await rawCall(path, 'test.Held dom0\0')).error?.code).toBe('BUSY')
+    expect(warnings).toEqual(['test.Held: refused a call: 1 calls already open'])
+    release[0]?.()
+    expect(jsonOf(await open)).toEqual({ ok: true, result: 'done' })
   })
 
   it('500 concurrent calls are all answered correctly', async () => {
