@@ -30,6 +30,17 @@ function heldCall(root: string): Promise<string> {
   })
 }
 
+/** A gateway daemon with this drain bound, and one call held open in it. */
+async function daemonHoldingACall(drainTimeoutMs: number) {
+  const root = await simulatedRoot('gateway')
+  const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = drainTimeoutMs))
+  const daemon = startDaemon(root, ['--config', config])
+  await daemon.waitForLog(READY)
+  const answer = heldCall(root)
+  await sleep(200)
+  return { daemon, answer }
+}
+
 describe('the daemon on a simulated Whonix-Gateway', () => {
   it('serves the services of its role on /run/qubes-rpc sockets, logs with journald priorities, stops cleanly on SIGTERM', async () => {
     const root = await simulatedRoot('gateway')
@@ -160,12 +171,7 @@ describe('the daemon under stress and signals', () => {
   })
 
   it('SIGTERM cuts a call still open after the drain bound, with SHUTTING_DOWN', async () => {
-    const root = await simulatedRoot('gateway')
-    const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = 200))
-    const daemon = startDaemon(root, ['--config', config])
-    await daemon.waitForLog(READY)
-    const answer = heldCall(root)
-    await sleep(200)
+    const { daemon, answer } = await daemonHoldingACall(200)
     const started = Date.now()
     daemon.child.kill('SIGTERM')
     expect(JSON.parse(await answer).error.code).toBe('SHUTTING_DOWN')
@@ -174,12 +180,7 @@ describe('the daemon under stress and signals', () => {
   })
 
   it('a second SIGTERM cuts the calls the first one still waits for', async () => {
-    const root = await simulatedRoot('gateway')
-    const config = manifestFile(await tempRoot(), (m) => (m.services.drainTimeoutMs = 30_000))
-    const daemon = startDaemon(root, ['--config', config])
-    await daemon.waitForLog(READY)
-    const answer = heldCall(root)
-    await sleep(200)
+    const { daemon, answer } = await daemonHoldingACall(30_000)
     const started = Date.now()
     daemon.child.kill('SIGTERM')
     await daemon.waitForLog(/open calls get 30000 ms/)
