@@ -60,6 +60,12 @@ export interface RpcCall {
   reportFailure?(error: CodedError): void
 }
 
+/** A call of `descriptor`: the transport gives the streams, the signal and the limits. */
+export function callOf(descriptor: Descriptor, transport: Omit<RpcCall, 'service' | 'argument' | 'source' | 'target' | 'descriptor'>): RpcCall {
+  const { service, argument, source, target } = descriptor
+  return { service, argument, source, target, descriptor, ...transport }
+}
+
 /** What serves one service. Create once, serve many calls: per-call work belongs in `serve`. */
 export interface Handler {
   /**

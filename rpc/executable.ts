@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import { Transform } from 'node:stream'
-import { DEFAULT_LIMITS, type RpcCall, type RpcLog } from './call'
+import { callOf, DEFAULT_LIMITS, type RpcLog } from './call'
 import { formatDescriptor, parseDescriptor, type Descriptor } from './descriptor'
 import { CodedError, errorMessage } from './errors'
 import type { ServedService } from './server'
@@ -70,19 +70,14 @@ export async function serveExecutable(service: ServedService, streams: Executabl
   let failed: CodedError | undefined
   const timer = setTimeout(() => controller.abort(new CodedError('CALL_TIMEOUT', `the call took longer than ${limits.totalTimeoutMs} ms`)), limits.totalTimeoutMs)
   const input = boundedInput(streams.stdin, limits.maxInputBytes)
-  const call: RpcCall = {
-    service: descriptor.service,
-    argument: descriptor.argument,
-    source: descriptor.source,
-    target: descriptor.target,
-    descriptor,
+  const call = callOf(descriptor, {
     input,
     output: streams.stdout,
     signal: controller.signal,
     limits,
     log: streams.log,
     reportFailure: (error) => (failed = error),
-  }
+  })
   const timedOut = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }))
   try {
     await Promise.race([service.handler.serve(call), timedOut])

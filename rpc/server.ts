@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { DEFAULT_LIMITS, type CallLimits, type Handler, type RpcCall, type RpcLog } from './call'
+import { callOf, DEFAULT_LIMITS, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
 import { CodedError, errorMessage } from './errors'
@@ -183,18 +183,13 @@ class OpenCall {
     this.socket.on('data', this.onInputData)
     this.onInputData(rest)
     if (this.inputEnded) input.push(null)
-    const call: RpcCall = {
-      service: descriptor.service,
-      argument: descriptor.argument,
-      source: descriptor.source,
-      target: descriptor.target,
-      descriptor,
+    const call = callOf(descriptor, {
       input,
       output: this.socket,
       signal: this.controller.signal,
       limits: this.limits,
       log: this.log,
-    }
+    })
     let served: Promise<void>
     try {
       served = this.service.handler.serve(call)
