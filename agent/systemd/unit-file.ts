@@ -8,3 +8,19 @@ export function renderUnit(comment: string, sections: UnitSections): string {
   })
   return `${comment.split('\n').map((line) => `# ${line}`).join('\n')}\n\n${blocks.join('\n\n')}\n`
 }
+
+export interface BootStep {
+  readonly comment: string
+  readonly description: string
+  readonly conditions: readonly string[]
+  readonly command: string
+}
+
+/** A oneshot that runs once per boot, after Qubes has set the qube up and before Tor starts. */
+export function bootStepUnit(systemd: { readonly bootAfter: readonly string[]; readonly torUnit: string }, step: BootStep): string {
+  return renderUnit(step.comment, {
+    Unit: { Description: step.description, ConditionPathExists: step.conditions, After: systemd.bootAfter.join(' '), Before: systemd.torUnit },
+    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: step.command },
+    Install: { WantedBy: 'multi-user.target' },
+  })
+}
