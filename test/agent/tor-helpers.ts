@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { onTestFinished } from 'vitest'
+import { spawnLogged } from '../helpers/process'
 import { freePort, waitUntil } from './updates-proxy-helpers'
 import { createStandInTor, type StandInTor } from './tor-stand-in'
 
@@ -50,20 +50,10 @@ export async function startTor(program: string, dir: string, where: { controlSoc
         '',
       ].join('\n'),
     )
-    const child = spawn(program, ['-f', torrc, '--defaults-torrc', '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => (log += text))
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (log += text))
-    const exited = once(child, 'exit').then(() => false)
-    const stop = async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGKILL')
-      await exited
-    }
-    onTestFinished(stop)
-    const ready = waitUntil('tor to open its control port', async () => (await stat(cookieFile).then((info) => info.size === 32, () => false)) && /Opened Control listener.*\/control/.test(log), 15_000, 20).then(() => true)
-    if (await Promise.race([ready, exited])) return { process: child, controlPort, controlSocket, cookieFile, log: () => log, stop }
-    if (attempt >= 2) throw new Error(`tor did not start: ${log}`)
+    const { child, log, exited, stop } = spawnLogged(program, ['-f', torrc, '--defaults-torrc', '/dev/null'])
+    const ready = waitUntil('tor to open its control port', async () => (await stat(cookieFile).then((info) => info.size === 32, () => false)) && /Opened Control listener.*\/control/.test(log()), 15_000, 20).then(() => true)
+    if (await Promise.race([ready, exited])) return { process: child, controlPort, controlSocket, cookieFile, log, stop }
+    if (attempt >= 2) throw new Error(`tor did not start: ${log()}`)
   }
 }
 

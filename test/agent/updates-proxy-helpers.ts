@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http'
@@ -12,6 +12,7 @@ import type { Manifest } from '../../agent/manifest/schema'
 import { buildSimulatedQube } from '../../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../../agent/simulate/profiles'
 import { errorPage } from '../../agent/tinyproxy/error-page'
+import { spawnLogged } from '../helpers/process'
 import { tempRoot } from '../helpers/sandbox'
 
 /** Shared parts of the updates-proxy suites: a test manifest, a simulated qube, a real tinyproxy. */
@@ -103,21 +104,10 @@ export async function startTinyproxy(program: string, dir: string, manifest: Man
       config = join(dir, `tinyproxy-${port}.conf`)
       await writeFile(config, [...(await tinyproxyConfigLines(dir, port, page)), ...(options.extra ?? []), ''].join('\n'))
     }
-    const child = spawn(program, ['-d', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let log = ''
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => (log += text))
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (log += text))
-    const exited = once(child, 'exit').then(() => false)
-    const stop = async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGCONT')
-      child.kill('SIGKILL')
-      await exited
-    }
-    onTestFinished(stop)
+    const { child, log, exited, stop } = spawnLogged(program, ['-d', '-c', config])
     const up = await Promise.race([waitUntil('tinyproxy to listen', () => accepts(port), 5000).then(() => true), exited])
-    if (up) return { port, process: child, log: () => log, stop }
-    if (options.port !== undefined || options.configFile !== undefined || attempt >= 3) throw new Error(`tinyproxy did not start: ${log}`)
+    if (up) return { port, process: child, log, stop }
+    if (options.port !== undefined || options.configFile !== undefined || attempt >= 3) throw new Error(`tinyproxy did not start: ${log()}`)
   }
 }
 
