@@ -1,11 +1,17 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { CodedError, errorMessage } from '../../rpc/errors'
-import { resolveLinks } from './resolve'
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants, type Stats } from 'node:fs'
+import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { CodedError, errorMessage, isCodedError } from '../../rpc/errors'
+import { at, pinEntry, type PinnedEntry } from './pinned'
+import { readPinned } from './resolve'
+import { createTemporary, createTemporarySync, removeStaleTemporaries } from './temporary'
+
+export interface FileOwner {
+  readonly uid: number
+  readonly gid: number
+}
 
 export interface AtomicWriteOptions {
-  /** Mode of a file created by this write; an existing file keeps its own. */
+  /** Mode of a file created by this write; an existing file keeps its own (unless replaceLink). */
   readonly mode?: number
   /** The agent's --root: absolute link targets are taken under it. */
   readonly root?: string
@@ -14,6 +20,13 @@ export interface AtomicWriteOptions {
    * before the write; without it, a missing directory is an error.
    */
   readonly directoryMode?: number
+  /**
+   * The entry at `path` is replaced as it is: a link there is replaced, never followed,
+   * and the file gets `mode` and `owner` whatever the old one had. Always written.
+   */
+  readonly replaceLink?: boolean
+  /** Owner of the file written with replaceLink; a failure to set it is reported, not thrown. */
+  readonly owner?: FileOwner
 }
 
 export interface AtomicWriteResult {
@@ -21,94 +34,180 @@ export interface AtomicWriteResult {
   readonly target: string
   /** False when the file already held the content and was left alone. */
   readonly changed: boolean
+  /** Why `owner` could not be given to the file, when it could not. */
+  readonly ownerProblem?: string
 }
+
+/** What the temporary file gets before it is renamed over the file. */
+interface Attributes {
+  readonly mode: number
+  readonly owner: FileOwner | null
+  /** An owner that must be set (an existing file's): failing is an error. */
+  readonly ownerRequired: boolean
+}
+
+function attributesOf(existing: Stats | null, options: AtomicWriteOptions): Attributes {
+  if (existing !== null && options.replaceLink !== true) return { mode: existing.mode & 0o7777, owner: { uid: existing.uid, gid: existing.gid }, ownerRequired: true }
+  return { mode: options.mode ?? 0o644, owner: options.owner ?? null, ownerRequired: false }
+}
+
+const failed = (path: string, error: unknown) => (isCodedError(error) ? error : new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error }))
+
+/** The pinned directory the file goes to (see `pinned.ts` for the rule), stale temporaries of killed writers removed. */
+function pinForWrite(path: string, options: AtomicWriteOptions): PinnedEntry & { readonly directory: number } {
+  let entry: PinnedEntry
+  try {
+    entry = pinEntry(path, { root: options.root, directoryMode: options.directoryMode, replaceLink: options.replaceLink })
+  } catch (error) {
+    throw failed(path, error)
+  }
+  const { directory } = entry
+  if (directory === null) {
+    entry.release()
+    throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: a directory on the way (${entry.target}) does not exist`)
+  }
+  return { ...entry, directory }
+}
+
+const toBuffer = (content: string | Uint8Array) => (typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength))
 
 /**
  * Replaces a file's content so that, whatever happens (a crash, a kill -9, a power cut
  * after the call returned), the file holds either its old or its new content in full:
  *
- * - the new content goes to a temporary file in the same directory (`.NAME.qwa-XXXX.tmp`,
- *   hidden so tor's and apt's `*.d` directory readers skip it), is fsync'ed, then renamed
- *   over the file, and the directory is fsync'ed so the rename itself is durable;
+ * - the new content goes to a temporary file in the file's pinned directory (see
+ *   `temporary.ts`), is fsync'ed, then renamed over the file there, and the directory is
+ *   fsync'ed so the rename itself is durable; a killed writer's leftovers are removed;
  * - an existing file keeps its mode and owner; a new one gets `mode` (default 0644);
- * - a symbolic link (such as /etc/resolv.conf) is written through: the file at the end
- *   of the chain is replaced and the link stays (see `resolveLinks` for the rules);
+ * - a symbolic link (such as /etc/resolv.conf) is written through, under the rule of
+ *   `pinned.ts`: the file at the end of the chain is replaced and the link stays;
  * - when the file already holds exactly `content`, nothing is written;
  * - concurrent writers of one file (in one process or several) never collide: each has
- *   its own random temporary name (a new one is drawn should it exist), every write
- *   succeeds and the file ends holding one of them whole (the last rename wins).
+ *   its own temporary file, every write succeeds and the file ends holding one of them whole.
  *
- * Errors are CodedErrors (`ATOMIC_WRITE_FAILED` and those of `resolveLinks`); on error
- * the temporary file is removed and the file is untouched.
+ * Errors are CodedErrors (`ATOMIC_WRITE_FAILED` and those of `pinEntry`); on error the
+ * temporary file is removed and the file is untouched.
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
-  const bytes = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
-  if (options.directoryMode !== undefined) await createDirectory(dirname(path), options.directoryMode, path)
-  const { target, existing } = await resolveLinks(path, options.root)
-  if (existing !== null && existing.size === bytes.length && bytes.equals(await readFile(target))) return { target, changed: false }
-
-  const directory = dirname(target)
-  let temporary: string | null = null
+  const bytes = toBuffer(content)
+  const entry = pinForWrite(path, options)
   try {
-    const { name, handle } = await createTemporary(target)
-    temporary = name
+    const { existing, directory, name, target } = entry
+    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && bytes.equals(await readPinned(entry, path, bytes.length))) return { target, changed: false }
+    removeStaleTemporaries(directory, name)
+    const temporary = await createTemporary(directory, name)
+    let ownerProblem: string | undefined
     try {
-      await handle.writeFile(bytes)
-      // chown first: it clears set-id bits that chmod then restores.
-      if (existing !== null) await handle.chown(existing.uid, existing.gid)
-      await handle.chmod(existing === null ? (options.mode ?? 0o644) : existing.mode & 0o7777)
-      await handle.sync()
-    } finally {
-      await handle.close()
+      ownerProblem = await fill(temporary.handle, bytes, attributesOf(existing, options), path)
+      await rename(at(directory, temporary.name), at(directory, name))
+    } catch (error) {
+      await temporary.handle.close().catch(() => undefined)
+      await rm(at(directory, temporary.name), { force: true }).catch(() => undefined)
+      throw error
     }
-    await rename(temporary, target)
+    await syncDirectory(directory)
+    return { target, changed: true, ...(ownerProblem === undefined ? {} : { ownerProblem }) }
   } catch (error) {
-    if (temporary !== null) await rm(temporary, { force: true }).catch(() => undefined)
-    throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
+    throw failed(path, error)
+  } finally {
+    entry.release()
   }
-  await syncDirectory(directory, path)
-  return { target, changed: true }
 }
 
-const TEMPORARY_ATTEMPTS = 8
+async function fill(handle: FileHandle, bytes: Buffer, attributes: Attributes, path: string): Promise<string | undefined> {
+  await handle.writeFile(bytes)
+  let ownerProblem: string | undefined
+  // chown first: it clears set-id bits that chmod then restores.
+  if (attributes.owner !== null)
+    await handle.chown(attributes.owner.uid, attributes.owner.gid).catch((error: unknown) => {
+      if (attributes.ownerRequired) throw error
+      ownerProblem = `cannot change the owner of ${path}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`
+    })
+  await handle.chmod(attributes.mode)
+  await handle.sync()
+  await handle.close()
+  return ownerProblem
+}
+
+/** Makes a rename in the pinned directory durable. */
+async function syncDirectory(directory: number): Promise<void> {
+  const handle = await open(at(directory), constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Removes the entry at `path` (a link itself, never what it leads to) from its pinned directory; a missing one is no error. */
+export async function removeEntry(path: string, options: { readonly root?: string } = {}): Promise<void> {
+  let entry: PinnedEntry
+  try {
+    entry = pinEntry(path, { root: options.root, replaceLink: true })
+  } catch (error) {
+    throw failed(path, error)
+  }
+  try {
+    if (entry.directory !== null)
+      await unlink(at(entry.directory, entry.name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error
+      })
+  } catch (error) {
+    throw failed(path, error)
+  } finally {
+    entry.release()
+  }
+}
 
 /**
- * Creates a new temporary file beside `target` (`.NAME.qwa-XXXXXXXXXXXX.tmp`, 48 random
- * bits), exclusively: a name taken already (another writer, a leftover of a killed run)
- * is never reused, another is drawn.
+ * `writeFileAtomic` for a process about to exit (a SIGTERM handler): the same rule and
+ * steps, done synchronously. Never skips an unchanged file.
  */
-export async function createTemporary(target: string): Promise<{ name: string; handle: FileHandle }> {
-  // Keep the name within NAME_MAX (255) whatever the length of the file's own name.
-  const prefix = join(dirname(target), `.${basename(target).slice(0, 200)}.qwa-`)
-  for (let attempt = 1; ; attempt++) {
-    const name = `${prefix}${randomBytes(6).toString('hex')}.tmp`
+export function writeFileAtomicSync(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): AtomicWriteResult {
+  const bytes = toBuffer(content)
+  const entry = pinForWrite(path, options)
+  try {
+    const { existing, directory, name, target } = entry
+    removeStaleTemporaries(directory, name)
+    const temporary = createTemporarySync(directory, name)
+    const attributes = attributesOf(existing, options)
+    let ownerProblem: string | undefined
     try {
-      return { name, handle: await open(name, 'wx', 0o600) }
+      for (let written = 0; written < bytes.length; ) written += writeSync(temporary.fd, bytes, written)
+      if (attributes.owner !== null)
+        try {
+          fchownSync(temporary.fd, attributes.owner.uid, attributes.owner.gid)
+        } catch (error) {
+          if (attributes.ownerRequired) throw error
+          ownerProblem = `cannot change the owner of ${path}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`
+        }
+      fchmodSync(temporary.fd, attributes.mode)
+      fsyncSync(temporary.fd)
+      closeSync(temporary.fd)
+      renameSync(at(directory, temporary.name), at(directory, name))
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= TEMPORARY_ATTEMPTS) throw error
+      try {
+        closeSync(temporary.fd)
+      } catch {
+        // Closed already.
+      }
+      try {
+        unlinkSync(at(directory, temporary.name))
+      } catch {
+        // Renamed or gone already.
+      }
+      throw error
     }
-  }
-}
-
-/** Creates `directory` (and its parents) with `mode` when missing. */
-async function createDirectory(directory: string, mode: number, path: string): Promise<void> {
-  try {
-    await mkdir(directory, { recursive: true, mode })
-  } catch (error) {
-    throw new CodedError('ATOMIC_WRITE_FAILED', `cannot create the directory of ${path}: ${errorMessage(error)}`, { cause: error })
-  }
-}
-
-/** Makes a rename in `directory` durable. */
-export async function syncDirectory(directory: string, path: string): Promise<void> {
-  try {
-    const handle = await open(directory, 'r')
+    const handle = openSync(at(directory), constants.O_RDONLY | constants.O_DIRECTORY)
     try {
-      await handle.sync()
+      fsyncSync(handle)
     } finally {
-      await handle.close()
+      closeSync(handle)
     }
+    return { target, changed: true, ...(ownerProblem === undefined ? {} : { ownerProblem }) }
   } catch (error) {
-    throw new CodedError('ATOMIC_WRITE_FAILED', `wrote ${path} but could not sync its directory: ${errorMessage(error)}`, { cause: error })
+    throw failed(path, error)
+  } finally {
+    entry.release()
   }
 }

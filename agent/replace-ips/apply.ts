@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { writeFileAtomic } from '../fs/atomic-write'
@@ -82,9 +81,8 @@ async function saveAddresses(context: AgentContext, plans: readonly AddressPlan[
     else if (dryRun) outcomes.push({ ...base, result: 'would-write' })
     else {
       try {
-        await mkdir(context.paths.under(context.manifest.replaceIps.cacheDirectory), { recursive: true, mode: 0o755 })
         // Upstream's format (the bare address), so a downgrade still reads it.
-        const written = await writeFileAtomic(savedAddressPath(context, plan.savedFile), plan.current, { root: context.paths.root, mode: 0o644 })
+        const written = await writeFileAtomic(savedAddressPath(context, plan.savedFile), plan.current, { root: context.paths.root, mode: 0o644, directoryMode: 0o755 })
         outcomes.push({ ...base, result: written.changed ? 'written' : 'unchanged' })
       } catch (error) {
         outcomes.push({ ...base, result: 'failed', detail: errorMessage(error) })

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, readFile } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errorMessage } from '../../rpc/errors'
 import type { StackedTorSection } from '../forwarders/manifest'
 import type { Ownership } from '../forwarders/owners'
-import { writeFileAtomic } from './write'
+import { writeFileAtomic } from '../fs/atomic-write'
+import { readFileThrough } from '../fs/resolve'
 
 /** What `status` says about the emulated Tor state files. */
 export interface TorStateStatus {
@@ -20,8 +21,8 @@ async function readCookie(path: string, size: number): Promise<{ bytes: Buffer }
     const found = await lstat(path)
     if (!found.isFile()) return { why: `${path} is not a regular file` }
     if (found.size !== size) return { why: `${path} has ${found.size} bytes, not ${size}` }
-    const bytes = await readFile(path)
-    return bytes.length === size ? { bytes } : { why: `${path} changed while read` }
+    const read = await readFileThrough(path, { maxBytes: size })
+    return read?.content.length === size ? { bytes: read.content } : { why: `${path} changed while read` }
   } catch (error) {
     return { why: (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
   }
@@ -52,8 +53,7 @@ export async function ensureTorState(options: TorStateOptions): Promise<TorState
   else {
     cookie = randomBytes(torState.cookieBytes)
     try {
-      await mkdir(dirname(source), { recursive: true, mode: 0o700 })
-      await writeFileAtomic(source, cookie, 0o600, null)
+      await writeFileAtomic(source, cookie, { mode: 0o600, directoryMode: 0o700, replaceLink: true })
       state = 'generated'
       options.log.info(`generated a new Tor control cookie at ${torState.source} (${found.why})`)
     } catch (error) {
@@ -68,8 +68,8 @@ export async function ensureTorState(options: TorStateOptions): Promise<TorState
       const unusable = options.skip?.get(dirname(path))
       if (unusable !== undefined) return { path, ok: false, problem: unusable }
       try {
-        const problem = await writeFileAtomic(options.under(path), cookie, torState.mode, owner)
-        const why = problem ?? ('error' in options.ownership ? options.ownership.error : null)
+        const written = await writeFileAtomic(options.under(path), cookie, { mode: torState.mode, replaceLink: true, ...(owner === null ? {} : { owner }) })
+        const why = written.ownerProblem ?? ('error' in options.ownership ? options.ownership.error : null)
         return why === null ? { path, ok: true } : { path, ok: true, problem: why }
       } catch (error) {
         options.log.warning(`cannot write ${path}: ${errorMessage(error)}`)

@@ -20,16 +20,26 @@ describe('writeFileAtomic temporary names', () => {
     drawn.queue = []
   })
 
-  it('draws another name when one is taken (a leftover of a killed run), and leaves the leftover alone', async () => {
+  it("draws another name when one is taken (a live writer's), and leaves that file alone", async () => {
     const dir = await tempRoot()
-    const leftover = join(dir, '.tinyproxy.conf.qwa-aaaaaaaaaaaa.tmp')
-    await writeFile(leftover, 'stale')
+    const live = join(dir, `.tinyproxy.conf.qwa-${process.pid}-aaaaaaaaaaaa.tmp`)
+    await writeFile(live, 'in progress')
     drawn.queue = ['aaaaaaaaaaaa', 'aaaaaaaaaaaa', 'bbbbbbbbbbbb']
     expect((await writeFileAtomic(join(dir, 'tinyproxy.conf'), 'new\n')).changed).toBe(true)
     expect(drawn.queue).toEqual([])
     expect(await readFile(join(dir, 'tinyproxy.conf'), 'utf8')).toBe('new\n')
-    expect(await readFile(leftover, 'utf8')).toBe('stale')
-    expect((await readdir(dir)).sort()).toEqual(['.tinyproxy.conf.qwa-aaaaaaaaaaaa.tmp', 'tinyproxy.conf'])
+    expect(await readFile(live, 'utf8')).toBe('in progress')
+    expect((await readdir(dir)).sort()).toEqual([`.tinyproxy.conf.qwa-${process.pid}-aaaaaaaaaaaa.tmp`, 'tinyproxy.conf'])
+  })
+
+  it("removes a dead writer's leftovers of that file on the next write, and nothing else", async () => {
+    const dir = await tempRoot()
+    // A pid above the kernel's largest (2^22) never belongs to a live process.
+    const dead = ['.f.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194306-bbbbbbbbbbbb.tmp']
+    const kept = ['.g.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194305-short.tmp', 'f.qwa-4194305-aaaaaaaaaaaa.tmp', `.f.qwa-${process.pid}-cccccccccccc.tmp`]
+    for (const name of [...dead, ...kept]) await writeFile(join(dir, name), 'x')
+    await writeFileAtomic(join(dir, 'f'), 'new\n')
+    expect((await readdir(dir)).sort()).toEqual(['f', ...kept].sort())
   })
 
   it('two writers that draw the same name both succeed', async () => {
@@ -44,9 +54,10 @@ describe('writeFileAtomic temporary names', () => {
 
   it('gives up with ATOMIC_WRITE_FAILED when every name drawn is taken', async () => {
     const dir = await tempRoot()
-    await writeFile(join(dir, '.f.qwa-dddddddddddd.tmp'), 'stale')
+    const live = `.f.qwa-${process.pid}-dddddddddddd.tmp`
+    await writeFile(join(dir, live), 'in progress')
     drawn.queue = Array.from({ length: 8 }, () => 'dddddddddddd')
     await expect(writeFileAtomic(join(dir, 'f'), 'x')).rejects.toMatchObject({ code: 'ATOMIC_WRITE_FAILED' })
-    expect((await readdir(dir)).sort()).toEqual(['.f.qwa-dddddddddddd.tmp'])
+    expect((await readdir(dir)).sort()).toEqual([live])
   })
 })

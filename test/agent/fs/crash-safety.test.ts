@@ -128,7 +128,7 @@ describe('atomic writes under kill -9', () => {
       if (fresh === FILES) high = delay
       // Whatever the kill left behind besides the files is a hidden temporary file.
       const names = (await readdir(dir)).filter((name) => name !== 'targets' && !/^f\d+$/.test(name))
-      expect(names.every((name) => /^\.f\d+\.qwa-[0-9a-f]{12}\.tmp$/.test(name)), names.join(', ')).toBe(true)
+      expect(names.every((name) => /^\.f\d+\.qwa-\d+-[0-9a-f]{12}\.tmp$/.test(name)), names.join(', ')).toBe(true)
     }
     console.log(`crash safety: ${TRIALS} trials, calibrated pass ${Math.min(...passes).toFixed(0)} ms; killed mid-way ${outcomes.partial}, before any write ${outcomes.none}, after all ${outcomes.all}`)
     // The kills must really have landed inside the rewriting, most of the time.
