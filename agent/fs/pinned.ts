@@ -158,7 +158,7 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
         steerer = who
         via = next
       }
-      const untrustedTarget = readlinkSync(at(current.fd, name))
+      const untrustedTarget = readLink(current.fd, name, next)
       if (isAbsolute(untrustedTarget)) {
         while (stack.length > 1) closeSync(stack.pop()!.fd)
         moved()
@@ -183,6 +183,16 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
     return result(current.fd, name, next, entry)
   }
   throw new CodedError('NOT_A_FILE', `${path} is not a regular file`)
+}
+
+function readLink(fd: number, name: string, path: string): string {
+  try {
+    return readlinkSync(at(fd, name))
+  } catch (error) {
+    // A link a moment ago (lstat): someone replaced it since.
+    if (errnoOf(error) === 'EINVAL' || errnoOf(error) === 'ENOENT') throw new CodedError('PATH_CHANGED', `${path} changed while it was being followed; not using it`)
+    throw error
+  }
 }
 
 function makeDirectory(fd: number, name: string, mode: number): void {
