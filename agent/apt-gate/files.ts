@@ -97,6 +97,7 @@ function alertUnits(manifest: Manifest, target: GateTarget): GeneratedFile[] {
     '[Service]',
     'Type=oneshot',
     `ExecStart=${agent} apt-gate --alert`,
+    `TimeoutStartSec=${manifest.systemd.oneshotTimeoutSec}`,
     '',
   ].join('\n')
   const timer = [

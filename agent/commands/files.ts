@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
+import { ensureDirectory } from '../fs/entries'
 import { generatedFiles } from '../generated/registry'
 import { writeGeneratedFiles } from '../generated/write'
 import { printJson } from '../io'
@@ -27,6 +28,8 @@ export const filesCommand = defineCommand({
       io.out(file.kind === 'symlink' ? `symlink to ${file.target}` : file.content)
       return 0
     }
+    // One clear line for an output that is no directory (/dev/null) or cannot be one (/proc/x).
+    ensureDirectory(resolve(args.path), 0o755)
     await writeGeneratedFiles(resolve(args.path), files)
     if (!args.json) io.out(`wrote ${files.length} files under ${resolve(args.path)}`)
     return 0

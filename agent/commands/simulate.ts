@@ -8,6 +8,7 @@ import { printJson, type Io } from '../io'
 import { loadManifest } from '../manifest/load'
 import { buildSimulatedQube } from '../simulate/build'
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../simulate/profiles'
+import { markSimulation, simulationRoot } from '../simulate/root'
 import { currentStatus } from '../status'
 import { replaceIps } from '../replace-ips/apply'
 import { formatReplaceIps } from '../replace-ips/format'
@@ -46,9 +47,12 @@ export const simulateCommand = defineCommand({
     const as = args.as as ProfileName | undefined
     if (args.root !== '/') {
       if (as === undefined) throw new CodedError('USAGE', 'simulate --root DIR needs --as PROFILE', { exitCode: 2 })
-      await buildSimulatedQube(args.root, PROFILES[as], await loadManifest(args.config))
-      if (args.json) printJson(io, { profile: as, root: args.root })
-      else io.out(`Built a simulated ${as} (${PROFILES[as].description}) at ${args.root}\nTry: qubes-whonix-agent --root ${args.root} status`)
+      const manifest = await loadManifest(args.config)
+      const root = await simulationRoot(args.root, as)
+      await markSimulation(root, as)
+      await buildSimulatedQube(root, PROFILES[as], manifest)
+      if (args.json) printJson(io, { profile: as, root })
+      else io.out(`Built a simulated ${as} (${PROFILES[as].description}) at ${root}\nTry: qubes-whonix-agent --root ${root} status`)
       return 0
     }
     if (!args.json) io.out('qubes-whonix-agent demo: each kind of qube is simulated in a temporary root, then removed.')

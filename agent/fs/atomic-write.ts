@@ -1,5 +1,5 @@
 import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants, type Stats } from 'node:fs'
-import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { CodedError, errorMessage, isCodedError } from '../../rpc/errors'
 import { at, pinEntry, type PinnedEntry } from './pinned'
 import { readPinned } from './resolve'
@@ -51,10 +51,10 @@ function attributesOf(existing: Stats | null, options: AtomicWriteOptions): Attr
   return { mode: options.mode ?? 0o644, owner: options.owner ?? null, ownerRequired: false }
 }
 
-const failed = (path: string, error: unknown) => (isCodedError(error) ? error : new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error }))
+export const failed = (path: string, error: unknown) => (isCodedError(error) ? error : new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error }))
 
 /** The pinned directory the file goes to (see `pinned.ts` for the rule), stale temporaries of killed writers removed. */
-function pinForWrite(path: string, options: AtomicWriteOptions): PinnedEntry & { readonly directory: number } {
+export function pinForWrite(path: string, options: AtomicWriteOptions): PinnedEntry & { readonly directory: number } {
   let entry: PinnedEntry
   try {
     entry = pinEntry(path, { root: options.root, directoryMode: options.directoryMode, replaceLink: options.replaceLink })
@@ -130,32 +130,12 @@ async function fill(handle: FileHandle, bytes: Buffer, attributes: Attributes, p
 }
 
 /** Makes a rename in the pinned directory durable. */
-async function syncDirectory(directory: number): Promise<void> {
+export async function syncDirectory(directory: number): Promise<void> {
   const handle = await open(at(directory), constants.O_RDONLY | constants.O_DIRECTORY)
   try {
     await handle.sync()
   } finally {
     await handle.close()
-  }
-}
-
-/** Removes the entry at `path` (a link itself, never what it leads to) from its pinned directory; a missing one is no error. */
-export async function removeEntry(path: string, options: { readonly root?: string } = {}): Promise<void> {
-  let entry: PinnedEntry
-  try {
-    entry = pinEntry(path, { root: options.root, replaceLink: true })
-  } catch (error) {
-    throw failed(path, error)
-  }
-  try {
-    if (entry.directory !== null)
-      await unlink(at(entry.directory, entry.name)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error
-      })
-  } catch (error) {
-    throw failed(path, error)
-  } finally {
-    entry.release()
   }
 }
 

@@ -43,6 +43,8 @@ export interface PinOptions {
   readonly directoryMode?: number | undefined
   /** A link as the last component is the entry itself (to be replaced), not followed. */
   readonly replaceLink?: boolean | undefined
+  /** The entry is a directory, created with directoryMode when missing. */
+  readonly directory?: boolean | undefined
 }
 
 /** Where a path leads, its directory held open: release() when done. */
@@ -141,8 +143,8 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
     }
     const next = join(current.path, name)
     let entry = lstatOrNull(at(current.fd, name))
-    if (entry === null && todo.length > 0 && options.directoryMode !== undefined && steerer === null) {
-      makeDirectory(current.fd, name, options.directoryMode)
+    if (entry === null && (todo.length > 0 || options.directory === true) && options.directoryMode !== undefined && steerer === null) {
+      makeDirectory(current.fd, name, options.directoryMode, next)
       entry = lstatSync(at(current.fd, name))
     }
     if (entry === null) {
@@ -174,6 +176,10 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
       if (steerer !== null && step.stats.uid !== 0 && step.stats.uid !== steerer) throw unsafe(`leading through ${next}, a directory of user ${step.stats.uid}`)
       continue
     }
+    if (options.directory === true) {
+      if (!entry.isDirectory()) throw new CodedError('NOT_A_DIRECTORY', `${path}${next === path ? '' : ` (via ${next})`} is not a directory`)
+      return result(current.fd, name, next, null)
+    }
     if (entry.isSymbolicLink()) return result(current.fd, name, next, null)
     if (!entry.isFile()) throw new CodedError('NOT_A_FILE', `${path}${next === path ? '' : ` (via ${next})`} is not a regular file`)
     if (steerer !== null) {
@@ -195,12 +201,12 @@ function readLink(fd: number, name: string, path: string): string {
   }
 }
 
-function makeDirectory(fd: number, name: string, mode: number): void {
+function makeDirectory(fd: number, name: string, mode: number, path: string): void {
   try {
     mkdirSync(at(fd, name), mode)
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return
-    throw error
+    throw new CodedError('CANNOT_CREATE_DIRECTORY', `cannot create the directory ${path}: ${errnoOf(error) ?? String(error)}`, { cause: error })
   }
   // The umask may have taken bits away; the new directory gets exactly `mode`.
   const made = openSync(at(fd, name), PIN)

@@ -2,6 +2,7 @@ import { constants, type Stats } from 'node:fs'
 import { lstat, open } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
 import { at, pinEntry, type PinnedEntry } from './pinned'
+import { READ_FLAGS, readOpened } from './read-bounded'
 
 /**
  * Where a path really leads: its chain of symbolic links followed to the file at the end.
@@ -24,8 +25,6 @@ export async function resolveLinks(path: string, root = '/'): Promise<LinkEnd> {
   return { target: entry.target, existing: entry.existing }
 }
 
-// Never waits for a writer (FIFO) nor takes a terminal; never follows a link put there since.
-const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY
 
 /**
  * Reads the regular file `entry` names in its pinned directory, refusing more than
@@ -33,7 +32,7 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOL
  */
 export async function readPinned(entry: PinnedEntry, path: string, maxBytes: number): Promise<Buffer> {
   if (entry.directory === null || entry.existing === null) throw new CodedError('NOT_A_FILE', `${path} does not exist`)
-  const handle = await open(at(entry.directory, entry.name), READ_FLAGS).catch((error: unknown) => {
+  const handle = await open(at(entry.directory, entry.name), READ_FLAGS | constants.O_NOFOLLOW).catch((error: unknown) => {
     if (errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOENT') throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
     throw error
   })
@@ -41,18 +40,7 @@ export async function readPinned(entry: PinnedEntry, path: string, maxBytes: num
     const opened = await handle.stat()
     if (!opened.isFile() || opened.dev !== entry.existing.dev || opened.ino !== entry.existing.ino) throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
     if (opened.size > maxBytes) throw new CodedError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes (${opened.size})`)
-    const chunks: Buffer[] = []
-    let length = 0
-    // The file may grow while we read: stop one byte past the bound.
-    for (;;) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length))
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, length)
-      if (bytesRead === 0) break
-      chunks.push(chunk.subarray(0, bytesRead))
-      length += bytesRead
-      if (length > maxBytes) throw new CodedError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes`)
-    }
-    return Buffer.concat(chunks, length)
+    return await readOpened(handle, path, maxBytes)
   } finally {
     await handle.close()
   }

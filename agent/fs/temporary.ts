@@ -16,7 +16,8 @@ const MAX_SCANNED = 100_000
 
 // Keep the name within NAME_MAX (255) whatever the length of the file's own name.
 const prefixOf = (name: string) => `.${name.slice(0, 200)}.qwa-`
-const drawName = (name: string) => `${prefixOf(name)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`
+/** A fresh temporary name for `name`. */
+export const drawName = (name: string) => `${prefixOf(name)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`
 const taken = (error: unknown, attempt: number) => (error as NodeJS.ErrnoException).code === 'EEXIST' && attempt < TEMPORARY_ATTEMPTS
 
 /** Creates a new temporary file for `name` in the pinned directory `directory`, exclusively. */

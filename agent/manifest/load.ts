@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readBounded } from '../fs/read-bounded'
 import shipped from 'virtual:shipped-manifest'
 import { CodedError } from '../../rpc/errors'
 import { ManifestIssue } from './check'
@@ -58,9 +58,7 @@ export async function loadManifest(file?: string): Promise<Manifest> {
   if (file === undefined) return shippedManifest()
   let text: string
   try {
-    const buffer = await readFile(file)
-    if (buffer.length > MAX_MANIFEST_BYTES) throw new Error(`larger than ${MAX_MANIFEST_BYTES} bytes`)
-    text = buffer.toString('utf8')
+    text = (await readBounded(file, MAX_MANIFEST_BYTES)).toString('utf8')
   } catch (error) {
     throw new CodedError('MANIFEST_UNREADABLE', `cannot read manifest ${file}: ${(error as Error).message}`, { cause: error })
   }

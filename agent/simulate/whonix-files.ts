@@ -1,8 +1,8 @@
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { writeLinkAtomic } from '../fs/entries'
 import type { Manifest } from '../manifest/schema'
 import { rootPath } from '../paths'
 import { protectedFilesList } from '../protected-files/list-file'
+import { writeSimulatedFile } from './write'
 
 /**
  * Whonix's own configuration files in a simulated qube, as a fresh Whonix install ships
@@ -47,11 +47,6 @@ function whonixFiles(manifest: Manifest, flavour: Flavour): Record<string, strin
 export async function writeWhonixFiles(root: string, manifest: Manifest, flavour: Flavour): Promise<void> {
   const files = { ...whonixFiles(manifest, flavour) }
   for (const file of protectedFilesList(manifest)) if (file.kind === 'file') files[file.path] = file.content
-  for (const [path, content] of Object.entries(files)) {
-    const rooted = rootPath(root, path)
-    await mkdir(dirname(rooted), { recursive: true })
-    await writeFile(rooted, content)
-  }
-  const localtime = rootPath(root, '/etc/localtime')
-  await symlink(`${manifest.protectedFiles.expected.zoneinfoDirectory}/Etc/UTC`, localtime)
+  for (const [path, content] of Object.entries(files)) await writeSimulatedFile(rootPath(root, path), content)
+  await writeLinkAtomic(rootPath(root, '/etc/localtime'), `${manifest.protectedFiles.expected.zoneinfoDirectory}/Etc/UTC`, { directoryMode: 0o755 })
 }

@@ -17,10 +17,10 @@ export interface BootStep {
 }
 
 /** A oneshot that runs once per boot, after Qubes has set the qube up and before Tor starts. */
-export function bootStepUnit(systemd: { readonly bootAfter: readonly string[]; readonly torUnit: string }, step: BootStep): string {
+export function bootStepUnit(systemd: { readonly bootAfter: readonly string[]; readonly torUnit: string; readonly oneshotTimeoutSec: number }, step: BootStep): string {
   return renderUnit(step.comment, {
     Unit: { Description: step.description, ConditionPathExists: step.conditions, After: systemd.bootAfter.join(' '), Before: systemd.torUnit },
-    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: step.command },
+    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: step.command, TimeoutStartSec: String(systemd.oneshotTimeoutSec) },
     Install: { WantedBy: 'multi-user.target' },
   })
 }

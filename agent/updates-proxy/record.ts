@@ -1,5 +1,6 @@
 import { chmod, mkdir } from 'node:fs/promises'
-import { removeEntry, writeFileAtomic, writeFileAtomicSync } from '../fs/atomic-write'
+import { writeFileAtomic, writeFileAtomicSync } from '../fs/atomic-write'
+import { removeEntry } from '../fs/entries'
 
 /**
  * Writes of the check's marker directory, by the one atomic writer (agent/fs): a marker is
