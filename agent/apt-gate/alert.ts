@@ -5,6 +5,7 @@ import type { AgentContext } from '../context'
 import { sessionBusAddress } from '../notify/address'
 import { sendNotification, type DesktopNotification } from '../notify/notify'
 import { writeFileAtomic } from '../fs/atomic-write'
+import { readBounded } from '../fs/read-bounded'
 import { CodedError } from '../../rpc/errors'
 import { gateScope } from './conditions'
 import { gatherGateFacts, markerReader, type MarkerReading } from './facts'
@@ -58,7 +59,7 @@ function stateFile(env: NodeJS.ProcessEnv, unit: string): string {
 
 async function readRemembered(file: string): Promise<string | null> {
   try {
-    return (await readFile(file, 'utf8')).slice(0, 64).trim()
+    return (await readBounded(file, 64)).toString('utf8').trim()
   } catch {
     return null
   }

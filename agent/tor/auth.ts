@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
+import { READ_FLAGS } from '../fs/read-bounded'
 import type { ControlConnection } from './connection'
 import { replyWords } from './syntax'
 
@@ -36,7 +37,8 @@ export async function protocolInfo(connection: ControlConnection): Promise<Proto
 export async function readCookie(path: string): Promise<Buffer> {
   let handle
   try {
-    handle = await open(path, 'r')
+    // Non-blocking: a FIFO put where the cookie should be is refused below, never waited on.
+    handle = await open(path, READ_FLAGS)
   } catch (error) {
     throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
   }
