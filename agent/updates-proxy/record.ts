@@ -1,6 +1,5 @@
-import { chmod, mkdir } from 'node:fs/promises'
 import { writeFileAtomic, writeFileAtomicSync } from '../fs/atomic-write'
-import { removeEntry } from '../fs/entries'
+import { ensureDirectory as ensurePinnedDirectory, removeEntry } from '../fs/entries'
 
 /**
  * Writes of the check's marker directory, by the one atomic writer (agent/fs): a marker is
@@ -8,10 +7,10 @@ import { removeEntry } from '../fs/entries'
  * (not left to the umask), a link planted in its place replaced, never followed. The sync
  * variants serve the SIGTERM path, where the process exits right after.
  */
-export async function ensureDirectory(path: string, mode: number): Promise<void> {
+export function ensureDirectory(path: string, mode: number): Promise<void> {
   // Only a directory we create gets our mode; an existing one belongs to tmpfiles.d.
-  const created = await mkdir(path, { recursive: true, mode })
-  if (created !== undefined) await chmod(path, mode)
+  ensurePinnedDirectory(path, mode)
+  return Promise.resolve()
 }
 
 // As the umask of a service leaves a directory it makes (tmpfiles.d makes this one at boot).
