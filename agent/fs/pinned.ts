@@ -78,16 +78,23 @@ const MAX_LINKS = 40
 const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code
 const componentsOf = (path: string) => path.split('/').filter((name) => name !== '' && name !== '.')
 
-function pin(fd: number | null, name: string, path: string): Step {
+/** The directory `name` pinned, or null when it is something else (a link, a file) or nothing. */
+function tryPin(fd: number | null, name: string, path: string): Step | null {
   let pinned: number
   try {
     pinned = openSync(fd === null ? '/' : at(fd, name), PIN)
   } catch (error) {
-    // Checked as a directory a moment ago: someone swapped it since.
-    if (errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOENT') throw new CodedError('PATH_CHANGED', `${path} changed while it was being opened; not using it`)
+    if (errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOENT') return null
     throw error
   }
   return { fd: pinned, path, stats: fstatSync(pinned) }
+}
+
+function pin(fd: number | null, name: string, path: string): Step {
+  const step = tryPin(fd, name, path)
+  // Checked as a directory a moment ago: someone swapped it since.
+  if (step === null) throw new CodedError('PATH_CHANGED', `${path} changed while it was being opened; not using it`)
+  return step
 }
 
 function lstatOrNull(path: string): Stats | null {
@@ -129,6 +136,11 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
     if (steerer !== null) reached = true
   }
   const top = () => stack[stack.length - 1]!
+  const descend = (step: Step) => {
+    stack.push(step)
+    moved()
+    if (steerer !== null && step.stats.uid !== 0 && step.stats.uid !== steerer) throw unsafe(`leading through ${step.path}, a directory of user ${step.stats.uid}`)
+  }
   const unsafe = (why: string) => new CodedError('UNSAFE_LINK', `${path}: ${via} is a link that user ${steerer} could have made, ${why}; not following it`)
   const result = (directory: number | null, name: string, target: string, existing: Stats | null): PinnedEntry => ({ directory, name, target, existing, release })
 
@@ -142,6 +154,12 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
       continue
     }
     const next = join(current.path, name)
+    // Most names on the way are plain directories: pinned at once, looked at only otherwise.
+    const direct = todo.length > 0 ? tryPin(current.fd, name, next) : null
+    if (direct !== null) {
+      descend(direct)
+      continue
+    }
     let entry = lstatOrNull(at(current.fd, name))
     if (entry === null && (todo.length > 0 || options.directory === true) && options.directoryMode !== undefined && steerer === null) {
       makeDirectory(current.fd, name, options.directoryMode, next)
@@ -170,10 +188,7 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
     }
     if (todo.length > 0) {
       if (!entry.isDirectory()) throw new CodedError('NOT_A_DIRECTORY', `${path}: ${next} is not a directory`)
-      const step = pin(current.fd, name, next)
-      stack.push(step)
-      moved()
-      if (steerer !== null && step.stats.uid !== 0 && step.stats.uid !== steerer) throw unsafe(`leading through ${next}, a directory of user ${step.stats.uid}`)
+      descend(pin(current.fd, name, next))
       continue
     }
     if (options.directory === true) {
