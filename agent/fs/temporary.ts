@@ -54,14 +54,15 @@ function alive(pid: number): boolean {
 
 /** Removes the temporary files of `name` left by writers that are dead (killed during a write). */
 export function removeStaleTemporaries(directory: number, name: string): void {
-  const pattern = new RegExp(`^${prefixOf(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d{1,10})-[0-9a-f]{12}\\.tmp$`)
+  // Names without a pid are an earlier version's, always a killed writer's by now.
+  const pattern = new RegExp(`^${prefixOf(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:(\\d{1,10})-)?[0-9a-f]{12}\\.tmp$`)
   const listing = opendirSync(at(directory))
   try {
     for (let scanned = 0; scanned < MAX_SCANNED; scanned++) {
       const entry = listing.readSync()
       if (entry === null) break
-      const pid = pattern.exec(entry.name)?.[1]
-      if (pid === undefined || alive(Number(pid))) continue
+      const match = pattern.exec(entry.name)
+      if (match === null || (match[1] !== undefined && alive(Number(match[1])))) continue
       try {
         unlinkSync(at(directory, entry.name))
       } catch {

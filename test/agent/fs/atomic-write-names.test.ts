@@ -34,8 +34,8 @@ describe('writeFileAtomic temporary names', () => {
 
   it("removes a dead writer's leftovers of that file on the next write, and nothing else", async () => {
     const dir = await tempRoot()
-    // A pid above the kernel's largest (2^22) never belongs to a live process.
-    const dead = ['.f.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194306-bbbbbbbbbbbb.tmp']
+    // A pid above the kernel's largest (2^22) never belongs to a live process; a name with no pid is an earlier version's.
+    const dead = ['.f.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194306-bbbbbbbbbbbb.tmp', '.f.qwa-cccccccccccc.tmp']
     const kept = ['.g.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194305-short.tmp', 'f.qwa-4194305-aaaaaaaaaaaa.tmp', `.f.qwa-${process.pid}-cccccccccccc.tmp`]
     for (const name of [...dead, ...kept]) await writeFile(join(dir, name), 'x')
     await writeFileAtomic(join(dir, 'f'), 'new\n')
