@@ -93,7 +93,7 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   const entry = pinForWrite(path, options)
   try {
     const { existing, directory, name, target } = entry
-    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && bytes.equals(await readPinned(entry, path, bytes.length))) return { target, changed: false }
+    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && (await holds(entry, path, bytes))) return { target, changed: false }
     removeStaleTemporaries(directory, name)
     const temporary = await createTemporary(directory, name)
     let ownerProblem: string | undefined
@@ -112,6 +112,14 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
   } finally {
     entry.release()
   }
+}
+
+/** Whether the file already holds `bytes` (one changed or swapped meanwhile does not: it is replaced). */
+async function holds(entry: PinnedEntry, path: string, bytes: Buffer): Promise<boolean> {
+  return readPinned(entry, path, bytes.length).then(
+    (content) => bytes.equals(content),
+    () => false,
+  )
 }
 
 async function fill(handle: FileHandle, bytes: Buffer, attributes: Attributes, path: string): Promise<string | undefined> {
