@@ -1,9 +1,9 @@
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants, type Stats } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { CodedError, errorMessage, isCodedError } from '../../rpc/errors'
 import { at, pinEntry, type PinnedEntry } from './pinned'
 import { readPinned } from './resolve'
-import { createTemporary, createTemporarySync, removeStaleTemporaries } from './temporary'
+import { createTemporary, removeStaleTemporaries } from './temporary'
 
 export interface FileOwner {
   readonly uid: number
@@ -46,7 +46,7 @@ interface Attributes {
   readonly ownerRequired: boolean
 }
 
-function attributesOf(existing: Stats | null, options: AtomicWriteOptions): Attributes {
+export function attributesOf(existing: Stats | null, options: AtomicWriteOptions): Attributes {
   if (existing !== null && options.replaceLink !== true) return { mode: existing.mode & 0o7777, owner: { uid: existing.uid, gid: existing.gid }, ownerRequired: true }
   return { mode: options.mode ?? 0o644, owner: options.owner ?? null, ownerRequired: false }
 }
@@ -69,7 +69,7 @@ export function pinForWrite(path: string, options: AtomicWriteOptions): PinnedEn
   return { ...entry, directory }
 }
 
-const toBuffer = (content: string | Uint8Array) => (typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength))
+export const toBuffer = (content: string | Uint8Array) => (typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength))
 
 /**
  * Replaces a file's content so that, whatever happens (a crash, a kill -9, a power cut
@@ -144,58 +144,5 @@ export async function syncDirectory(directory: number): Promise<void> {
     await handle.sync()
   } finally {
     await handle.close()
-  }
-}
-
-/**
- * `writeFileAtomic` for a process about to exit (a SIGTERM handler): the same rule and
- * steps, done synchronously. Never skips an unchanged file.
- */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): AtomicWriteResult {
-  const bytes = toBuffer(content)
-  const entry = pinForWrite(path, options)
-  try {
-    const { existing, directory, name, target } = entry
-    removeStaleTemporaries(directory, name)
-    const temporary = createTemporarySync(directory, name)
-    const attributes = attributesOf(existing, options)
-    let ownerProblem: string | undefined
-    try {
-      for (let written = 0; written < bytes.length; ) written += writeSync(temporary.fd, bytes, written)
-      if (attributes.owner !== null)
-        try {
-          fchownSync(temporary.fd, attributes.owner.uid, attributes.owner.gid)
-        } catch (error) {
-          if (attributes.ownerRequired) throw error
-          ownerProblem = `cannot change the owner of ${path}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`
-        }
-      fchmodSync(temporary.fd, attributes.mode)
-      fsyncSync(temporary.fd)
-      closeSync(temporary.fd)
-      renameSync(at(directory, temporary.name), at(directory, name))
-    } catch (error) {
-      try {
-        closeSync(temporary.fd)
-      } catch {
-        // Closed already.
-      }
-      try {
-        unlinkSync(at(directory, temporary.name))
-      } catch {
-        // Renamed or gone already.
-      }
-      throw error
-    }
-    const handle = openSync(at(directory), constants.O_RDONLY | constants.O_DIRECTORY)
-    try {
-      fsyncSync(handle)
-    } finally {
-      closeSync(handle)
-    }
-    return { target, changed: true, ...(ownerProblem === undefined ? {} : { ownerProblem }) }
-  } catch (error) {
-    throw failed(path, error)
-  } finally {
-    entry.release()
   }
 }

@@ -10,7 +10,7 @@
  *   created, written and renamed, and the directory synced, in the pinned directory.
  * - A link is followed only when root alone could have made it, or, when a user U could
  *   (their link, or a link in their directory), only into U's own directories and files;
- *   a link in a directory several users may change is never followed (`linkSteerer`).
+ *   a link in a directory several users may change is never followed (`steerer.ts`).
  * - Nothing is opened that could block: entries are looked at with lstat, files opened
  *   `O_NONBLOCK|O_NOFOLLOW` and read only when fstat says they are the regular file the
  *   walk checked (a FIFO, a device or a swapped file is refused).
@@ -22,6 +22,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readli
 import { isAbsolute, join, resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
 import { rootPath } from '../paths'
+import { linkSteerer } from './steerer'
 
 // Linux's O_PATH (x86_64, arm64 and most others); Node does not export it.
 export const O_PATH = 0o10000000
@@ -57,21 +58,6 @@ export interface PinnedEntry {
   /** The regular file there (lstat), or null when there is none (or a link to replace). */
   readonly existing: Stats | null
   release(): void
-}
-
-/**
- * Who other than root could have put the link `entry` where it is: its owner, or the
- * owner of the directory holding it (who may replace any entry there). A directory that a
- * group other than root's or everyone may write to (without the sticky bit protecting
- * root's own link) lets anyone do it: 'anyone'. Null when only root could.
- */
-export function linkSteerer(entry: Stats, directory: Stats): number | 'anyone' | null {
-  const protectedBySticky = (directory.mode & 0o1000) !== 0 && entry.uid === 0
-  if ((directory.mode & 0o002) !== 0 && !protectedBySticky) return 'anyone'
-  if ((directory.mode & 0o020) !== 0 && directory.gid !== 0 && !protectedBySticky) return 'anyone'
-  const users = new Set([entry.uid, directory.uid].filter((uid) => uid !== 0))
-  if (users.size > 1) return 'anyone'
-  return users.size === 1 ? [...users][0]! : null
 }
 
 const MAX_LINKS = 40

@@ -1,4 +1,5 @@
-import { writeFileAtomic, writeFileAtomicSync } from '../fs/atomic-write'
+import { writeFileAtomic } from '../fs/atomic-write'
+import { writeFileAtomicSync } from '../fs/atomic-write-sync'
 import { ensureDirectory as ensurePinnedDirectory, removeEntry } from '../fs/entries'
 
 /**
