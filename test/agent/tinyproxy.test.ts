@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
@@ -89,7 +90,7 @@ describe('tinyproxy config bytes', () => {
     await mkdir(dirname(config), { recursive: true })
     await writeFile(config, before)
     await chmod(config, 0o640)
-    // What a run killed mid-write left with the old fixed name, and one of ours.
+    // What a run killed mid-write left with the old fixed name, and one of an earlier version of ours.
     const stale = [join(qube.root, `etc/tinyproxy/.tinyproxy-updates.conf.${process.pid}.tmp`), join(qube.root, 'etc/tinyproxy/.tinyproxy-updates.conf.qwa-000000000000.tmp')]
     for (const file of stale) await writeFile(file, 'stale')
 
@@ -99,7 +100,9 @@ describe('tinyproxy config bytes', () => {
     expect(after.subarray(before.length).toString('latin1')).toMatch(/^# BEGIN qubes-whonix-agent[^\n]*\nUpstream socks5 127\.0\.0\.1:9104\n/)
     expect((await stat(config)).mode & 0o777).toBe(0o640)
     expect(await inspectTinyproxyBlock(context)).toEqual({ configured: true, error: null })
-    for (const file of stale) expect(await readFile(file, 'utf8')).toBe('stale')
+    // Not ours: left alone. Ours, its writer dead: removed by this write.
+    expect(await readFile(stale[0] as string, 'utf8')).toBe('stale')
+    expect(existsSync(stale[1] as string)).toBe(false)
 
     // An outdated block in the middle is replaced; the bytes after it stay too.
     const tail = Buffer.concat([Buffer.from('# after '), Buffer.from([0xe9, 0x80]), Buffer.from('\n')])
