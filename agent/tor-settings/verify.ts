@@ -1,0 +1,73 @@
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { CodedError } from '../../rpc/errors'
+import type { AgentContext } from '../context'
+import { spawnCommand, type Command, type Runner } from '../run'
+
+// Bind-mounts the staged directory over the real one, then runs Tor, all in a private mount namespace.
+const IN_NAMESPACE = '"$1" --bind -- "$2" "$3" && shift 3 && exec "$@"'
+const MAX_OUTPUT = 256 * 1024
+
+export interface VerifyPlan {
+  readonly staged: string
+  readonly directory: string
+}
+
+/**
+ * `tor --verify-config` over the whole configuration tor@default reads (its defaults and
+ * torrc, with every include), where our file's directory is the staged copy holding the
+ * new file: in a mount namespace of its own, so nothing on disk changes and no other
+ * process sees the copy.
+ */
+export function verifyCommand(context: AgentContext, plan: VerifyPlan): Command {
+  const settings = context.manifest.torSettings
+  const tor = [settings.torProgram, '--verify-config', '--defaults-torrc', context.paths.under(settings.defaultsTorrc), '-f', context.paths.under(settings.torrc), '--RunAsDaemon', '0']
+  return {
+    argv: [settings.unshareProgram, '--mount', '--propagation', 'private', '--', settings.shellProgram, '-c', IN_NAMESPACE, 'sh', settings.mountProgram, plan.staged, plan.directory, ...tor],
+    timeoutMs: settings.verifyTimeoutMs,
+    maxOutputBytes: MAX_OUTPUT,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+  }
+}
+
+/** Tor's reason in its output: the first warning or error line, without its timestamp. */
+export function refusalReason(output: string): string {
+  const lines = output.split('\n').filter((line) => /\[(warn|err)\]/.test(line) && !/running Tor as root/.test(line))
+  const reason = (lines.find((line) => /Failed to parse|validate/.test(line)) ?? lines[0] ?? output.trim().split('\n').at(-1) ?? '').replace(/^.*?\[(warn|err)\] /, '')
+  return reason.slice(0, 300) || 'no reason given'
+}
+
+/** Copies our file's directory (regular files and links as they are) with the new file in place. */
+async function stage(context: AgentContext, content: string): Promise<VerifyPlan & { readonly scratch: string }> {
+  const { torSettings, paths } = context.manifest
+  const file = context.paths.under(torSettings.file)
+  const directory = dirname(file)
+  await mkdir(directory, { recursive: true, mode: 0o755 })
+  const entries = await readdir(directory)
+  if (entries.length > torSettings.maxStagedFiles) throw new CodedError('TOR_CONFIG_UNVERIFIED', `${dirname(torSettings.file)} holds more than ${torSettings.maxStagedFiles} entries; not copying it to verify`)
+  // Root's own directory, never a user-writable one such as /tmp.
+  const runDir = context.paths.under(paths.agentRunDir)
+  await mkdir(runDir, { recursive: true, mode: 0o755 })
+  const scratch = await mkdtemp(join(runDir, 'tor-verify-'))
+  const staged = join(scratch, 'torrc.d')
+  await cp(directory, staged, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
+  await writeFile(join(staged, basename(file)), content, { mode: 0o644 })
+  return { scratch, staged, directory }
+}
+
+/** Refuses (TOR_CONFIG_REFUSED, with Tor's words) a configuration Tor would not start with. */
+export async function verifyWithTor(context: AgentContext, content: string, run: Runner = spawnCommand): Promise<void> {
+  const plan = await stage(context, content)
+  try {
+    const result = await run(verifyCommand(context, plan))
+    if (result.exitCode === 0) return
+    if (result.spawnError !== undefined) throw new CodedError('TOR_CONFIG_UNVERIFIED', `cannot run ${context.manifest.torSettings.unshareProgram}: ${result.spawnError}`)
+    if (result.timedOut) throw new CodedError('TOR_CONFIG_UNVERIFIED', `tor --verify-config took longer than ${context.manifest.torSettings.verifyTimeoutMs} ms`)
+    const output = `${result.stdout}\n${result.stderr}`
+    // No log line of Tor's: the namespace or the mount failed before Tor ran.
+    if (!/\[(notice|warn|err)\]/.test(output)) throw new CodedError('TOR_CONFIG_UNVERIFIED', `cannot verify the configuration: ${output.trim().split('\n').at(-1)?.slice(0, 200) ?? 'no output'}`)
+    throw new CodedError('TOR_CONFIG_REFUSED', `Tor refuses the new configuration: ${refusalReason(output)}`)
+  } finally {
+    await rm(plan.scratch, { recursive: true, force: true })
+  }
+}
