@@ -11,11 +11,11 @@ import { defineCommand } from './command'
 const usage = (message: string) => new CodedError('USAGE', message, { exitCode: 2 })
 
 /** `status`, `enable`, `disable`, `bridges set FILE|-`, `bridges clear` as data; bridge text is read later. */
-export function parseTorWords(action: string, words: readonly string[]): { kind: 'status' } | { kind: 'enable' | 'disable' | 'bridges-clear' } | { kind: 'bridges-set'; source: string } {
-  const [verb, argument, ...extra] = words
-  if ((action === 'status' || action === 'enable' || action === 'disable') && words.length === 0) return { kind: action }
-  if (action === 'bridges' && verb === 'clear' && argument === undefined) return { kind: 'bridges-clear' }
-  if (action === 'bridges' && verb === 'set' && argument !== undefined && extra.length === 0) return { kind: 'bridges-set', source: argument }
+export function parseTorWords(action: string, verb: string | undefined, file: string | undefined): { kind: 'status' } | { kind: 'enable' | 'disable' | 'bridges-clear' } | { kind: 'bridges-set'; source: string } {
+  if ((action === 'status' || action === 'enable' || action === 'disable') && verb === undefined) return { kind: action }
+  if (action === 'bridges' && verb === 'clear' && file === undefined) return { kind: 'bridges-clear' }
+  // yargs hands a lone "-" over as an empty string; no file has an empty name.
+  if (action === 'bridges' && verb === 'set' && file !== undefined) return { kind: 'bridges-set', source: file === '' ? '-' : file }
   throw usage('usage: tor status | tor enable | tor disable | tor bridges set FILE|- | tor bridges clear')
 }
 
@@ -33,11 +33,11 @@ function report(io: Io, result: ApplyResult): void {
 }
 
 export const torCommand = defineCommand({
-  command: 'tor <action> [words..]',
+  command: 'tor <action> [verb] [file]',
   describe: "On the Whonix-Gateway: Tor's network and bridges (status, enable, disable, bridges set FILE|-, bridges clear)",
-  builder: (yargs) => yargs.positional('action', { choices: ['status', 'enable', 'disable', 'bridges'] as const, demandOption: true }).positional('words', { type: 'string', array: true, default: [] as string[] }),
+  builder: (yargs) => yargs.positional('action', { choices: ['status', 'enable', 'disable', 'bridges'] as const, demandOption: true }).positional('verb', { type: 'string' }).positional('file', { type: 'string' }),
   async run(args, io) {
-    const parsed = parseTorWords(args.action, (args.words ?? []).map(String))
+    const parsed = parseTorWords(args.action, args.verb, args.file)
     const context = await contextFromArgs(args)
     if (parsed.kind === 'status') {
       printJson(io, await torSettingsStatus(context))
