@@ -1,29 +1,30 @@
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cp, lstat, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { spawnCommand, type Command, type Runner } from '../run'
 
-// Bind-mounts the staged directory over the real one, then runs Tor, all in a private mount namespace.
+// Bind-mounts the staged file (or directory) over the real one, then runs Tor, all in a private mount namespace.
 const IN_NAMESPACE = '"$1" --bind -- "$2" "$3" && shift 3 && exec "$@"'
 const MAX_OUTPUT = 256 * 1024
 
 export interface VerifyPlan {
+  /** The new file, or a copy of its directory holding it. */
   readonly staged: string
-  readonly directory: string
+  /** What the staged copy hides: our file when it exists, else its directory. */
+  readonly covered: string
 }
 
 /**
  * `tor --verify-config` over the whole configuration tor@default reads (its defaults and
- * torrc, with every include), where our file's directory is the staged copy holding the
- * new file: in a mount namespace of its own, so nothing on disk changes and no other
- * process sees the copy.
+ * torrc, with every include), where our file is the new one: in a mount namespace of its
+ * own, so nothing on disk changes and no other process sees it.
  */
 export function verifyCommand(context: AgentContext, plan: VerifyPlan): Command {
   const settings = context.manifest.torSettings
   const tor = [settings.torProgram, '--verify-config', '--defaults-torrc', context.paths.under(settings.defaultsTorrc), '-f', context.paths.under(settings.torrc), '--RunAsDaemon', '0']
   return {
-    argv: [settings.unshareProgram, '--mount', '--propagation', 'private', '--', settings.shellProgram, '-c', IN_NAMESPACE, 'sh', settings.mountProgram, plan.staged, plan.directory, ...tor],
+    argv: [settings.unshareProgram, '--mount', '--propagation', 'private', '--', settings.shellProgram, '-c', IN_NAMESPACE, 'sh', settings.mountProgram, plan.staged, plan.covered, ...tor],
     timeoutMs: settings.verifyTimeoutMs,
     maxOutputBytes: MAX_OUTPUT,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
@@ -37,22 +38,31 @@ export function refusalReason(output: string): string {
   return reason.slice(0, 300) || 'no reason given'
 }
 
-/** Copies our file's directory (regular files and links as they are) with the new file in place. */
+/**
+ * The new file alone, to be mounted over ours; when ours does not exist yet (a mount needs
+ * something to cover), a copy of its directory (regular files and links as they are) with
+ * the new file in it, to be mounted over the directory.
+ */
 async function stage(context: AgentContext, content: string): Promise<VerifyPlan & { readonly scratch: string }> {
   const { torSettings, paths } = context.manifest
   const file = context.paths.under(torSettings.file)
   const directory = dirname(file)
   await mkdir(directory, { recursive: true, mode: 0o755 })
-  const entries = await readdir(directory)
-  if (entries.length > torSettings.maxStagedFiles) throw new CodedError('TOR_CONFIG_UNVERIFIED', `${dirname(torSettings.file)} holds more than ${torSettings.maxStagedFiles} entries; not copying it to verify`)
   // Root's own directory, never a user-writable one such as /tmp.
   const runDir = context.paths.under(paths.agentRunDir)
   await mkdir(runDir, { recursive: true, mode: 0o755 })
   const scratch = await mkdtemp(join(runDir, 'tor-verify-'))
+  if ((await lstat(file).catch(() => null))?.isFile()) {
+    const staged = join(scratch, basename(file))
+    await writeFile(staged, content, { mode: 0o644 })
+    return { scratch, staged, covered: file }
+  }
+  const entries = await readdir(directory)
+  if (entries.length > torSettings.maxStagedFiles) throw new CodedError('TOR_CONFIG_UNVERIFIED', `${dirname(torSettings.file)} holds more than ${torSettings.maxStagedFiles} entries; not copying it to verify`)
   const staged = join(scratch, 'torrc.d')
   await cp(directory, staged, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
   await writeFile(join(staged, basename(file)), content, { mode: 0o644 })
-  return { scratch, staged, directory }
+  return { scratch, staged, covered: directory }
 }
 
 /** Refuses (TOR_CONFIG_REFUSED, with Tor's words) a configuration Tor would not start with. */
