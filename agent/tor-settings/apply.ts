@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
@@ -18,6 +19,8 @@ export type TorAction = { readonly kind: 'enable' | 'disable' | 'bridges-clear' 
 export interface BridgeSummary {
   readonly count: number
   readonly transports: readonly string[]
+  /** SHA-256 of the lines, one per line, each ending in a newline (null without bridges): lets dom0's Salt state compare. */
+  readonly digest: string | null
 }
 
 export interface ApplyResult {
@@ -31,7 +34,11 @@ export interface ApplyResult {
   readonly note: string | null
 }
 
-export const summarizeBridges = (lines: readonly string[]): BridgeSummary => ({ count: lines.length, transports: [...new Set(lines.map(transportOfLine))].sort() })
+export const summarizeBridges = (lines: readonly string[]): BridgeSummary => ({
+  count: lines.length,
+  transports: [...new Set(lines.map(transportOfLine))].sort(),
+  digest: lines.length === 0 ? null : createHash('sha256').update(lines.map((line) => `${line}\n`).join('')).digest('hex'),
+})
 
 interface CurrentFile {
   readonly content: Buffer

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -17,7 +18,7 @@ async function servedGateway() {
   const agent = { serviceDirs: [join(gateway.root, 'run/qubes-rpc')], rpcConfigDirs: [join(gateway.root, 'etc/qubes/rpc-config')] }
   const call = async (argument: string, input?: string, source = 'dom0') => {
     const result = await callThroughAgent(agent, { service: 'whonix.Tor', argument, source, timeoutMs: 30_000, ...(input === undefined ? {} : { input }) } satisfies StandInCall)
-    return { exitCode: result.exitCode, answer: JSON.parse(result.stdout.toString('utf8')) }
+    return { exitCode: result.exitCode, raw: result.stdout.toString('utf8'), answer: JSON.parse(result.stdout.toString('utf8')) }
   }
   return { ...gateway, daemon, call }
 }
@@ -27,11 +28,16 @@ describe.skipIf(tor.missing || unshare.missing)('whonix.Tor through the qrexec-a
     const gateway = await servedGateway()
     await fakePlugin(gateway.root, '/usr/bin/obfs4proxy')
     expect((await gateway.call('status')).answer).toMatchObject({ ok: true, result: { enabled: false, file: { exists: false }, tor: { reachable: true, disableNetwork: true } } })
-    expect(await gateway.call('enable')).toEqual({ exitCode: 0, answer: { ok: true, result: { action: 'enable', changed: true, enabled: true, bridges: { count: 0, transports: [] }, reloaded: true, note: null } } })
+    expect(await gateway.call('enable')).toMatchObject({ exitCode: 0, answer: { ok: true, result: { action: 'enable', changed: true, enabled: true, bridges: { count: 0, transports: [] }, reloaded: true, note: null } } })
     expect((await gateway.call('bridges-set', `${OBFS4}\n`)).answer).toMatchObject({ ok: true, result: { bridges: { count: 1, transports: ['obfs4'] }, reloaded: true } })
     const status = (await gateway.call('status')).answer
     expect(status.result).toMatchObject({ enabled: true, bridges: { count: 1, transports: ['obfs4'] }, tor: { disableNetwork: false } })
     expect(JSON.stringify(status)).not.toContain('192.0.2.1')
+    // What the Salt formula's unless commands grep for (test/salt/tor-model.ts answers the same).
+    const raw = (await gateway.call('status')).raw
+    for (const text of ['"ok":true', '"result":{"enabled":true,', `"digest":"${createHash('sha256').update(`${OBFS4}\n`).digest('hex')}"`]) expect(raw).toContain(text)
+    expect((await gateway.call('bridges-clear')).raw).toContain('"ok":true')
+    expect((await gateway.call('status')).raw).toContain('"bridges":{"count":0,')
     expect((await gateway.call('disable')).answer.result).toMatchObject({ enabled: false, reloaded: true })
     expect((await gateway.call('status')).answer.result.tor.disableNetwork).toBe(true)
     expect(gateway.tor.child.exitCode).toBeNull()

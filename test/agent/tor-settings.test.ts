@@ -84,7 +84,7 @@ describe.skipIf(tor.missing || unshare.missing)('tor settings against a real tor
     expect((await torSettingsStatus(gateway.context)).tor).toMatchObject({ reachable: true, disableNetwork: true })
 
     const enabled = await applyTorAction(gateway.context, { kind: 'enable' })
-    expect(enabled).toEqual({ action: 'enable', changed: true, enabled: true, bridges: { count: 0, transports: [] }, reloaded: true, note: null })
+    expect(enabled).toEqual({ action: 'enable', changed: true, enabled: true, bridges: { count: 0, transports: [], digest: null }, reloaded: true, note: null })
     const status = await torSettingsStatus(gateway.context)
     expect(status).toMatchObject({ enabled: true, file: { exists: true, writtenBy: 'agent', editedByHand: false }, tor: { reachable: true, disableNetwork: false } })
     expect(status.tor.bootstrap?.progress).toEqual(expect.any(Number))
@@ -109,7 +109,7 @@ describe.skipIf(tor.missing || unshare.missing)('tor settings against a real tor
     const file = readFileSync(gateway.file, 'utf8')
     expect(file).toContain('UseBridges 1\nClientTransportPlugin obfs4 exec /usr/bin/obfs4proxy\nClientTransportPlugin snowflake exec /usr/bin/snowflake-client\n')
     const status = await torSettingsStatus(gateway.context)
-    expect(status.bridges).toEqual({ count: 2, transports: ['obfs4', 'snowflake'] })
+    expect(status.bridges).toEqual({ count: 2, transports: ['obfs4', 'snowflake'], digest: expect.stringMatching(/^[0-9a-f]{64}$/) })
     expect(JSON.stringify(status)).not.toMatch(/192\.0\.2|0123456789ABCDEF/)
     expect(await applyTorAction(gateway.context, { kind: 'enable' })).toMatchObject({ enabled: true, bridges: { count: 2 }, reloaded: true })
     expect(await applyTorAction(gateway.context, { kind: 'bridges-clear' })).toMatchObject({ enabled: true, bridges: { count: 0 }, reloaded: true })
