@@ -124,6 +124,10 @@ describe.skipIf(tor.missing || unshare.missing)('tor settings against a real tor
     await expect(applyTorAction(gateway.context, { kind: 'bridges-set', untrustedText: `\n${SNOWFLAKE}\n` })).rejects.toThrow(
       refusal('TOR_PLUGIN_MISSING', /^bridge line 2 uses snowflake, whose plugin is not installed \(install the Debian package snowflake-client/),
     )
+    // A check that cannot run is not a pass.
+    const { manifest } = gateway.context
+    const noUnshare = { ...gateway.context, manifest: { ...manifest, torSettings: { ...manifest.torSettings, unshareProgram: '/nonexistent/unshare' } } }
+    await expect(applyTorAction(noUnshare, { kind: 'disable' })).rejects.toThrow(refusal('TOR_CONFIG_UNVERIFIED', /^cannot run \/nonexistent\/unshare: ENOENT/))
     expect(readFileSync(gateway.file)).toEqual(before)
   })
 
