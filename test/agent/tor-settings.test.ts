@@ -124,11 +124,14 @@ describe.skipIf(tor.missing || unshare.missing)('tor settings against a real tor
     await expect(applyTorAction(gateway.context, { kind: 'bridges-set', untrustedText: `\n${SNOWFLAKE}\n` })).rejects.toThrow(
       refusal('TOR_PLUGIN_MISSING', /^bridge line 2 uses snowflake, whose plugin is not installed \(install the Debian package snowflake-client/),
     )
-    // A check that cannot run is not a pass.
+    // A check that cannot run is not a pass: Tor alone over the rewritten chain, or in the namespace (a quoted include).
     const { manifest } = gateway.context
-    const noUnshare = { ...gateway.context, manifest: { ...manifest, torSettings: { ...manifest.torSettings, unshareProgram: '/nonexistent/unshare' } } }
-    await expect(applyTorAction(noUnshare, { kind: 'disable' })).rejects.toThrow(refusal('TOR_CONFIG_UNVERIFIED', /^cannot run \/nonexistent\/unshare: ENOENT/))
+    const withSettings = (settings: Partial<typeof manifest.torSettings>) => ({ ...gateway.context, manifest: { ...manifest, torSettings: { ...manifest.torSettings, ...settings } } })
+    await expect(applyTorAction(withSettings({ torProgram: '/nonexistent/tor' }), { kind: 'disable' })).rejects.toThrow(refusal('TOR_CONFIG_UNVERIFIED', /^cannot run \/nonexistent\/tor: ENOENT/))
+    await writeFile(join(gateway.root, 'etc/tor/torrc'), `%include "${join(gateway.root, 'usr/local/etc/torrc.d')}/*.conf"\n`)
+    await expect(applyTorAction(withSettings({ unshareProgram: '/nonexistent/unshare' }), { kind: 'disable' })).rejects.toThrow(refusal('TOR_CONFIG_UNVERIFIED', /^cannot run \/nonexistent\/unshare: ENOENT/))
     expect(readFileSync(gateway.file)).toEqual(before)
+    expect(await applyTorAction(gateway.context, { kind: 'disable' })).toMatchObject({ changed: true, enabled: false, reloaded: true })
   })
 
   it('Tor refuses the whole configuration (tor --verify-config, with 50_user.conf): nothing is written and the answer gives Tor\'s reason', async () => {
