@@ -20,6 +20,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
   daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,
   'rpc-call': async () => (await import('./commands/rpc-call')).rpcCallCommand as AgentCommand<never>,
   'rpc-exec': async () => (await import('./commands/rpc-exec')).rpcExecCommand as AgentCommand<never>,
+  tor: async () => (await import('./commands/tor')).torCommand as AgentCommand<never>,
 }
 
 const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])

@@ -2,6 +2,7 @@ import type { Role } from './role'
 import type { Status } from './status'
 import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
+import { torSettingsSummary } from './tor-settings/status'
 import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
 import { daemonSummary } from './daemon/format'
 
@@ -52,6 +53,7 @@ export function formatStatus(status: Status, verbose = false): string {
       ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]],
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
+      ...(status.tor ? [['Tor network', torSettingsSummary(status.tor)] as [string, string]] : []),
       ['Stacked-Tor forwarders', stackedTorSummary(status.daemon)],
       ['Agent daemon', daemonSummary(status.daemon)],
     ]),

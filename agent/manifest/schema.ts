@@ -6,6 +6,7 @@ import { protectedFilesSection } from '../protected-files/manifest'
 import { replaceIpsSection } from '../replace-ips/manifest'
 import { systemdSection } from '../systemd/manifest'
 import { packagingSection } from '../packaging/manifest'
+import { torSettingsSection } from '../tor-settings/manifest'
 import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
 import { controlAddress } from '../tor/address'
 import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
@@ -112,6 +113,7 @@ export const manifestSchema = object({
   systemd: systemdSection,
   stackedTor: stackedTorSection,
   packaging: packagingSection,
+  torSettings: torSettingsSection,
 })
 
 export type Manifest = Checked<typeof manifestSchema>

@@ -6,6 +6,7 @@ import { statusService } from './status'
 import { syncNtpClockService } from './sync-ntp-clock'
 import { updatesProxyService, updatesProxyStatusService } from '../updates-proxy/services'
 import { updatesProxyCheckService } from '../updates-proxy/recheck'
+import { torService } from '../tor-settings/service'
 
 export type { HandlerFactory, ServiceEnvironment } from './environment'
 
@@ -21,6 +22,7 @@ export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
   'updates-proxy': updatesProxyService,
   'updates-proxy-status': updatesProxyStatusService,
   'updates-proxy-check': updatesProxyCheckService,
+  tor: torService,
 }
 
 export function handlerFactory(name: string, handlers: Readonly<Record<string, HandlerFactory>> = HANDLERS): HandlerFactory {

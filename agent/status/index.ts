@@ -5,6 +5,7 @@ import type { DaemonStatus } from '../daemon/status'
 import { checkProtectedFiles, type ProtectedFilesReport } from '../protected-files/report'
 import { currentRole, type Role } from '../role'
 import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
+import { torSettingsStatus, type TorSettingsStatus } from '../tor-settings/status'
 
 /** The answer of `status --json` and `whonix.Status`; each feature adds its own field. */
 export interface Status {
@@ -17,10 +18,19 @@ export interface Status {
   readonly aptGate: AptGateStatus
   /** Whether Qubes leaves Whonix's files alone and they hold what Whonix expects. */
   readonly protectedFiles: ProtectedFilesReport
+  /** On a Whonix-Gateway (not its template): Tor's network switch, bridges and bootstrap. */
+  readonly tor?: TorSettingsStatus
 }
 
 export async function currentStatus(context: AgentContext, role?: Role, daemon?: DaemonStatus): Promise<Status> {
   const knownRole = role ?? (await currentRole(context))
-  const [updatesProxy, daemonStatus, aptGate, protectedFiles] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context), aptGateStatus(context), checkProtectedFiles(context, knownRole)])
-  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles }
+  const gateway = knownRole.whonix === 'gateway' && knownRole.class !== 'template'
+  const [updatesProxy, daemonStatus, aptGate, protectedFiles, tor] = await Promise.all([
+    readMarkerState(context, knownRole),
+    daemon ?? queryDaemonStatus(context),
+    aptGateStatus(context),
+    checkProtectedFiles(context, knownRole),
+    gateway ? torSettingsStatus(context) : undefined,
+  ])
+  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles, ...(tor ? { tor } : {}) }
 }

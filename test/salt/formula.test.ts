@@ -37,7 +37,7 @@ describe.skipIf(part.missing)('Salt formula in dom0 (Debian Jinja2 + PyYAML, as 
     const { states, order } = await dom0()
     expect(stateProblems(states, order)).toEqual([])
     expect(order).toEqual([
-      'qubes-whonix-agent.templates', 'qubes-whonix-agent.gateway', 'qubes-whonix-agent.disposable',
+      'qubes-whonix-agent.templates', 'qubes-whonix-agent.gateway', 'qubes-whonix-agent.tor', 'qubes-whonix-agent.disposable',
       'qubes-whonix-agent.workstation', 'qubes-whonix-agent.policy', 'qubes-whonix-agent',
     ])
   })
@@ -158,5 +158,44 @@ describe.skipIf(part.missing)('Salt formula in the templates (through the VM con
     const answer = await render({ grains, sls: ['qubes-whonix-agent.package'] })
     const [state] = answer.sls['qubes-whonix-agent.package']?.states ?? []
     expect(state?.body).toEqual({ 'test.fail_without_changes': [{ name: 'qubes-whonix-agent is a Debian package for Whonix templates; fedora-41 runs Fedora' }] })
+  })
+})
+
+describe.skipIf(part.missing)('Salt formula: Tor on sys-whonix from the pillar', () => {
+  const BRIDGES = ['obfs4 192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567 cert=' + 'A'.repeat(70) + ' iat-mode=0', '192.0.2.7:9001']
+  const torStates = (states: readonly CompiledState[]) => parseStates(states, []).filter((state) => state.fun === 'cmd.run')
+
+  it('the default pillar leaves Tor as Whonix ships it: no state touches it', async () => {
+    const { states } = await dom0()
+    expect(torStates(states)).toEqual([])
+    const { system } = applied(states)
+    expect(system.tor.get('sys-whonix')).toEqual({ enabled: false, bridges: [] })
+  })
+
+  it('enabled and bridges: set through whonix.Tor after sys-whonix exists, bridges first, each state guarded by the status; a second run changes nothing', async () => {
+    const { states, order } = await dom0({ 'qubes-whonix-agent': { tor: { enabled: true, bridges: BRIDGES } } })
+    expect(stateProblems(states, order)).toEqual([])
+    const [bridges, network] = torStates(states)
+    expect(bridges?.id).toBe('qubes-whonix-agent-tor-bridges')
+    expect(bridges?.args.get('name')).toBe(`qvm-run --pass-io --no-gui --service sys-whonix whonix.Tor+bridges-set | grep -qF '"ok":true'`)
+    expect(bridges?.args.get('stdin')).toBe(`${BRIDGES.join('\n')}\n`)
+    expect(String(bridges?.args.get('unless'))).toMatch(/^qvm-run --pass-io --no-gui --service sys-whonix whonix\.Tor\+status < \/dev\/null \| grep -qF '"digest":"[0-9a-f]{64}"'$/)
+    expect(network?.args.get('require')).toEqual([{ qvm: 'qubes-whonix-agent-gateway' }, { cmd: 'qubes-whonix-agent-tor-bridges' }])
+    const { system, first, second } = applied(states)
+    expect(first.failures).toEqual([])
+    expect(first.changes.filter((change) => change.includes('tor'))).toEqual(['qubes-whonix-agent-tor-bridges: ran', 'qubes-whonix-agent-tor-network: ran'])
+    expect(system.tor.get('sys-whonix')).toEqual({ enabled: true, bridges: BRIDGES })
+    expect(second).toEqual({ changes: [], failures: [] })
+  })
+
+  it('enabled: false and bridges: [] disable and clear a gateway set otherwise, once', async () => {
+    const { states } = await dom0({ 'qubes-whonix-agent': { tor: { enabled: false, bridges: [] } } })
+    const system = emptySystem(COMMUNITY)
+    apply(system, parseStates(states, []), readSource)
+    system.tor.set('sys-whonix', { enabled: true, bridges: BRIDGES })
+    const { first, second } = applied(states, system)
+    expect(first.changes).toEqual(['qubes-whonix-agent-tor-bridges: ran', 'qubes-whonix-agent-tor-network: ran'])
+    expect(system.tor.get('sys-whonix')).toEqual({ enabled: false, bridges: [] })
+    expect(second.changes).toEqual([])
   })
 })

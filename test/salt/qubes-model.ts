@@ -1,5 +1,6 @@
 import { QUBES_LABELS, QVM_PREFS } from './salt-functions'
 import { pairs, type ParsedState } from './validate'
+import { runShell, type GatewayTor } from './tor-model'
 
 /**
  * A minimal model of what the formula's states act on (qubes and their properties,
@@ -21,6 +22,8 @@ export interface System {
   readonly repositories: Map<string, Set<string>>
   readonly files: Map<string, { content: string; mode: string; user: string; group: string }>
   readonly packages: Set<string>
+  /** Tor's settings in each qube that serves whonix.Tor (a Whonix-Gateway created by the formula). */
+  readonly tor: Map<string, GatewayTor>
 }
 
 export interface Outcome {
@@ -33,6 +36,7 @@ export const emptySystem = (repositories: Record<string, string[]> = {}): System
   repositories: new Map(Object.entries(repositories).map(([repo, names]) => [repo, new Set(names)])),
   files: new Map(),
   packages: new Set(),
+  tor: new Map(),
 })
 
 // The order qvm.vm runs its actions in when the state gives no `actions`.
@@ -55,6 +59,8 @@ function create(system: System, name: string, options: ReadonlyMap<string, unkno
   const prefs = new Map<string, unknown>([['template', options.get('template')], ['label', options.get('label')]])
   if (options.has('mem')) prefs.set('memory', Number(options.get('mem')))
   system.qubes.set(name, { klass: 'AppVM', prefs, features: new Map(), tags: new Set() })
+  // A qube of a Whonix-Gateway template runs the agent, and Tor as Whonix ships it.
+  if (template.features.get('whonix-gw') === '1') system.tor.set(name, { enabled: false, bridges: [] })
   out.changes.push(`${name}: created`)
 }
 
@@ -127,6 +133,12 @@ function applyOne(system: System, state: ParsedState, readSource: (url: string) 
     if (system.packages.has(name)) return
     system.packages.add(name)
     out.changes.push(`${name}: package installed`)
+  } else if (state.fun === 'cmd.run') {
+    const unless = state.args.get('unless')
+    if (unless !== undefined && runShell(system.tor, String(unless)).exitCode === 0) return
+    const result = runShell(system.tor, name, String(state.args.get('stdin') ?? ''))
+    if (result.exitCode !== 0) throw new Refused(`${name} failed`)
+    out.changes.push(`${state.id}: ran`)
   } else if (state.fun === 'test.fail_without_changes') {
     throw new Refused(name)
   } else {

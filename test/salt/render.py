@@ -10,6 +10,7 @@ Answer:  {"ok": true, "pillar": {...}, "sls": {NAME: {"order": [SLS...], "states
 """
 
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -103,6 +104,8 @@ class SaltSerializers(jinja2.ext.Extension):
             value, sort_keys=sort_keys, indent=indent)
         environment.filters['yaml'] = lambda value, flow_style=True: yaml.safe_dump(
             value, default_flow_style=flow_style).strip()
+        # Salt's hashing filter: the hex SHA-256 of the text's UTF-8 bytes.
+        environment.filters['sha256'] = lambda value: hashlib.sha256(str(value).encode()).hexdigest()
 
     def parse(self, parser):
         token = next(parser.stream)

@@ -69,6 +69,8 @@ export const STATE_FUNCTIONS: Record<string, readonly string[]> = {
     'version', 'refresh', 'fromrepo', 'skip_verify', 'skip_suggestions', 'pkgs', 'sources', 'allow_updates', 'pkg_verify',
     'normalize', 'ignore_epoch', 'reinstall', 'update_holds', 'hold', 'install_recommends', 'only_upgrade',
   ],
+  // The arguments the formula passes; stdin goes through to cmd.run_all, as Salt's cmd state does.
+  'cmd.run': ['cwd', 'runas', 'shell', 'env', 'stdin', 'timeout', 'output_loglevel', 'hide_output', 'success_retcodes', 'stateful'],
   'test.fail_without_changes': ['comment'],
   'test.succeed_without_changes': ['comment'],
 }

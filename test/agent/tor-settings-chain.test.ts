@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { rewriteChain, UnsupportedChain } from '../../agent/tor-settings/include-chain'
+import { tor } from './tor-settings-helpers'
+
+let work: string
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'qwa-tor-chain-'))
+})
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true })
+})
+
+const at = (path: string) => join(work, path)
+const put = async (path: string, text: string) => {
+  await mkdir(dirname(at(path)), { recursive: true })
+  await writeFile(at(path), text)
+}
+const map = (name: string) => `MapAddress ${name}.example ${name}.to\n`
+
+/**
+ * Whonix's shape, with what Tor's %include does that a plain concatenation would get wrong:
+ * a glob then a nested directory include, a directory matched by the glob (its files are
+ * read), dot files and empty files skipped, a file without extension sorted bytewise after
+ * digits. Each file maps its own name, so Tor's dump shows the order it read them in.
+ */
+async function layOut(): Promise<{ defaults: string; torrc: string; ours: string }> {
+  await put('defaults', `DataDirectory ${at('data')}\nSocksPort 0\nDisableNetwork 1\nGeoIPFile ""\nGeoIPv6File ""\n`)
+  await put('etc/tor/torrc', `${map('torrc-before')}%include ${at('etc/torrc.d')}/*.conf\n${map('torrc-after')}`)
+  await put('etc/torrc.d/10_a.conf', map('a'))
+  await put('etc/torrc.d/.hidden.conf', map('hidden'))
+  await put('etc/torrc.d/sub.conf/inner', map('inner'))
+  await put('etc/torrc.d/95_whonix.conf', `${map('whonix-before')}%include ${at('usr/local/etc/torrc.d')}/ # the user's\n${map('whonix-after')}`)
+  await put('usr/local/etc/torrc.d/30_x.conf', map('x'))
+  await put('usr/local/etc/torrc.d/50_user.conf', map('user'))
+  await put('usr/local/etc/torrc.d/README', map('readme'))
+  await put('usr/local/etc/torrc.d/20_empty.conf', '')
+  await put('usr/local/etc/torrc.d/.40_hidden.conf', map('hidden-ours'))
+  return { defaults: at('defaults'), torrc: at('etc/tor/torrc'), ours: at('usr/local/etc/torrc.d/40_tor_control_panel.conf') }
+}
+
+/** The options Tor ends up with (those that differ from its defaults), in the order it read them. */
+function dump(defaults: string, torrc: string): string {
+  const result = spawnSync(tor.path as string, ['--dump-config', 'short', '--defaults-torrc', defaults, '-f', torrc], { encoding: 'utf8' })
+  expect(result.status, result.stdout + result.stderr).toBe(0)
+  return result.stdout.split('\n').filter((line) => line.startsWith('MapAddress')).join('\n')
+}
+
+async function rewrittenDump(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<string> {
+  const scratch = at('scratch')
+  await mkdir(scratch)
+  const chain = await rewriteChain(layout.defaults, layout.torrc, layout.ours, scratch)
+  for (const [name, text] of chain.files) await writeFile(join(scratch, name), text)
+  await writeFile(chain.candidate, candidate)
+  return dump(chain.defaults, chain.torrc)
+}
+
+describe.skipIf(tor.missing)('the rewritten include chain, read by the real tor', () => {
+  for (const existing of [true, false]) {
+    it(`Tor reads the same options in the same order as with the new file in place (ours ${existing ? 'exists' : 'does not exist yet'})`, async () => {
+      const layout = await layOut()
+      if (existing) await writeFile(layout.ours, map('old'))
+      const rewritten = await rewrittenDump(layout, map('new'))
+      await writeFile(layout.ours, map('new'))
+      const real = dump(layout.defaults, layout.torrc)
+      expect(real).toContain('new.example')
+      expect(real).not.toContain('hidden')
+      expect(rewritten).toBe(real)
+    })
+  }
+
+  it('forms it does not reproduce are left to the mount namespace: quotes, relative paths, links to files, brackets, continued lines, a chain not reaching ours', async () => {
+    const layout = await layOut()
+    const torrc = at('etc/tor/torrc')
+    const cases: [string, () => Promise<void>][] = [
+      ['quoted', () => put('etc/tor/torrc', `%include "${at('etc/torrc.d')}/*.conf"\n`)],
+      ['relative', () => put('etc/tor/torrc', '%include torrc.d/\n')],
+      ['bracket', () => put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/[19]*.conf\n`)],
+      ['continued', () => put('etc/tor/torrc', `MapAddress a.example \\\n a.to\n%include ${at('etc/torrc.d')}/*.conf\n`)],
+      ['link', async () => {
+        await put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/*.conf\n`)
+        await symlink(at('usr/local/etc/torrc.d/30_x.conf'), at('usr/local/etc/torrc.d/31_link.conf'))
+      }],
+      ['not reached', () => put('etc/tor/torrc', map('alone'))],
+    ]
+    for (const [name, arrange] of cases) {
+      await arrange()
+      await expect(rewriteChain(layout.defaults, torrc, layout.ours, at('scratch')), name).rejects.toBeInstanceOf(UnsupportedChain)
+    }
+  })
+})
