@@ -32,7 +32,7 @@ export interface FileOutcome {
 export interface SavedOutcome {
   readonly file: string
   readonly address: string
-  readonly result: 'written' | 'would-write' | 'unchanged' | 'skipped' | 'failed'
+  readonly result: 'written' | 'would-write' | 'unchanged' | 'failed'
   readonly detail?: string
 }
 
@@ -72,13 +72,12 @@ async function rewriteFile(context: AgentContext, path: string, changes: readonl
   }
 }
 
-async function saveAddresses(context: AgentContext, plans: readonly AddressPlan[], skip: string | null, dryRun: boolean): Promise<SavedOutcome[]> {
+async function saveAddresses(context: AgentContext, plans: readonly AddressPlan[], dryRun: boolean): Promise<SavedOutcome[]> {
   const outcomes: SavedOutcome[] = []
   for (const plan of plans) {
     if (plan.current === null || outcomes.some((outcome) => outcome.file === plan.savedFile)) continue
     const base = { file: plan.savedFile, address: plan.current }
     if (plan.saved.state === 'present' && plan.saved.address === plan.current) outcomes.push({ ...base, result: 'unchanged' })
-    else if (skip !== null) outcomes.push({ ...base, result: 'skipped', detail: skip })
     else if (dryRun) outcomes.push({ ...base, result: 'would-write' })
     else {
       try {
@@ -133,8 +132,9 @@ export async function replaceIps(context: AgentContext, role: Role, options: { d
   const failed = files.filter((file) => file.result === 'failed')
   problems.push(...failed.map((file) => `${file.path}: ${file.detail ?? 'failed'}`))
 
-  // Saved only when every file has the new addresses: otherwise the next run must still find the old ones.
-  const saved = await saveAddresses(context, addresses, failed.length > 0 ? 'a file could not be rewritten' : null, dryRun)
+  // Saved even when a file failed: the files written now hold the new addresses, and the next
+  // run must find them there (a failed file still holds the default or the address before).
+  const saved = await saveAddresses(context, addresses, dryRun)
   problems.push(...saved.filter((outcome) => outcome.result === 'failed').map((outcome) => `saving ${outcome.file}: ${outcome.detail ?? 'failed'}`))
 
   const torChanged = files.some((file) => (file.result === 'changed' || file.result === 'would-change') && section.torFiles.includes(file.path))
