@@ -1,29 +1,16 @@
 import { spawn } from 'node:child_process'
-import { chmod, copyFile, mkdtemp } from 'node:fs/promises'
-import { rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { inject } from 'vitest'
 
 export const AGENT = fileURLToPath(new URL('../../dist/qubes-whonix-agent.mjs', import.meta.url))
 
-let readableCopy: Promise<string> | undefined
-
 /**
  * The bundle copied where any user can read it: a checkout may sit in a directory only its
- * owner can enter (a CI clone under mktemp -d), and tests run the agent as nobody.
+ * owner can enter (a CI clone under mktemp -d), and tests run the agent as nobody. The
+ * global setup (test/global-setup.ts) makes it and removes it after the run.
  */
 export function agentForAnyUser(): Promise<string> {
-  readableCopy ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'qwa-test-bundle-'))
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    const file = join(dir, 'qubes-whonix-agent.mjs')
-    await copyFile(AGENT, file)
-    await chmod(file, 0o644)
-    await chmod(dir, 0o755)
-    return file
-  })()
-  return readableCopy
+  return Promise.resolve(inject('agentForAnyUser'))
 }
 
 export interface AgentRun {
