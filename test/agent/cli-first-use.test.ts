@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
@@ -62,6 +65,18 @@ describe('the CLI on first use', () => {
   it('protected-files check on a qube that is not Whonix: one coherent line', async () => {
     const run = await runAgent(['--root', await simulatedRoot('plain-qube'), 'protected-files', 'check'])
     expect(run).toMatchObject({ code: 0, stdout: 'Protected files: not applicable (not a Whonix qube); nothing checked\n' })
+  })
+
+  it("the daemon's unit sets NODE_OPTIONS that Node accepts there (on Node 18 too)", async () => {
+    const unit = await runAgent(['files', 'show', '/lib/systemd/system/qubes-whonix-agent.service'])
+    const options = /^Environment=NODE_OPTIONS=(.+)$/m.exec(unit.stdout)?.[1]
+    expect(options).toBe('--max-semi-space-size=1')
+    const node18 = fileURLToPath(new URL('../../.cache/node18/bin/node', import.meta.url))
+    for (const node of [process.execPath, ...(existsSync(node18) ? [node18] : [])]) {
+      // Node refuses an option it does not allow in NODE_OPTIONS (exit 9), before running anything.
+      const accepted = spawnSync(node, ['-e', "process.stdout.write('ran')"], { env: { PATH: '/usr/bin:/bin', NODE_OPTIONS: options }, encoding: 'utf8' })
+      expect([node, accepted.status, accepted.stderr, accepted.stdout]).toEqual([node, 0, '', 'ran'])
+    }
   })
 
   it('rpc-call of a service the running daemon does not serve says so (exit 127)', async () => {
