@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { runProgram } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 
 const CHECKOUT = fileURLToPath(new URL('../..', import.meta.url))
@@ -26,22 +27,6 @@ async function processesNaming(text: string): Promise<number[]> {
   return found
 }
 
-function runScript(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-e', '-c', script], { cwd: CHECKOUT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
 describe("the README's examples, run as written", () => {
   it('"Try it" runs from a checkout, and the daemon it starts stops with its job', async () => {
     const tmp = await tempRoot('qwa-readme-')
@@ -49,7 +34,8 @@ describe("the README's examples, run as written", () => {
     onTestFinished(async () => {
       for (const pid of await processesNaming(tmp)) process.kill(pid, 'SIGKILL')
     })
-    const run = await runScript(await readmeBlock('Try it in a simulated qube:'), { PATH: `${process.execPath.replace(/\/[^/]+$/, '')}:/usr/bin:/bin`, TMPDIR: tmp })
+    const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, TMPDIR: tmp }
+    const run = await runProgram('bash', ['-e', '-c', await readmeBlock('Try it in a simulated qube:')], { cwd: CHECKOUT, env, timeoutMs: 25_000 })
     expect(run.code, run.stderr).toBe(0)
     expect(run.stdout).toMatch(/"ok":true,"result":\{[^\n]*"whonix":"gateway"/)
     expect(run.stderr).toMatch(/<6>stopped/)

@@ -20,16 +20,26 @@ export interface AgentRun {
   readonly stderr: string
 }
 
-/** Runs the built agent (the shipped bundle) as a real process. */
-export function runAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number } = {}): Promise<AgentRun> {
-  const agent = options.asUser === undefined ? Promise.resolve(AGENT) : agentForAnyUser()
-  return agent.then((file) => spawnAgent(file, args, options))
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv
+  readonly input?: string
+  readonly timeoutMs?: number
+  readonly asUser?: number
+  readonly cwd?: string
 }
 
-function spawnAgent(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number }): Promise<AgentRun> {
+/** Runs the built agent (the shipped bundle) as a real process. */
+export function runAgent(args: readonly string[], options: RunOptions = {}): Promise<AgentRun> {
+  const agent = options.asUser === undefined ? Promise.resolve(AGENT) : agentForAnyUser()
+  return agent.then((file) => runProgram(process.execPath, [file, ...args], options))
+}
+
+/** Runs a program to its end (killed after `timeoutMs`) and gives what it printed. */
+export function runProgram(program: string, args: readonly string[], options: RunOptions = {}): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], {
+    const child = spawn(program, args, {
       env: options.env ?? { ...process.env, PATH: '/usr/bin:/bin' },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.asUser === undefined ? {} : { uid: options.asUser, gid: options.asUser }),
     })
     let stdout = ''
