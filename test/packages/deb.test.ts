@@ -76,7 +76,7 @@ describe.skipIf(missing)('the Debian packages', () => {
     overrides.forEach((line, index) => {
       if (line.trim() !== '' && !line.startsWith('#')) expect(overrides[index - 1], `override without a comment: ${line}`).toMatch(/^# \S/)
     })
-    // lintian takes 10 s alone and 50 s on a loaded machine (two copies of the suite side by side).
+    // lintian took 6 s alone and 51 s on a loaded machine (two copies of the suite side by side).
   }, 180_000)
 
   it('ships every generated file with its mode, content or link target, owned by root', () => {
