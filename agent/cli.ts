@@ -2,6 +2,7 @@ import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
 import type { AgentCommand, GlobalArgs } from './commands/command'
 import type { Io } from './io'
+import { AGENT_VERSION } from './version'
 
 /**
  * The commands, by name. Each module is loaded only when its command runs (or for --help),
@@ -72,7 +73,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .demandCommand(1, 'Name a command (see --help).')
     .recommendCommands()
     .help()
-    .version(false)
+    .version(AGENT_VERSION)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error

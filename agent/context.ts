@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises'
+import { CodedError } from '../rpc/errors'
 import { loadManifest } from './manifest/load'
 import type { Manifest, SystemPaths } from './manifest/schema'
 import { rootPaths, type RootedPaths } from './paths'
@@ -36,7 +38,15 @@ export async function createContext(options: ContextOptions = {}): Promise<Agent
   return { manifest, paths, qubesdb, run, env }
 }
 
+/** `--root DIR` names an existing directory: anything else is a usage error (exit 2). */
+export async function checkRoot(root: string): Promise<void> {
+  const found = await stat(root).catch((error: NodeJS.ErrnoException) => error.code ?? 'unreadable')
+  if (typeof found === 'string') throw new CodedError('USAGE', `--root ${root}: ${found === 'ENOENT' ? 'no such directory' : `cannot be used (${found})`}`, { exitCode: 2 })
+  if (!found.isDirectory()) throw new CodedError('USAGE', `--root ${root}: not a directory`, { exitCode: 2 })
+}
+
 /** The context for a CLI invocation's global options. */
-export function contextFromArgs(args: { readonly root: string; readonly config: string | undefined }): Promise<AgentContext> {
+export async function contextFromArgs(args: { readonly root: string; readonly config: string | undefined }): Promise<AgentContext> {
+  await checkRoot(args.root)
   return createContext({ root: args.root, ...(args.config === undefined ? {} : { config: args.config }) })
 }

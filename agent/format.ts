@@ -47,6 +47,7 @@ const VERDICT_TEXT: Readonly<Record<Status['updatesProxy']['verdict'], string>> 
 }
 
 export function formatStatus(status: Status, verbose = false): string {
+  const workstation = status.role.whonix === 'workstation'
   return [
     ...rows([
       ...roleRows(status.role),
@@ -54,10 +55,11 @@ export function formatStatus(status: Status, verbose = false): string {
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
       ...(status.tor ? [['Tor network', torSettingsSummary(status.tor)] as [string, string]] : []),
-      ['Stacked-Tor forwarders', stackedTorSummary(status.daemon)],
+      // Tor over Tor is a workstation's risk only: elsewhere the forwarders never run.
+      ...(workstation ? [['Stacked-Tor forwarders', stackedTorSummary(status.daemon)] as const] : []),
       ['Agent daemon', daemonSummary(status.daemon)],
     ]),
-    ...stackedTorDetails(status.daemon, verbose),
+    ...(workstation ? stackedTorDetails(status.daemon, verbose) : []),
     ...(verbose && status.updatesProxy.applicable
       ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]
       : []),

@@ -12,7 +12,12 @@ export const EXECUTABLE_EXIT = { ok: 0, failed: 1, invalidInvocation: 2 } as con
  * The call as qrexec-agent describes it to an executable service (QREXEC.md): the
  * argument in argv[1] when non-empty, the rest in QREXEC_* variables.
  */
+/** The variables qrexec-agent always sets for an executable service. */
+const QREXEC_ALWAYS_SET = ['QREXEC_SERVICE_FULL_NAME', 'QREXEC_REMOTE_DOMAIN'] as const
+
 export function descriptorFromEnvironment(env: NodeJS.ProcessEnv): Descriptor {
+  const unset = QREXEC_ALWAYS_SET.filter((name) => env[name] === undefined)
+  if (unset.length > 0) throw new CodedError('NOT_UNDER_QREXEC', `not called by qrexec: ${unset.join(' and ')} ${unset.length === 1 ? 'is' : 'are'} not set`)
   const untrustedFullName = env.QREXEC_SERVICE_FULL_NAME ?? ''
   const plus = untrustedFullName.indexOf('+')
   const untrustedService = plus === -1 ? untrustedFullName : untrustedFullName.slice(0, plus)

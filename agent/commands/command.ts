@@ -1,3 +1,4 @@
+import { CodedError } from '../../rpc/errors'
 import type { Argv } from 'yargs'
 import type { Io } from '../io'
 
@@ -18,3 +19,9 @@ export interface AgentCommand<A = object> {
 }
 
 export const defineCommand = <A>(command: AgentCommand<A>): AgentCommand<A> => command
+
+/** A command run without its action: a usage error (exit 2) that lists the actions. */
+export function requireAction<T extends string>(command: string, action: T | undefined, actions: readonly string[]): T {
+  if (action !== undefined) return action
+  throw new CodedError('USAGE', `${command} needs an action: ${actions.join(', ')} (see: qubes-whonix-agent ${command} --help)`, { exitCode: 2 })
+}

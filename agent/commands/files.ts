@@ -5,24 +5,25 @@ import { generatedFiles } from '../generated/registry'
 import { writeGeneratedFiles } from '../generated/write'
 import { printJson } from '../io'
 import { loadManifest } from '../manifest/load'
-import { defineCommand } from './command'
+import { defineCommand, requireAction } from './command'
 
 export const filesCommand = defineCommand({
-  command: 'files <action> [path]',
+  command: 'files [action] [path]',
   describe: 'The files the package installs, generated from the manifest: list them, print one, or write them all under a directory',
   builder: (yargs) =>
     yargs
-      .positional('action', { choices: ['list', 'show', 'write'] as const, demandOption: true })
+      .positional('action', { choices: ['list', 'show', 'write'] as const })
       .positional('path', { type: 'string', describe: 'show: the installed path of the file; write: the output directory' }),
   async run(args, io) {
+    const action = requireAction('files', args.action, ['list', 'show PATH', 'write DIR'])
     const files = generatedFiles(await loadManifest(args.config))
-    if (args.action === 'list') {
+    if (action === 'list') {
       if (args.json) printJson(io, files.map(({ path, kind, purpose }) => ({ path, kind, purpose })))
       else for (const file of files) io.out(`${file.path}${file.kind === 'symlink' ? ` -> ${file.target}` : ''}  (${file.purpose})`)
       return 0
     }
-    if (args.path === undefined) throw new CodedError('USAGE', `files ${args.action} needs a path`, { exitCode: 2 })
-    if (args.action === 'show') {
+    if (args.path === undefined) throw new CodedError('USAGE', `files ${action} needs a path`, { exitCode: 2 })
+    if (action === 'show') {
       const file = files.find((candidate) => candidate.path === args.path)
       if (!file) throw new CodedError('NO_SUCH_GENERATED_FILE', `no generated file ${args.path} (see: files list)`)
       io.out(file.kind === 'symlink' ? `symlink to ${file.target}` : file.content)

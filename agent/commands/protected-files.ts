@@ -3,13 +3,14 @@ import { printJson } from '../io'
 import { formatProtectedFiles } from '../protected-files/format'
 import { checkProtectedFiles } from '../protected-files/report'
 import { currentRole } from '../role'
-import { defineCommand } from './command'
+import { defineCommand, requireAction } from './command'
 
 export const protectedFilesCommand = defineCommand({
-  command: 'protected-files <action>',
+  command: 'protected-files [action]',
   describe: "Check that Qubes leaves Whonix's files alone (its own protected-files rule) and that they hold what Whonix expects",
-  builder: (yargs) => yargs.positional('action', { choices: ['check'] as const, demandOption: true }),
+  builder: (yargs) => yargs.positional('action', { choices: ['check'] as const }),
   async run(args, io) {
+    requireAction('protected-files', args.action, ['check'])
     const context = await contextFromArgs(args)
     const report = await checkProtectedFiles(context, await currentRole(context))
     if (args.json) printJson(io, report)

@@ -1,10 +1,11 @@
 import { lstat, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { descriptorFor, parseDescriptor, formatDescriptor } from '../../rpc/descriptor'
-import { CodedError } from '../../rpc/errors'
+import { descriptorFor, parseDescriptor, formatDescriptor, type Descriptor, type RequestedTarget } from '../../rpc/descriptor'
+import { CodedError, errorMessage } from '../../rpc/errors'
 import { readAll } from '../../rpc/input'
 import { callSocketService } from '../../rpc/socket-client'
 import { contextFromArgs, type AgentContext } from '../context'
+import { queryDaemonStatus } from '../daemon/query'
 import { defineCommand } from './command'
 
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -26,7 +27,26 @@ export async function findServiceSocket(context: AgentContext, service: string, 
       throw new CodedError('NOT_A_SOCKET_SERVICE', `${path} is ${kind ? 'not a socket (an executable service? run it directly)' : 'a dangling link (is the daemon running?)'}`)
     }
   }
-  throw new CodedError('RPC_SERVICE_NOT_FOUND', `no socket for ${names.join(' or ')} in ${dirs.join(' or ')} (is the daemon running?)`, { exitCode: 127 })
+  throw new CodedError('RPC_SERVICE_NOT_FOUND', `no socket for ${names.join(' or ')} in ${dirs.join(' or ')}: ${await whyNoSocket(context, service)}`, { exitCode: 127 })
+}
+
+/** Whether the daemon runs and, if it does, what it serves instead. */
+async function whyNoSocket(context: AgentContext, service: string): Promise<string> {
+  const daemon = await queryDaemonStatus(context)
+  if (!daemon.running) return `the daemon is not running (${daemon.reason})`
+  const serves = daemon.services.length === 0 ? 'nothing' : daemon.services.join(', ')
+  return `the running daemon (pid ${daemon.pid}) does not serve ${service} on this qube; it serves ${serves}`
+}
+
+/** The descriptor of the call asked for, refused here as the service would refuse it (a usage error). */
+function descriptorOf(service: string, source: string, target: RequestedTarget | null): Descriptor {
+  // One word only: white space would split the descriptor line and hide what is wrong with it.
+  if (/[\s\0]/.test(service)) throw new CodedError('USAGE', `service ${JSON.stringify(service)} has white space: a service is NAME or NAME+ARGUMENT`, { exitCode: 2 })
+  try {
+    return parseDescriptor(Buffer.from(formatDescriptor(descriptorFor(service, source, target))))
+  } catch (error) {
+    throw new CodedError('USAGE', errorMessage(error), { exitCode: 2 })
+  }
 }
 
 export const rpcCallCommand = defineCommand({
@@ -44,8 +64,7 @@ export const rpcCallCommand = defineCommand({
   async run(args, io) {
     const context = await contextFromArgs(args)
     const target = args['target-name'] !== undefined ? { type: 'name' as const, value: args['target-name'] } : args['target-keyword'] !== undefined ? { type: 'keyword' as const, value: args['target-keyword'] } : null
-    // Refuse here what the service would refuse, with the same message.
-    const descriptor = parseDescriptor(Buffer.from(formatDescriptor(descriptorFor(args.service, args.source, target))))
+    const descriptor = descriptorOf(args.service, args.source, target)
     const socket = await findServiceSocket(context, descriptor.service, descriptor.argument)
     const input = args.stdin ? await readAll(process.stdin, MAX_INPUT_BYTES) : undefined
     const answer = await callSocketService(socket, descriptor, { timeoutMs: args.timeout, maxOutputBytes: MAX_ANSWER_BYTES, ...(input ? { input } : {}) })

@@ -4,7 +4,7 @@ import { jsonHandler } from '../../rpc/json'
 import { contextFromArgs } from '../context'
 import { journalLog } from '../daemon/log'
 import { currentRole } from '../role'
-import { handlerFactory } from '../services/registry'
+import { handlerFactory, releaseSharedResources } from '../services/registry'
 import { limitsOf } from '../services/table'
 import { servedHere } from '../services/selectors'
 import { defineCommand } from './command'
@@ -27,6 +27,10 @@ export const rpcExecCommand = defineCommand({
       : jsonHandler(() => {
           throw new CodedError('SERVICE_NOT_SERVED', `${args.service} is not served on this qube`)
         })
-    return serveExecutable({ name: args.service, handler, limits: limitsOf(context.manifest.services, entry) }, { env: process.env, stdin: process.stdin, stdout: process.stdout, log })
+    try {
+      return await serveExecutable({ name: args.service, handler, limits: limitsOf(context.manifest.services, entry) }, { env: process.env, stdin: process.stdin, stdout: process.stdout, log })
+    } finally {
+      releaseSharedResources()
+    }
   },
 })

@@ -3,13 +3,14 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { contextFromArgs } from '../context'
 import { printJson } from '../io'
-import { currentRole } from '../role'
-import { runUpdatesProxyCheck } from '../updates-proxy/check'
+import { currentRole, type Role } from '../role'
+import type { Io } from '../io'
+import { checkApplies, runUpdatesProxyCheck } from '../updates-proxy/check'
 import { askUpdatesQube } from '../updates-proxy/diagnosis'
 import { armTerminationRecord } from '../updates-proxy/terminate'
 import { gatewayHealth, summarizeHealth } from '../updates-proxy/health'
 import { applyTinyproxyBlock } from '../tinyproxy/config'
-import { defineCommand } from './command'
+import { defineCommand, requireAction } from './command'
 
 function currentUserName(): string {
   try {
@@ -20,17 +21,27 @@ function currentUserName(): string {
   }
 }
 
+/** Outside a Whonix template there is nothing to check: say so (exit 0, as upstream's unit never runs there). */
+function sayNoCheck(io: Io, role: Role, json: boolean): number {
+  const reason = !role.qubes ? 'not a Qubes qube' : role.whonix === null ? 'not a Whonix qube' : role.class === null ? 'the qube class is unknown' : `a Whonix ${role.whonix} (${role.class} qube), not a template`
+  if (json) printJson(io, { applicable: false, reason })
+  else io.out(`updates-proxy check: nothing to check here: ${reason} (only Whonix templates check their updates proxy)`)
+  return 0
+}
+
 export const updatesProxyCommand = defineCommand({
-  command: 'updates-proxy <action>',
+  command: 'updates-proxy [action]',
   describe: "Torified updates: check the template's updates proxy (check), or on the gateway: edit tinyproxy's config (setup-tinyproxy), show its health (health)",
   builder: (yargs) =>
     yargs
-      .positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const, demandOption: true })
+      .positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const })
       .option('recheck', { type: 'boolean', default: false, describe: 'check: clear a previous pass and prove it again' }),
   async run(args, io) {
+    const action = requireAction('updates-proxy', args.action, ['check', 'setup-tinyproxy', 'health'])
     const context = await contextFromArgs(args)
-    if (args.action === 'check') {
+    if (action === 'check') {
       const role = await currentRole(context)
+      if (!checkApplies(role)) return sayNoCheck(io, role, args.json)
       return runUpdatesProxyCheck(
         {
           context,
@@ -45,7 +56,7 @@ export const updatesProxyCommand = defineCommand({
         { recheck: args.recheck },
       )
     }
-    if (args.action === 'setup-tinyproxy') {
+    if (action === 'setup-tinyproxy') {
       // The unit's drop-in runs this wherever the package is; only a gateway's proxy is ours.
       if ((await currentRole(context)).whonix !== 'gateway') {
         if (!args.json) io.out('not a Whonix-Gateway: tinyproxy left as it is')

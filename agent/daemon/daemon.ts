@@ -6,7 +6,7 @@ import { socketsFromSystemd } from '../../rpc/listen'
 import { serviceEndpoint } from '../../rpc/server'
 import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
-import { HANDLERS, handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
+import { HANDLERS, handlerFactory, releaseSharedResources, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
 import { PARTS, startParts, type DaemonPart, type StartedParts } from './parts'
 import { CONTROL_SERVICE, CONTROL_SOCKET_NAME } from './query'
@@ -100,6 +100,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       stopping ??= (async () => {
         log.info(`stopping: open calls get ${graceMs} ms`)
         await Promise.all([sockets.close(graceMs), parts?.stop()])
+        releaseSharedResources()
         log.info('stopped')
       })()
       return stopping

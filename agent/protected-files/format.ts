@@ -23,6 +23,8 @@ function fileLine(file: ProtectedFileReport, width: number): string {
 
 /** The text of `protected-files check`: base files always, variants when present, wrong or asked for. */
 export function formatProtectedFiles(report: ProtectedFilesReport, verbose: boolean): string {
+  // Nothing of Whonix to keep: a list of "NOT PROTECTED" files would only contradict the verdict.
+  if (report.verdict === 'not-applicable') return `Protected files: ${protectedFilesSummary(report)}; nothing checked`
   const shown = report.files.filter((file) => verbose || !file.variant || file.exists !== 'missing' || !file.protected)
   const width = Math.max(...shown.map((file) => file.path.length))
   return [

@@ -6,7 +6,7 @@ import type { Role } from '../role'
 import { connectSystemd, systemBusAddress, type SystemdClient } from '../systemd/client'
 import { changesOf, planAddresses, type AddressPlan } from './plan'
 import { replaceAddresses, type AddressChange } from './rule'
-import { savedAddressPath } from './saved'
+import { saveAddresses, type SavedOutcome } from './save'
 
 /** The answer of `replace-ips` (text or --json). */
 export interface ReplaceIpsReport {
@@ -25,13 +25,6 @@ export interface ReplaceIpsReport {
 export interface FileOutcome {
   readonly path: string
   readonly result: 'changed' | 'would-change' | 'unchanged' | 'missing' | 'failed'
-  readonly detail?: string
-}
-
-export interface SavedOutcome {
-  readonly file: string
-  readonly address: string
-  readonly result: 'written' | 'would-write' | 'unchanged' | 'skipped' | 'failed'
   readonly detail?: string
 }
 
@@ -71,27 +64,6 @@ async function rewriteFile(context: AgentContext, path: string, changes: readonl
   }
 }
 
-async function saveAddresses(context: AgentContext, plans: readonly AddressPlan[], skip: string | null, dryRun: boolean): Promise<SavedOutcome[]> {
-  const outcomes: SavedOutcome[] = []
-  for (const plan of plans) {
-    if (plan.current === null || outcomes.some((outcome) => outcome.file === plan.savedFile)) continue
-    const base = { file: plan.savedFile, address: plan.current }
-    if (plan.saved.state === 'present' && plan.saved.address === plan.current) outcomes.push({ ...base, result: 'unchanged' })
-    else if (skip !== null) outcomes.push({ ...base, result: 'skipped', detail: skip })
-    else if (dryRun) outcomes.push({ ...base, result: 'would-write' })
-    else {
-      try {
-        // Upstream's format (the bare address), so a downgrade still reads it.
-        const written = await writeFileAtomic(savedAddressPath(context, plan.savedFile), plan.current, { root: context.paths.root, mode: 0o644, directoryMode: 0o755 })
-        outcomes.push({ ...base, result: written.changed ? 'written' : 'unchanged' })
-      } catch (error) {
-        outcomes.push({ ...base, result: 'failed', detail: errorMessage(error) })
-      }
-    }
-  }
-  return outcomes
-}
-
 async function restartTor(context: AgentContext, connect: ConnectSystemd, dryRun: boolean): Promise<TorOutcome> {
   const unit = context.manifest.systemd.torUnit
   // A simulated qube (--root) must not restart the host's Tor: only a bus named explicitly is used.
@@ -124,6 +96,7 @@ export async function replaceIps(context: AgentContext, role: Role, options: { d
   const addresses = await planAddresses(context, role.whonix)
   const problems = addresses.filter((plan) => plan.state === 'invalid').map((plan) => `qubesdb ${plan.qubesdb}: ${plan.detail ?? 'invalid'}; not used`)
   for (const plan of addresses) if (plan.saved.state === 'invalid') problems.push(`saved address ${plan.savedFile}: ${plan.saved.reason}; ignored`)
+  for (const plan of addresses) if (plan.earlierProblem) problems.push(`earlier addresses ${plan.savedFile}: ${plan.earlierProblem}`)
 
   const changes = changesOf(addresses)
   const files: FileOutcome[] = []
@@ -131,8 +104,9 @@ export async function replaceIps(context: AgentContext, role: Role, options: { d
   const failed = files.filter((file) => file.result === 'failed')
   problems.push(...failed.map((file) => `${file.path}: ${file.detail ?? 'failed'}`))
 
-  // Saved only when every file has the new addresses: otherwise the next run must still find the old ones.
-  const saved = await saveAddresses(context, addresses, failed.length > 0 ? 'a file could not be rewritten' : null, dryRun)
+  // Saved even when a file failed: the files written now hold the new addresses, and the next
+  // run must find them there; the old ones the failed file holds are kept beside them.
+  const saved = await saveAddresses(context, addresses, failed.length > 0, dryRun)
   problems.push(...saved.filter((outcome) => outcome.result === 'failed').map((outcome) => `saving ${outcome.file}: ${outcome.detail ?? 'failed'}`))
 
   const torChanged = files.some((file) => (file.result === 'changed' || file.result === 'would-change') && section.torFiles.includes(file.path))

@@ -9,7 +9,10 @@ export function formatReplaceIps(report: ReplaceIpsReport, verbose: boolean): st
     else lines.push(`  ${plan.qubesdb}: ${plan.state}${plan.detail ? ` (${plan.detail})` : ''}`)
   }
   for (const file of report.files) if (verbose || file.result !== 'missing') lines.push(`  ${file.result.padEnd(12)} ${file.path}${file.detail ? `: ${file.detail}` : ''}`)
-  for (const saved of report.saved) lines.push(`  saved ${saved.file} = ${saved.address}: ${saved.result}${saved.detail ? ` (${saved.detail})` : ''}`)
+  for (const saved of report.saved) {
+    const earlier = saved.earlier ? `; kept for the files not rewritten: ${saved.earlier.join(', ')}` : ''
+    lines.push(`  saved ${saved.file} = ${saved.address}: ${saved.result}${saved.detail ? ` (${saved.detail})` : ''}${earlier}`)
+  }
   if (report.tor !== null) lines.push(`  ${report.tor.unit}: ${report.tor.action}${report.tor.detail ? ` (${report.tor.detail})` : ''}`)
   for (const problem of report.problems) lines.push(`problem: ${problem}`)
   return lines.join('\n')

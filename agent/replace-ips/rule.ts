@@ -21,22 +21,25 @@ const networkOf = (address: string) => {
   return `${address.slice(0, address.lastIndexOf(separator))}${separator}0`
 }
 
-/** The changes that replacing `from` by `to` implies: the address, then its network. */
+/**
+ * The changes that replacing `from` by `to` implies: the address, then its network. A pair
+ * that changes nothing is kept: it claims its text, so a later entry cannot rewrite it.
+ */
 export function changesFor(from: string, to: string): AddressChange[] {
   return [
     { from, to },
     { from: networkOf(from), to: networkOf(to) },
-  ].filter((change) => change.from !== change.to)
+  ]
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
-/** A comment line: its first non-blank character is `#`. */
-const COMMENT_LINE = /^[ \t]*#/
+/** A comment line: its first character other than white space (as the C locale's isspace) is `#`. */
+const COMMENT_LINE = /^[ \t\v\f\r]*#/
 
 /** Applies the changes to text (a string of bytes, latin1, so any file round-trips exactly). */
 export function replaceAddresses(text: string, changes: readonly AddressChange[]): string {
-  if (changes.length === 0) return text
+  if (changes.every(({ from, to }) => from === to)) return text
   const pattern = new RegExp(changes.map(({ from }) => `(${escapeRegExp(from)})(?!${followingDigit(from)})`).join('|'), 'g')
   const replaceMatch = (...groups: unknown[]) => {
     const index = groups.slice(1, changes.length + 1).findIndex((group) => group !== undefined)

@@ -33,3 +33,26 @@ export async function readSavedAddress(context: AgentContext, fileName: string, 
 }
 
 export const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4)
+
+/** At most this many earlier addresses are kept (the most recent first). */
+export const MAX_EARLIER = 8
+
+/**
+ * Beside the saved address: the addresses written before it that a file which could not
+ * be rewritten may still hold (one a line), so that file converges once it can be written.
+ */
+export const earlierFileName = (fileName: string): string => `${fileName}.earlier`
+
+export async function readEarlierAddresses(context: AgentContext, fileName: string, family: 4 | 6): Promise<{ readonly addresses: readonly string[]; readonly problem?: string }> {
+  let read
+  try {
+    read = await readFileThrough(savedAddressPath(context, earlierFileName(fileName)), { root: context.paths.root, maxBytes: MAX_EARLIER * 48 })
+  } catch (error) {
+    return { addresses: [], problem: errorMessage(error) }
+  }
+  if (read === null) return { addresses: [] }
+  const untrustedLines = read.content.toString('latin1').split('\n').map((line) => line.trim()).filter((line) => line !== '')
+  const addresses = untrustedLines.filter((line) => (family === 4 ? isIPv4(line) : isIPv6(line)))
+  const problem = addresses.length < untrustedLines.length ? `${untrustedLines.length - addresses.length} lines that are not IPv${family} addresses ignored` : undefined
+  return { addresses: [...new Set(addresses)].slice(0, MAX_EARLIER), ...(problem ? { problem } : {}) }
+}

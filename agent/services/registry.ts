@@ -4,7 +4,7 @@ import { roleService } from './role'
 import { setDateTimeService } from './set-date-time'
 import { statusService } from './status'
 import { syncNtpClockService } from './sync-ntp-clock'
-import { updatesProxyService, updatesProxyStatusService } from '../updates-proxy/services'
+import { closeSharedTorMonitors, updatesProxyService, updatesProxyStatusService } from '../updates-proxy/services'
 import { updatesProxyCheckService } from '../updates-proxy/recheck'
 import { torService } from '../tor-settings/service'
 
@@ -29,4 +29,9 @@ export function handlerFactory(name: string, handlers: Readonly<Record<string, H
   const factory = Object.hasOwn(handlers, name) ? handlers[name] : undefined
   if (!factory) throw new CodedError('UNKNOWN_HANDLER', `no service handler named ${JSON.stringify(name)} (known: ${Object.keys(handlers).join(', ')})`)
   return factory
+}
+
+/** Frees what handlers share across calls (connections kept open), once nothing is served any more. */
+export function releaseSharedResources(): void {
+  closeSharedTorMonitors()
 }

@@ -19,6 +19,7 @@ export class TorReadinessMonitor {
   private phase: BootstrapPhase | null = null
   private lastError: string | null = null
   private opening: Promise<void> | null = null
+  private closed = false
   private readonly waiters = new Set<() => void>()
 
   constructor(private readonly settings: TorControlSettings) {}
@@ -40,18 +41,22 @@ export class TorReadinessMonitor {
     const deadline = Date.now() + timeoutMs
     let retryMs = RETRY_INITIAL_MS
     for (;;) {
-      if (!this.control) await this.connect().catch(() => undefined)
+      if (!this.control && !this.closed) await this.connect().catch(() => undefined)
       const left = deadline - Date.now()
-      if (this.ready || left <= 0 || signal?.aborted) return this.current()
+      if (this.ready || left <= 0 || signal?.aborted || this.closed) return this.current()
       await this.changeOrTimeout(this.control ? left : Math.min(left, retryMs), signal)
       if (!this.control) retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)
     }
   }
 
+  /** Closes the connection for good: a connection still opening is closed when it opens. */
   close(): void {
+    this.closed = true
     this.control?.connection.close()
     this.control = null
     this.phase = null
+    this.lastError = 'the monitor was closed'
+    this.notify()
   }
 
   private connect(): Promise<void> {
@@ -86,6 +91,7 @@ export class TorReadinessMonitor {
       await opened.connection.command('SETEVENTS STATUS_CLIENT')
       const asked = await readBootstrapPhase(opened.connection)
       if (opened.connection.closed) throw new Error(`Tor closed the control connection ${opened.connection.address}`)
+      if (this.closed) throw new Error('the monitor was closed')
       this.control = opened
       this.lastError = null
       // Bootstrap progress only grows while a connection lasts: the further of the two is now.

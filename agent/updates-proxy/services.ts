@@ -23,6 +23,12 @@ export function sharedTorMonitor(context: AgentContext): TorReadinessMonitor {
   return monitor
 }
 
+/** Closes every shared monitor's connection: the daemon stops, and an open one would keep it alive. */
+export function closeSharedTorMonitors(): void {
+  for (const monitor of monitors.values()) monitor.close()
+  monitors.clear()
+}
+
 /** qubes.UpdatesProxy on the gateway: each call bridged to tinyproxy once Tor is ready. */
 export const updatesProxyService: HandlerFactory = (context): Handler => {
   const { gateway } = context.manifest.updatesProxy

@@ -30,13 +30,14 @@ describe('the CLI', () => {
   it('the demo shows every simulated qube and removes its temporary roots', async () => {
     // A private TMPDIR: other suites running at the same time make their own temp dirs.
     const tmp = await tempRoot()
-    const run = await runAgent(['simulate'], { env: { PATH: '/usr/bin:/bin', TMPDIR: tmp } })
+    // Six qubes built and inspected: a loaded machine may take longer than the default bound.
+    const run = await runAgent(['simulate'], { env: { PATH: '/usr/bin:/bin', TMPDIR: tmp }, timeoutMs: 60_000 })
     expect(run.code).toBe(0)
     for (const profile of PROFILE_NAMES) expect(run.stdout).toContain(`== ${profile}: `)
     expect(run.stdout).toMatch(/== gateway: [^\n]*\n[^\n]*\n(.*\n)*?Class: +proxy/)
     expect(run.stdout).toMatch(/Updates proxy check: +pending/)
     expect(await readdir(tmp)).toEqual([])
-  })
+  }, 90_000)
 
   it('the demo in JSON gives one status per profile', async () => {
     const run = await runAgent(['simulate', '--json', '--as', 'workstation'])

@@ -83,7 +83,7 @@ describe('the daemon on a simulated Whonix-Gateway', () => {
     expect(missing.code).toBe(127)
     expect(missing.stderr).toMatch(/no socket for whonix.Nothing/)
     const badSource = await runAgent(['--root', root, 'rpc-call', 'whonix.Role', '--source', '1bad'])
-    expect(badSource.code).toBe(1)
+    expect(badSource.code).toBe(2) // an option that names no qube: a usage error
     expect(badSource.stderr).toMatch(/source "1bad" is not a qube name/)
   })
 

@@ -94,7 +94,12 @@ describe('the stacked-Tor part of the daemon', () => {
     onTestFinished(() => qube.remove())
     const daemon = await startDaemon(qube.root, { config, waitFor: 'daemon' })
     onTestFinished(() => daemon.stop())
+    const json = JSON.parse((await runAgent(['--root', qube.root, '--config', config, '--json', 'status'])).stdout)
+    expect(json.daemon).toMatchObject({ running: true })
+    expect(json.daemon.parts['stacked-tor']).toBeUndefined()
+    // The row belongs to workstations: a gateway's status does not show it at all.
     const human = await runAgent(['--root', qube.root, '--config', config, 'status'])
-    expect(human.stdout).toMatch(/Stacked-Tor forwarders: +not running here/)
+    expect(human.stdout).toMatch(/Agent daemon: +running/)
+    expect(human.stdout).not.toMatch(/Stacked-Tor/)
   }, 60_000)
 })

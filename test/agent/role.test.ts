@@ -132,7 +132,8 @@ describe('contradictory and bad evidence becomes warnings, never guesses', () =>
     const root = await simulated('plain-qube')
     await mkdir(join(root, manifest.paths.gatewayMarker), { recursive: true })
     await mkdir(join(root, '/usr/share/anon-ws-base-files'), { recursive: true })
-    await symlink('/nonexistent', join(root, manifest.paths.workstationMarker))
+    // A link to nothing inside the sandbox (a host path might exist).
+    await symlink('no-such-marker', join(root, manifest.paths.workstationMarker))
     const role = await roleOf(root)
     expect(role.whonix).toBeNull()
     expect(role.warnings).toEqual(['the gateway marker /usr/share/anon-gw-base-files/gateway is not a regular file; ignored'])

@@ -121,7 +121,9 @@ describe('diagnosis: a failed check asks the updates qube', () => {
 
   it('puts the gateway\'s health (over qrexec to its daemon) into the diagnostic of a failed check', async () => {
     const standIn = await startStandInTor(45)
-    const gw = await simulatedQube('gateway', { 'tor.control': `127.0.0.1:${standIn.port}` })
+    // The gateway's proxy on a free port where nothing listens: the host's 8082 plays no part.
+    const proxyPort = await freePort()
+    const gw = await simulatedQube('gateway', { 'tor.control': `127.0.0.1:${standIn.port}`, 'updatesProxy.gateway.proxy.port': proxyPort })
     const daemon = startDaemon(gw.root, ['--config', gw.config])
     await daemon.waitForLog(READY)
     const plain = await startHttpServer('127.0.0.1', (_request, response) => response.end('<html>a plain proxy</html>'))
@@ -133,7 +135,7 @@ describe('diagnosis: a failed check asks the updates qube', () => {
     await chmod(client, 0o755)
     const run = await runAgent(['--root', template.root, '--config', template.config, 'updates-proxy', 'check'])
     expect(run.code).toBe(1)
-    expect(run.stderr).toMatch(/updates qube: proxy 127\.0\.0\.1:8082 unreachable \(connection refused \(nothing listens\)\); Tor bootstrap 45% \(Loading relay descriptors\); upstream not configured/)
+    expect(run.stderr).toContain(`updates qube: proxy 127.0.0.1:${proxyPort} unreachable (connection refused (nothing listens)); Tor bootstrap 45% (Loading relay descriptors); upstream not configured`)
 
     // A policy that refuses the call: the check says so and keeps its own verdict.
     await writeFile(client, '#!/bin/sh\necho "Request refused" >&2\nexit 126\n')

@@ -5,6 +5,7 @@ import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { PassThrough } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { generatedFiles } from '../../agent/generated/registry'
 import { writeGeneratedFiles } from '../../agent/generated/write'
@@ -87,6 +88,19 @@ describe.skipIf(tinyproxy.missing || tor.missing)('qubes.UpdatesProxy through th
     const status = JSON.parse(health.stdout.toString())
     expect(status).toMatchObject({ ok: true, result: { schema: 1, proxy: { reachable: true, proof: true }, tor: { ready: false, control: `unix:${join(qube.root, 'run/tor/control')}` }, upstream: { configured: false } } })
     expect(status.result.tor.bootstrap.progress).toBeLessThan(100)
+  })
+
+  it('stops within a second of SIGTERM after a call opened the shared Tor readiness connection', async () => {
+    const proxyPort = await freePort()
+    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': 'unix:/run/tor/control' })
+    await startTor(tor.path as string, qube.root, { controlSocket: join(qube.root, 'run/tor/control'), cookieFile: join(qube.root, 'run/tor/control.authcookie') })
+    const health = await qube.call({ service: 'whonix.UpdatesProxyStatus' })
+    expect(JSON.parse(health.stdout.toString())).toMatchObject({ ok: true, result: { tor: { control: `unix:${join(qube.root, 'run/tor/control')}` } } })
+    expect(JSON.parse(health.stdout.toString()).result.tor.bootstrap).not.toBeNull()
+    const signalled = performance.now()
+    const code = await Promise.race([qube.daemon.stop('SIGTERM'), sleep(5000).then(() => 'still running')])
+    expect(code).toBe(0)
+    expect(performance.now() - signalled).toBeLessThan(1000)
   })
 
   it('carries a download through tinyproxy byte for byte once Tor is ready', async () => {

@@ -1,29 +1,16 @@
 import { spawn } from 'node:child_process'
-import { chmod, copyFile, mkdtemp } from 'node:fs/promises'
-import { rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { inject } from 'vitest'
 
 export const AGENT = fileURLToPath(new URL('../../dist/qubes-whonix-agent.mjs', import.meta.url))
 
-let readableCopy: Promise<string> | undefined
-
 /**
  * The bundle copied where any user can read it: a checkout may sit in a directory only its
- * owner can enter (a CI clone under mktemp -d), and tests run the agent as nobody.
+ * owner can enter (a CI clone under mktemp -d), and tests run the agent as nobody. The
+ * global setup (test/global-setup.ts) makes it and removes it after the run.
  */
 export function agentForAnyUser(): Promise<string> {
-  readableCopy ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'qwa-test-bundle-'))
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    const file = join(dir, 'qubes-whonix-agent.mjs')
-    await copyFile(AGENT, file)
-    await chmod(file, 0o644)
-    await chmod(dir, 0o755)
-    return file
-  })()
-  return readableCopy
+  return Promise.resolve(inject('agentForAnyUser'))
 }
 
 export interface AgentRun {
@@ -33,16 +20,26 @@ export interface AgentRun {
   readonly stderr: string
 }
 
-/** Runs the built agent (the shipped bundle) as a real process. */
-export function runAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number } = {}): Promise<AgentRun> {
-  const agent = options.asUser === undefined ? Promise.resolve(AGENT) : agentForAnyUser()
-  return agent.then((file) => spawnAgent(file, args, options))
+export interface RunOptions {
+  readonly env?: NodeJS.ProcessEnv
+  readonly input?: string
+  readonly timeoutMs?: number
+  readonly asUser?: number
+  readonly cwd?: string
 }
 
-function spawnAgent(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; asUser?: number }): Promise<AgentRun> {
+/** Runs the built agent (the shipped bundle) as a real process. */
+export function runAgent(args: readonly string[], options: RunOptions = {}): Promise<AgentRun> {
+  const agent = options.asUser === undefined ? Promise.resolve(AGENT) : agentForAnyUser()
+  return agent.then((file) => runProgram(process.execPath, [file, ...args], options))
+}
+
+/** Runs a program to its end (killed after `timeoutMs`) and gives what it printed. */
+export function runProgram(program: string, args: readonly string[], options: RunOptions = {}): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], {
+    const child = spawn(program, args, {
       env: options.env ?? { ...process.env, PATH: '/usr/bin:/bin' },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.asUser === undefined ? {} : { uid: options.asUser, gid: options.asUser }),
     })
     let stdout = ''

@@ -12,8 +12,12 @@ describe('descriptorFromEnvironment', () => {
     expect(descriptorFromEnvironment({ QREXEC_REMOTE_DOMAIN: 'q', QREXEC_SERVICE_FULL_NAME: 's+', QREXEC_SERVICE_ARGUMENT: '', QREXEC_REQUESTED_TARGET_TYPE: '' }).argument).toBe('')
     expect(descriptorFromEnvironment({ QREXEC_REMOTE_DOMAIN: 'q', QREXEC_SERVICE_FULL_NAME: 's+a', QREXEC_SERVICE_ARGUMENT: 'a', QREXEC_REQUESTED_TARGET_TYPE: 'keyword', QREXEC_REQUESTED_TARGET_KEYWORD: 'adminvm' }).target).toEqual({ type: 'keyword', value: 'adminvm' })
   })
+  it('outside qrexec names the variables that are not set', () => {
+    expect(() => descriptorFromEnvironment({})).toThrow('not called by qrexec: QREXEC_SERVICE_FULL_NAME and QREXEC_REMOTE_DOMAIN are not set')
+    expect(() => descriptorFromEnvironment({ QREXEC_SERVICE_FULL_NAME: 'whonix.Role' })).toThrow('not called by qrexec: QREXEC_REMOTE_DOMAIN is not set')
+  })
   it('refuses what a descriptor would refuse', () => {
-    expect(() => descriptorFromEnvironment({ QREXEC_SERVICE_FULL_NAME: 'whonix.Role' })).toThrow(/source/)
+    expect(() => descriptorFromEnvironment({ QREXEC_SERVICE_FULL_NAME: 'whonix.Role', QREXEC_REMOTE_DOMAIN: '' })).toThrow(/source/)
     expect(() => descriptorFromEnvironment({ QREXEC_REMOTE_DOMAIN: 'q', QREXEC_SERVICE_FULL_NAME: 's+a', QREXEC_SERVICE_ARGUMENT: '$(x)' })).toThrow(/argument/)
     expect(() => descriptorFromEnvironment({ QREXEC_REMOTE_DOMAIN: 'q', QREXEC_SERVICE_FULL_NAME: 's', QREXEC_REQUESTED_TARGET_TYPE: 'other' })).toThrow(/TARGET_TYPE/)
   })
@@ -65,6 +69,12 @@ describe('the executable-service adapter end to end through the qrexec-agent sta
       expect([argument, result.exitCode]).toEqual([argument, 0])
       expect(JSON.parse(result.stdout.toString())).toMatchObject({ ok: true, result: { whonix: 'gateway' } })
     }
+  })
+  it('run by hand outside qrexec: exit 2, naming the QREXEC_* variables that are missing', async () => {
+    const { root } = await gatewayWithExecutables([])
+    const result = await runAgent(['--root', root, 'rpc-exec', 'whonix.Role'], { env: { PATH: '/usr/bin:/bin' } })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('QREXEC_SERVICE_FULL_NAME and QREXEC_REMOTE_DOMAIN are not set')
   })
   it('called under another name than its service: exit 2 and a clear error', async () => {
     const { etc } = await gatewayWithExecutables(['whonix.Role'])

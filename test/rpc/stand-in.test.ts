@@ -75,7 +75,7 @@ describe('the stand-in follows QREXEC.md lookup rules', () => {
   })
   it('a dangling link or a plain file is "not found" (127); a /dev/tcp link is a TCP service', async () => {
     const dirs = await qube()
-    symlinkSync('/nonexistent/socket', join(dirs.etc, 'test.Dangling'))
+    symlinkSync(join(dirs.etc, 'no-such-dir/socket'), join(dirs.etc, 'test.Dangling'))
     writeFileSync(join(dirs.etc, 'test.NotExec'), 'data')
     const agent = { serviceDirs: [dirs.etc] }
     expect((await callThroughAgent(agent, { service: 'test.Dangling', source: 'q' })).exitCode).toBe(EXIT_NOT_FOUND)

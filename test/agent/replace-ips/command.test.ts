@@ -162,16 +162,63 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
     expect(await read(root, TOR_DEFAULTS)).toBe(before)
   })
 
-  it('a file that cannot be rewritten: the others are, the saved address is not, exit 1', async () => {
+  it('a file that cannot be rewritten: the others are, the address is saved, exit 1; a second boot with another address converges', async () => {
     const root = await qube('gateway')
-    await rm(at(root, '/etc/tor/torrc'))
-    await mkdir(at(root, '/etc/tor/torrc')) // a directory where a file belongs
-    const { code, report } = await replaceIps(root)
-    expect(code).toBe(1)
-    expect(outcome(report, '/etc/tor/torrc')).toBe('failed')
+    await rm(at(root, '/etc/resolv.conf.anondist'), { force: true })
+    await mkdir(at(root, '/etc/resolv.conf.anondist')) // a directory where a file belongs
+    const first = await replaceIps(root)
+    expect(first.code).toBe(1)
+    expect(outcome(first.report, '/etc/resolv.conf.anondist')).toBe('failed')
+    expect(first.report.problems.join('\n')).toMatch(/resolv\.conf\.anondist/)
     expect(await read(root, INTERNAL_IP)).toBe('10.137.0.8\n')
-    expect(report.saved).toMatchObject([{ file: 'whonix-ip-gateway', result: 'skipped' }])
-    await expect(stat(at(root, `${CACHE}/whonix-ip-gateway`))).rejects.toThrow()
+    expect(first.report.saved).toMatchObject([{ file: 'whonix-ip-gateway', result: 'written' }])
+    expect(await read(root, `${CACHE}/whonix-ip-gateway`)).toBe('10.137.0.8')
+
+    // The next boot: another address, the same broken file.
+    await writeQubesdbData(join(root, manifest.paths.simulatedQubesdb), { '/qubes-netvm-gateway': '10.138.9.3' })
+    const second = await replaceIps(root)
+    expect(second.code).toBe(1)
+    expect(await read(root, INTERNAL_IP)).toBe('10.138.9.3\n')
+    const torDefaults = await read(root, TOR_DEFAULTS)
+    expect(torDefaults).toContain('SocksPort 10.138.9.3:9050')
+    expect(torDefaults).not.toMatch(/^[^#\n]*10\.(137\.0\.8|152\.152\.10)(?![0-9])/m)
+    expect(await read(root, `${CACHE}/whonix-ip-gateway`)).toBe('10.138.9.3')
+  })
+
+  it('a file that failed and is repaired later gets the newest address: the old ones it may hold are kept for it', async () => {
+    const root = await qube('gateway', { '/qubes-netvm-gateway': '10.138.9.3' })
+    // A previous boot wrote 10.137.0.8 everywhere; now resolv.conf.anondist cannot be written.
+    await put(root, `${CACHE}/whonix-ip-gateway`, '10.137.0.8')
+    await put(root, '/usr/local/etc/torrc.d/50_user.conf', 'SocksPort 10.137.0.8:9200\n')
+    await rm(at(root, '/etc/resolv.conf.anondist'), { force: true })
+    await mkdir(at(root, '/etc/resolv.conf.anondist'))
+    const first = await replaceIps(root)
+    expect(first.code).toBe(1)
+    expect(first.report.saved).toMatchObject([{ file: 'whonix-ip-gateway', address: '10.138.9.3', result: 'written', earlier: ['10.137.0.8'] }])
+    expect(await read(root, '/usr/local/etc/torrc.d/50_user.conf')).toBe('SocksPort 10.138.9.3:9200\n')
+    expect(await read(root, `${CACHE}/whonix-ip-gateway.earlier`)).toBe('10.137.0.8\n')
+
+    // Repaired before the next boot, still holding the address of the boot before.
+    await rm(at(root, '/etc/resolv.conf.anondist'), { recursive: true })
+    await put(root, '/etc/resolv.conf.anondist', 'nameserver 10.137.0.8\n')
+    await writeQubesdbData(join(root, manifest.paths.simulatedQubesdb), { '/qubes-netvm-gateway': '10.139.1.5' })
+    const second = await replaceIps(root)
+    expect(second.code).toBe(0)
+    expect(await read(root, '/etc/resolv.conf.anondist')).toBe('nameserver 10.139.1.5\n')
+    expect(await read(root, '/usr/local/etc/torrc.d/50_user.conf')).toBe('SocksPort 10.139.1.5:9200\n')
+    expect(second.report.saved).toEqual([{ file: 'whonix-ip-gateway', address: '10.139.1.5', result: 'written' }])
+    // Every file written: nothing earlier is kept any more.
+    await expect(stat(at(root, `${CACHE}/whonix-ip-gateway.earlier`))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('on a workstation: the leak test script gets the gateway address', async () => {
+    const root = await qube('workstation')
+    const script = '/usr/libexec/helper-scripts/leak-tests/simple_ping.py'
+    await put(root, script, '#!/usr/bin/python3\n# pings 10.152.152.10\nip = "10.152.152.10"\n')
+    const { code, report } = await replaceIps(root)
+    expect(code).toBe(0)
+    expect(outcome(report, script)).toBe('changed')
+    expect(await read(root, script)).toBe('#!/usr/bin/python3\n# pings 10.152.152.10\nip = "10.137.0.8"\n')
   })
 
   it('refuses an invalid address from qubesdb and changes nothing', async () => {

@@ -18,6 +18,12 @@ describe('the replacement rule: golden lines', () => {
     ['#SocksPort 10.152.152.10:9200', '#SocksPort 10.152.152.10:9200'],
     ['   # nameserver 10.152.152.10', '   # nameserver 10.152.152.10'],
     ['\t#10.152.152.10', '\t#10.152.152.10'],
+    // White space is what the C locale's isspace() says: form feed and vertical tab too.
+    ['\f#10.152.152.10', '\f#10.152.152.10'],
+    ['\v# nameserver 10.152.152.10', '\v# nameserver 10.152.152.10'],
+    ['\f \v\t# 10.152.152.0/24', '\f \v\t# 10.152.152.0/24'],
+    // Other control bytes before `#` do not make a comment.
+    ['\x1c#10.152.152.10', '\x1c#10.137.0.8'],
     // A comment after content does not make a comment line.
     ['SocksPort 10.152.152.10:9050 # internal', 'SocksPort 10.137.0.8:9050 # internal'],
     // Where a digit follows, it is another address.
@@ -65,8 +71,16 @@ describe('the replacement rule: golden lines', () => {
   })
 
   it('does nothing when the address did not change', () => {
-    expect(changesFor('10.137.0.8', '10.137.0.8')).toEqual([])
-    expect(changesFor('10.137.0.8', '10.137.0.9')).toEqual([{ from: '10.137.0.8', to: '10.137.0.9' }])
+    const same = changesFor('10.137.0.8', '10.137.0.8')
+    expect(same).toEqual([{ from: '10.137.0.8', to: '10.137.0.8' }, { from: '10.137.0.0', to: '10.137.0.0' }])
+    expect(replaceAddresses('a 10.137.0.8 10.137.0.0/24\n', same)).toBe('a 10.137.0.8 10.137.0.0/24\n')
+  })
+
+  it('an entry whose address did not change still claims its text: a later entry never rewrites it', () => {
+    // The workstation kept its saved address in 10.137.0.0/24; its gateway moved from 10.137.0.1.
+    const changes = [...changesFor('10.137.0.21', '10.137.0.21'), ...changesFor('10.152.152.11', '10.137.0.21'), ...changesFor('10.137.0.1', '10.138.4.1')]
+    const text = 'net 10.152.152.0/24 other 10.137.0.0/24 gw 10.137.0.1 me 10.137.0.21\n'
+    expect(replaceAddresses(text, changes)).toBe('net 10.137.0.0/24 other 10.137.0.0/24 gw 10.138.4.1 me 10.137.0.21\n')
   })
 })
 
