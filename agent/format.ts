@@ -4,6 +4,7 @@ import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
 import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
 import { daemonSummary } from './daemon/format'
+import { formatFirewallStatus } from './firewall/status'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
@@ -52,6 +53,7 @@ export function formatStatus(status: Status, verbose = false): string {
       ['Updates proxy check', VERDICT_TEXT[status.updatesProxy.verdict]],
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
+      ['Whonix firewall', formatFirewallStatus(status.firewall)],
       ['Stacked-Tor forwarders', stackedTorSummary(status.daemon)],
       ['Agent daemon', daemonSummary(status.daemon)],
     ]),

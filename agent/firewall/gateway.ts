@@ -6,8 +6,8 @@ import type { FirewallPorts } from '../tor-ports/table'
 export interface GatewayFacts {
   readonly timesync: boolean
   readonly ports: FirewallPorts
-  /** A Qubes netvm/proxyvm whose `vm-updates` account exists: its new flows go into Tor. */
-  readonly vmUpdates: boolean
+  /** On a Qubes netvm/proxyvm, the uid of `vm-updates` (its new flows go into Tor); else null. */
+  readonly vmUpdates: string | null
 }
 
 const on = (settings: Settings, name: keyof Settings) => settings[name] === '1'
@@ -89,6 +89,11 @@ function output(s: Settings, facts: GatewayFacts): string[] {
     ...(facts.timesync ? timesyncLoopbackRejects(items(s.INTERNAL_OPEN_PORTS), SDWDATE_SOCKS_PORT) : []),
     rule('oifname lo counter accept'),
     ...items(s.NO_NAT_USERS).map((uid) => rule(`skuid ${uid} counter accept`)),
+    // The filter sees a DNAT'ed packet with the interface of its first route (eth0), not
+    // lo: without this, vm-updates' flows sent into Tor by nat output would be rejected.
+    ...(facts.vmUpdates !== null && !facts.timesync
+      ? [rule(`skuid ${facts.vmUpdates} ip daddr 127.0.0.1 ct status dnat counter accept`), rule(`skuid ${facts.vmUpdates} ip6 daddr ::1 ct status dnat counter accept`)]
+      : []),
     ...(facts.timesync
       ? [
           ...loopbackOnly(s.SDWDATE_USER),
@@ -105,12 +110,12 @@ function natOutput(s: Settings, facts: GatewayFacts): string[] {
   const rule = (match: string) => `add rule inet nat output ${match}`
   const full = !facts.timesync
   return [
-    ...(facts.vmUpdates && full
+    ...(facts.vmUpdates !== null && full
       ? [
-          rule(`ip protocol udp skuid vm-updates ct state new counter dnat to 127.0.0.1:${s.DNS_PORT_GATEWAY}`),
-          rule(`ip6 nexthdr udp skuid vm-updates ct state new counter dnat to [::1]:${s.DNS_PORT_GATEWAY}`),
-          rule(`ip protocol tcp skuid vm-updates ct state new counter dnat to 127.0.0.1:${s.TRANS_PORT_GATEWAY}`),
-          rule(`ip6 nexthdr tcp skuid vm-updates ct state new counter dnat to [::1]:${s.TRANS_PORT_GATEWAY}`),
+          rule(`ip protocol udp skuid ${facts.vmUpdates} ct state new counter dnat to 127.0.0.1:${s.DNS_PORT_GATEWAY}`),
+          rule(`ip6 nexthdr udp skuid ${facts.vmUpdates} ct state new counter dnat to [::1]:${s.DNS_PORT_GATEWAY}`),
+          rule(`ip protocol tcp skuid ${facts.vmUpdates} ct state new counter dnat to 127.0.0.1:${s.TRANS_PORT_GATEWAY}`),
+          rule(`ip6 nexthdr tcp skuid ${facts.vmUpdates} ct state new counter dnat to [::1]:${s.TRANS_PORT_GATEWAY}`),
         ]
       : []),
     ...items(s.NO_NAT_USERS).map((uid) => rule(`skuid ${uid} counter return`)),
@@ -120,6 +125,16 @@ function natOutput(s: Settings, facts: GatewayFacts): string[] {
   ]
 }
 
+/**
+ * Our one addition to upstream's rules: a packet from a workstation whose source address
+ * is not routed back through the interface it came in on (a spoofed source) is dropped
+ * before the redirects, so no reply to it can leave through eth0.
+ */
+const antiSpoof = (s: Settings): string[] => [
+  'add chain inet filter prerouting { type filter hook prerouting priority -150; policy accept; }',
+  ...items(s.INT_IF).map((x) => `add rule inet filter prerouting iifname ${x} fib saddr . iif oif missing counter drop`),
+]
+
 /** The gateway's nft script, in upstream's emission order. */
 export function gatewayScript(settings: Settings, facts: GatewayFacts): string[] {
   return [
@@ -128,6 +143,7 @@ export function gatewayScript(settings: Settings, facts: GatewayFacts): string[]
     'add chain inet nat prerouting { type nat hook prerouting priority -100; }',
     'add chain inet nat output { type nat hook output priority -100; }',
     'add chain ip6 nat output { type nat hook output priority -100; }',
+    ...antiSpoof(settings),
     ...input(settings, facts),
     ...prerouting(settings, facts),
     'add rule inet filter forward counter reject',

@@ -80,7 +80,7 @@ export async function planFirewall(context: AgentContext, role: Role, options: {
   const timesync = configuredMode === 'timesync-fail-closed' && !(await sdwdateSucceeded(context))
   const lines =
     which.role === 'gateway'
-      ? gatewayScript(settings, { timesync, ports, vmUpdates: role.qubes && role.providesNetwork && uid('vm-updates') !== '' })
+      ? gatewayScript(settings, { timesync, ports, vmUpdates: role.qubes && role.providesNetwork && uid('vm-updates') !== '' ? uid('vm-updates') : null })
       : workstationScript(settings, { timesync, qubes: role.qubes, qubesDns: [dns1, dns2].filter((address) => address !== null) })
   return {
     ...which,

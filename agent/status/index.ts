@@ -2,6 +2,7 @@ import { aptGateStatus, type AptGateStatus } from '../apt-gate/status'
 import type { AgentContext } from '../context'
 import { queryDaemonStatus } from '../daemon/query'
 import type { DaemonStatus } from '../daemon/status'
+import { firewallStatus, type FirewallStatus } from '../firewall/status'
 import { checkProtectedFiles, type ProtectedFilesReport } from '../protected-files/report'
 import { currentRole, type Role } from '../role'
 import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
@@ -17,10 +18,12 @@ export interface Status {
   readonly aptGate: AptGateStatus
   /** Whether Qubes leaves Whonix's files alone and they hold what Whonix expects. */
   readonly protectedFiles: ProtectedFilesReport
+  /** The Whonix firewall: role and mode loaded, fail-closed or not, drift since loading. */
+  readonly firewall: FirewallStatus
 }
 
 export async function currentStatus(context: AgentContext, role?: Role, daemon?: DaemonStatus): Promise<Status> {
   const knownRole = role ?? (await currentRole(context))
-  const [updatesProxy, daemonStatus, aptGate, protectedFiles] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context), aptGateStatus(context), checkProtectedFiles(context, knownRole)])
-  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles }
+  const [updatesProxy, daemonStatus, aptGate, protectedFiles, firewall] = await Promise.all([readMarkerState(context, knownRole), daemon ?? queryDaemonStatus(context), aptGateStatus(context), checkProtectedFiles(context, knownRole), firewallStatus(context, knownRole)])
+  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles, firewall }
 }
