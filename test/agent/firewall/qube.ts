@@ -31,3 +31,17 @@ export async function firewallQube(profile: ProfileName, options: QubeOptions = 
   for (const [name, content] of Object.entries(options.dropIns ?? {})) await writeFile(join(dir, name), content, { mode: 0o644 })
   return root
 }
+
+/** The agent's context over a simulated qube, as the CLI builds it. */
+export async function qubeContext(root: string) {
+  const { createContext } = await import('../../../agent/context')
+  return createContext({ root, manifest })
+}
+
+/** The plan `firewall show` prints for a simulated qube with these drop-ins. */
+export async function planFor(profile: ProfileName, dropIns: Readonly<Record<string, string>> = {}, mode?: string) {
+  const { planFirewall } = await import('../../../agent/firewall/plan')
+  const { currentRole } = await import('../../../agent/role')
+  const context = await qubeContext(await firewallQube(profile, { dropIns }))
+  return planFirewall(context, await currentRole(context), mode === undefined ? {} : { mode })
+}
