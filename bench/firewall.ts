@@ -10,11 +10,14 @@
  * Runs are interleaved so both sides see the same machine load.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createContext } from '../agent/context'
+import { loadFile } from '../agent/firewall/nft'
 import { planFirewall } from '../agent/firewall/plan'
+import { firewallRunner } from '../agent/firewall/runner'
 import { shippedManifest } from '../agent/manifest/load'
 import { currentRole } from '../agent/role'
 import { buildSimulatedQube } from '../agent/simulate/build'
@@ -48,7 +51,8 @@ function upstreamProgram(lines: readonly string[], file: string): string {
   ].join('\n')
 }
 
-async function loadFigures(ns: string, work: string) {
+/** Runs inside the bench's network namespace (this script re-run under `ip netns exec`). */
+async function loadFigures(work: string) {
   const root = join(work, 'root')
   await mkdir(root)
   await buildSimulatedQube(root, PROFILES.gateway, manifest)
@@ -64,32 +68,40 @@ async function loadFigures(ns: string, work: string) {
   const plan = await planFirewall(context, role)
   const upstreamFile = join(work, 'upstream.sh')
   await writeFile(upstreamFile, upstreamProgram(plan.script.split('\n').slice(1).filter(Boolean), join(work, 'upstream.nft')))
+  const run = firewallRunner(context)
   const ours = async () => {
     const start = process.hrtime.bigint()
     const fresh = await planFirewall(context, role)
     await writeFile(scriptFile, fresh.script)
-    inside(ns, ['nft', '--file', scriptFile])
+    const result = await run(loadFile(manifest.firewall, scriptFile))
+    if (result.exitCode !== 0) throw new Error(result.stderr)
+    return ms(start)
+  }
+  const generate = async () => {
+    const start = process.hrtime.bigint()
+    await planFirewall(context, role)
     return ms(start)
   }
   const upstream = () => {
     const start = process.hrtime.bigint()
-    inside(ns, ['bash', upstreamFile])
+    if (spawnSync('bash', [upstreamFile]).status !== 0) throw new Error('the upstream-way script failed')
     return ms(start)
   }
   const ruleByRule = () => {
     const start = process.hrtime.bigint()
-    for (const line of plan.script.split('\n').slice(1).filter(Boolean)) inside(ns, ['nft', line])
+    for (const line of plan.script.split('\n').slice(1).filter(Boolean)) spawnSync('nft', [line])
     return ms(start)
   }
   await ours()
   upstream()
-  const times = { ours: [] as number[], upstream: [] as number[] }
+  const times = { ours: [] as number[], upstream: [] as number[], generate: [] as number[] }
   for (let run = 0; run < RUNS; run++) {
+    times.generate.push(await generate())
     times.ours.push(await ours())
     times.upstream.push(upstream())
   }
   const byRule = [ruleByRule(), ruleByRule(), ruleByRule()]
-  return { lines: plan.script.split('\n').length - 2, ours: median(times.ours), upstream: median(times.upstream), ruleByRule: median(byRule) }
+  return { lines: plan.script.split('\n').length - 2, generate: median(times.generate), ours: median(times.ours), upstream: median(times.upstream), ruleByRule: median(byRule) }
 }
 
 const CLIENT = `
@@ -138,16 +150,23 @@ async function throughputFigures(ruleset: string) {
   }
 }
 
+if (process.argv[2] === '--inside') {
+  process.stdout.write(JSON.stringify(await loadFigures(process.argv[3] ?? '')))
+  process.exit(0)
+}
+
 const work = await mkdtemp(join(tmpdir(), 'qwa-bench-firewall-'))
 const ns = `qwa-bench-fw-${process.pid}`
 try {
   execFileSync('ip', ['netns', 'add', ns])
-  const load = await loadFigures(ns, work)
-  const ruleset = (await import('node:fs')).readFileSync(join(work, 'ours.nft'), 'utf8')
+  const inner = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? '', '--inside', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const load = JSON.parse(inner.stdout) as { lines: number; generate: number; ours: number; upstream: number; ruleByRule: number }
+  const ruleset = readFileSync(join(work, 'ours.nft'), 'utf8')
   const flow = await throughputFigures(ruleset)
   const figures = {
     runs: RUNS,
     ruleset_lines: load.lines,
+    ours_generate_median_ms: +load.generate.toFixed(1),
     ours_generate_and_load_median_ms: +load.ours.toFixed(1),
     upstream_script_build_check_load_median_ms: +load.upstream.toFixed(1),
     upstream_rule_by_rule_median_ms: +load.ruleByRule.toFixed(0),

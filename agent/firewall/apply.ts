@@ -1,3 +1,4 @@
+import { firewallRunner } from './runner'
 import { CodedError, errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { writeFileAtomic } from '../fs/atomic-write'
@@ -20,13 +21,13 @@ export function commandFailure(code: string, command: Command, result: CommandRe
 }
 
 async function run(context: AgentContext, command: Command, code: string, exitCode: number): Promise<CommandResult> {
-  const result = await context.run(command)
+  const result = await firewallRunner(context)(command)
   if (result.exitCode !== 0) throw commandFailure(code, command, result, exitCode)
   return result
 }
 
 async function listingDigest(context: AgentContext, tables: readonly string[]): Promise<string | null> {
-  const result = await context.run(listRuleset(context.manifest.firewall))
+  const result = await firewallRunner(context)(listRuleset(context.manifest.firewall))
   return result.exitCode === 0 ? digest(tablesOf(result.stdout, tables)) : null
 }
 
@@ -47,7 +48,7 @@ async function lockDown(context: AgentContext, role: Role, error: unknown): Prom
   const uid = await readAccounts(context.paths.under(firewall.passwd), context.paths.root).catch(() => () => '')
   const torUid = which.role === 'gateway' ? uid('debian-tor') || null : null
   await markFailed(context)
-  const lockdown = await context.run(loadText(firewall, `${lockdownScript(torUid).join('\n')}\n`))
+  const lockdown = await firewallRunner(context)(loadText(firewall, `${lockdownScript(torUid).join('\n')}\n`))
   const loaded = lockdown.exitCode === 0
   await writeRecord(context, { schema: 1, role: which.role, mode: null, loaded: loaded ? 'lockdown' : 'none', error: errorMessage(error), listing: loaded ? await listingDigest(context, ['inet filter']) : null, tables: ['inet filter'] })
   if (error instanceof CodedError) throw error

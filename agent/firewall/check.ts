@@ -1,3 +1,4 @@
+import { firewallRunner } from './runner'
 import type { AgentContext } from '../context'
 import type { Role } from '../role'
 import { commandFailure } from './apply'
@@ -20,11 +21,11 @@ export async function checkFirewall(context: AgentContext, role: Role, options: 
   const { firewall } = context.manifest
   const plan = await planFirewall(context, role, options)
   for (const command of [checkText(firewall, plan.script)]) {
-    const result = await context.run(command)
+    const result = await firewallRunner(context)(command)
     if (result.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', command, result, 4)
   }
   const expectedCommand = canonicalListing(firewall, plan.script)
-  const [expected, actual] = await Promise.all([context.run(expectedCommand), context.run(listRuleset(firewall))])
+  const [expected, actual] = await Promise.all([firewallRunner(context)(expectedCommand), firewallRunner(context)(listRuleset(firewall))])
   if (expected.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', expectedCommand, expected, 4)
   if (actual.exitCode !== 0) throw commandFailure('FIREWALL_LIST', listRuleset(firewall), actual, 4)
   const want = tablesOf(expected.stdout, plan.tables)

@@ -1,3 +1,4 @@
+import { firewallRunner } from './runner'
 import { access } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
@@ -74,7 +75,7 @@ export async function planFirewall(context: AgentContext, role: Role, options: {
     ? await Promise.all([qubesAddress(context, '/qubes-gateway', 4), qubesAddress(context, '/qubes-gateway6', 6), qubesAddress(context, '/qubes-primary-dns', 4), qubesAddress(context, '/qubes-secondary-dns', 4)])
     : [null, null, null, null]
   const files = await dropInFiles(firewall.dropInDirs.map((dir) => context.paths.under(dir)), firewall.maxDropInBytes)
-  const configured = await sourceDropIns(context.run, firewall.bashProgram, VARIABLE_NAMES, files, firewall.timeoutMs)
+  const configured = await sourceDropIns(firewallRunner(context), firewall.bashProgram, VARIABLE_NAMES, files, firewall.timeoutMs)
   const settings = effectiveSettings(configured, which.role, { qubes: role.qubes, ports, uid, gateway: { ipv4, ipv6 } }, options.mode)
   const configuredMode = settings.firewall_mode as FirewallMode
   const timesync = configuredMode === 'timesync-fail-closed' && !(await sdwdateSucceeded(context))

@@ -1,3 +1,4 @@
+import { firewallRunner } from './runner'
 import type { AgentContext } from '../context'
 import type { Role } from '../role'
 import { digest, listRuleset, tablesOf } from './nft'
@@ -27,7 +28,7 @@ export async function firewallStatus(context: AgentContext, role: Role): Promise
   if (record === null) return { applicable, role: null, mode: null, loaded: 'none', failed, drift: 'not-loaded', error: null }
   const base = { applicable, role: record.role, mode: record.mode, loaded: record.loaded, failed, error: record.error }
   if (record.listing === null) return { ...base, drift: record.loaded === 'none' ? 'not-loaded' : 'unknown' }
-  const listing = await context.run(listRuleset(context.manifest.firewall))
+  const listing = await firewallRunner(context)(listRuleset(context.manifest.firewall))
   if (listing.exitCode !== 0) return { ...base, drift: 'unknown' }
   return { ...base, drift: digest(tablesOf(listing.stdout, record.tables)) === record.listing ? 'none' : 'changed' }
 }
