@@ -183,4 +183,37 @@ describe.skipIf(!netns || nft.missing || tor.missing)('the Whonix firewall with 
     expect(JSON.parse(await readFile(join(broken, manifest.firewall.status.record), 'utf8'))).toMatchObject({ loaded: 'lockdown' })
     expect((await agent(topology.gw, root, 'firewall', 'apply')).code).toBe(0)
   })
+
+  describe('on the workstation', () => {
+    const WS_QUBESDB = { '/qubes-gateway': GW.v4, '/qubes-gateway6': GW.v6, '/qubes-primary-dns': '10.139.1.1', '/qubes-secondary-dns': '10.139.1.2' }
+    afterAll(() => execFileSync('ip', ['netns', 'exec', topology.ws, 'nft', 'flush', 'ruleset']))
+
+    it('rejects non-TCP at once but lets TCP and DNS go to the gateway', async () => {
+      await torRunning()
+      const wsRoot = await firewallQube('workstation', { qubesdb: WS_QUBESDB }, await mkdtemp(join(work, 'ws-')))
+      expect((await agent(topology.ws, wsRoot, 'firewall', 'apply')).code).toBe(0)
+      const rejected = ruleCount(topology.ws, 'ip protocol != tcp counter')
+      expect(ping(topology.ws, CLEAR.v4)).toBe(false)
+      expect(await probe(topology.ws, 'udp', CLEAR.v4, 9999)).not.toBe('reply')
+      expect(ruleCount(topology.ws, 'ip protocol != tcp counter')).toBeGreaterThan(rejected)
+      expect(await probe(topology.ws, 'tcp', CLEAR.v4, 80)).toBe('connected')
+      const dns = ruleCount(topology.gw, 'redirect to :5300')
+      await probe(topology.ws, 'udp', GW.v4, 53)
+      expect(ruleCount(topology.gw, 'redirect to :5300')).toBeGreaterThan(dns)
+    })
+
+    it('lets nothing leave when it fails closed', async () => {
+      await torRunning()
+      const broken = await firewallQube('workstation', { qubesdb: WS_QUBESDB, dropIns: { '50_user.conf': 'firewall_mode=open\n' } }, await mkdtemp(join(work, 'ws-')))
+      const applied = await agent(topology.ws, broken, 'firewall', 'apply', '--fail-closed')
+      expect(applied.code).toBe(3)
+      const reached = () => ruleCount(topology.gw, 'redirect to :9040') + ruleCount(topology.gw, 'redirect to :5300')
+      const before = reached()
+      expect(await probe(topology.ws, 'tcp', CLEAR.v4, 80)).not.toBe('connected')
+      await probe(topology.ws, 'udp', GW.v4, 53)
+      expect(ping(topology.ws, GW.v4)).toBe(false)
+      // Nothing even reached the gateway.
+      expect(reached()).toBe(before)
+    })
+  })
 })
