@@ -20,10 +20,9 @@ const lines = (text: string) => text.split('\n').map((line) => line.trim()).filt
 export async function checkFirewall(context: AgentContext, role: Role, options: { mode?: string } = {}): Promise<CheckReport> {
   const { firewall } = context.manifest
   const plan = await planFirewall(context, role, options)
-  for (const command of [checkText(firewall, plan.script)]) {
-    const result = await firewallRunner(context)(command)
-    if (result.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', command, result, 4)
-  }
+  const check = checkText(firewall, plan.script)
+  const checked = await firewallRunner(context)(check)
+  if (checked.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', check, checked, 4)
   const expectedCommand = canonicalListing(firewall, plan.script)
   const [expected, actual] = await Promise.all([firewallRunner(context)(expectedCommand), firewallRunner(context)(listRuleset(firewall))])
   if (expected.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', expectedCommand, expected, 4)

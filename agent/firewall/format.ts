@@ -4,7 +4,8 @@ import type { FirewallPlan } from './plan'
 /** The text of `firewall show`: role, mode, configuration, then the script. */
 export function formatPlan(plan: FirewallPlan, verbose: boolean): string {
   const mode = plan.mode === plan.configuredMode ? plan.mode : `${plan.mode} (configured ${plan.configuredMode}; sdwdate succeeded)`
-  const settings = Object.entries(plan.settings).map(([name, value]) => `#   ${name}=${value}`)
+  // JSON quoting: a value with a newline or a control character stays one comment line.
+  const settings = Object.entries(plan.settings).map(([name, value]) => `#   ${name}=${JSON.stringify(value)}`)
   return [
     `# role: ${plan.role} (${plan.why})`,
     `# mode: ${mode}`,

@@ -34,6 +34,7 @@ export async function firewallStatus(context: AgentContext, role: Role): Promise
 }
 
 export function formatFirewallStatus(status: FirewallStatus): string {
+  if (!status.applicable) return 'not applicable (not a Whonix qube)'
   if (status.loaded === 'none' && status.role === null) return `not loaded by the agent${status.failed ? '; a load FAILED this boot' : ''}`
   const what = status.loaded === 'ruleset' ? `${status.role} ruleset loaded (${status.mode})` : status.loaded === 'lockdown' ? 'FAILED: fail-closed ruleset loaded' : 'FAILED: nothing loaded'
   const drift = { none: 'as loaded', changed: 'CHANGED since loaded', unknown: 'drift unknown (list as root)', 'not-loaded': '' }[status.drift]

@@ -139,14 +139,19 @@ describe.skipIf(!netns || nft.missing || tor.missing)('the Whonix firewall with 
 
   it('opens no window while the ruleset is reloaded', async () => {
     const before = clearCounts(topology)
-    // The workstation sends UDP and pings all along while apply runs again and again.
-    const flood = spawn('ip', ['netns', 'exec', topology.ws, process.execPath, '-e', `const s=require('dgram').createSocket('udp4');let n=0;setInterval(()=>{s.send('x',9999,'${CLEAR.v4}');n++},1);setTimeout(()=>{process.stdout.write(String(n));process.exit(0)},4000)`], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // The workstation sends UDP and pings all along while apply runs again and again; both
+    // stop only once the last apply is done.
+    const flood = spawn('ip', ['netns', 'exec', topology.ws, process.execPath, '-e', `const s=require('dgram').createSocket('udp4');let n=0;setInterval(()=>{s.send('x',9999,'${CLEAR.v4}');n++},1);process.stdin.resume().on('end',()=>{process.stdout.write(String(n));process.exit(0)})`], { stdio: ['pipe', 'pipe', 'ignore'] })
     let sent = ''
-    flood.stdout.setEncoding('utf8').on('data', (chunk: string) => (sent += chunk))
-    const pinger = spawn('ip', ['netns', 'exec', topology.ws, 'ping', '-i', '0.01', '-w', '4', CLEAR.v4], { stdio: 'ignore' })
+    flood.stdout?.setEncoding('utf8').on('data', (chunk: string) => (sent += chunk))
+    const pinger = spawn('ip', ['netns', 'exec', topology.ws, 'ping', '-i', '0.01', '-w', '60', CLEAR.v4], { stdio: 'ignore' })
+    const finished = Promise.all([flood, pinger].map((child) => new Promise((resolve) => child.on('close', resolve))))
     await new Promise((resolve) => setTimeout(resolve, 500))
     for (let round = 0; round < 5; round++) expect((await agent(topology.gw, root, 'firewall', 'apply')).code).toBe(0)
-    await Promise.all([flood, pinger].map((child) => new Promise((resolve) => child.on('close', resolve))))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    flood.stdin?.end()
+    pinger.kill('SIGINT')
+    await finished
     expect(Number(sent)).toBeGreaterThan(100)
     expect(clearCounts(topology)).toEqual(before)
   }, 30_000)
