@@ -13,7 +13,6 @@ export const firewallSection = object({
   bashProgram: absolutePath,
   nftProgram: absolutePath,
   unshareProgram: absolutePath,
-  torProgram: absolutePath,
   timeoutMs: integer(100, 600_000),
   unit: string({ pattern: /^[A-Za-z0-9:_.@-]+\.service$/, maxLength: 255 }),
   networkUnits: list(unitName),
