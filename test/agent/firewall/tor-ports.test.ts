@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { firewallPorts } from '../../../agent/tor-ports/table'
 import { torListenerConfig } from '../../../agent/tor-ports/torrc'
+import { runAgent } from '../../helpers/cli'
 import { requirePart } from '../../helpers/parts'
 import { tempRoot } from '../../helpers/sandbox'
-import { manifest, planFor } from './qube'
+import { firewallQube, manifest, planFor } from './qube'
 
 // The gateway's Tor listeners come from the same table as the firewall's openings: the
 // generated file is checked by the real tor, and every port the firewall opens or
@@ -74,6 +75,21 @@ describe('the gateway Tor listeners generated from the ports table', () => {
     expect([...found.keys()].some((where) => where.endsWith(':9051'))).toBe(false)
     expect(found.get('unix:/run/tor/socks')).toBe('SocksPort IPv6Traffic WorldWritable')
     expect(config({ ipv4: ADDRESSES.ipv4, ipv6: null })).not.toContain('[')
+  })
+
+  it('writes the file for the addresses in qubesdb, atomically, and leaves it alone when unchanged', async () => {
+    const root = await firewallQube('gateway', { qubesdb: { '/qubes-netvm-gateway': '10.137.0.9', '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:9' } })
+    const printed = await runAgent(['--root', root, 'firewall', 'torrc'])
+    expect(printed.stderr).toBe('')
+    const first = await runAgent(['--root', root, 'firewall', 'torrc', '--write'])
+    expect(first.stdout).toContain('written')
+    const written = await readFile(join(root, table.torrcFile), 'utf8')
+    expect(written.trimEnd()).toBe(printed.stdout.trimEnd())
+    expect(written).toContain('SocksPort 10.137.0.9:9050 IPv6Traffic')
+    expect(written).toContain('TransPort [fd09:24ef:4179::a89:9]:9040')
+    expect((await runAgent(['--root', root, 'firewall', 'torrc', '--write'])).stdout).toContain('unchanged')
+    const workstation = await runAgent(['--root', await firewallQube('workstation'), 'firewall', 'torrc'])
+    expect(workstation.code).toBe(5)
   })
 
   it('refuses a table whose SOCKS span has a hole', () => {
