@@ -16,6 +16,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>
   'protected-files': async () => (await import('./commands/protected-files')).protectedFilesCommand as AgentCommand<never>,
   'replace-ips': async () => (await import('./commands/replace-ips')).replaceIpsCommand as AgentCommand<never>,
   'gateway-interface': async () => (await import('./commands/gateway-interface')).gatewayInterfaceCommand as AgentCommand<never>,
+  firewall: async () => (await import('./commands/firewall')).firewallCommand as AgentCommand<never>,
   'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
   'apt-gate': async () => (await import('./commands/apt-gate')).aptGateCommand as AgentCommand<never>,
   daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,

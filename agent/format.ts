@@ -5,6 +5,7 @@ import { protectedFilesSummary } from './protected-files/format'
 import { torSettingsSummary } from './tor-settings/status'
 import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
 import { daemonSummary } from './daemon/format'
+import { formatFirewallStatus } from './firewall/status'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */
 const yesNo = (value: boolean) => (value ? 'yes' : 'no')
@@ -55,6 +56,7 @@ export function formatStatus(status: Status, verbose = false): string {
       ['APT gate', `${status.aptGate.verdict}: ${status.aptGate.reason}`],
       ['Protected files', protectedFilesSummary(status.protectedFiles)],
       ...(status.tor ? [['Tor network', torSettingsSummary(status.tor)] as [string, string]] : []),
+      ['Whonix firewall', formatFirewallStatus(status.firewall)],
       // Tor over Tor is a workstation's risk only: elsewhere the forwarders never run.
       ...(workstation ? [['Stacked-Tor forwarders', stackedTorSummary(status.daemon)] as const] : []),
       ['Agent daemon', daemonSummary(status.daemon)],

@@ -9,6 +9,7 @@ import { updatesProxyFiles } from '../updates-proxy/files'
 import { protectedFilesList } from '../protected-files/list-file'
 import { replaceIpsUnit } from '../replace-ips/unit'
 import { gatewayInterfaceUnit } from '../gateway-interface/unit'
+import { firewallUnit } from '../firewall/unit'
 
 // Each feature adds its generator here with one line.
 export const GENERATORS: readonly FileGenerator[] = [
@@ -20,6 +21,7 @@ export const GENERATORS: readonly FileGenerator[] = [
   protectedFilesList,
   replaceIpsUnit,
   gatewayInterfaceUnit,
+  firewallUnit,
 ]
 
 export function generatedFiles(manifest: Manifest, generators: readonly FileGenerator[] = GENERATORS): GeneratedFile[] {

@@ -2,6 +2,8 @@ import { aptGateSection } from '../apt-gate/manifest'
 import { stackedTorSection } from '../forwarders/manifest'
 import { servicesSection } from './services'
 import { gatewayInterfaceSection } from '../gateway-interface/manifest'
+import { firewallSection } from '../firewall/manifest'
+import { torPortsSection } from '../tor-ports/manifest'
 import { protectedFilesSection } from '../protected-files/manifest'
 import { replaceIpsSection } from '../replace-ips/manifest'
 import { systemdSection } from '../systemd/manifest'
@@ -110,6 +112,8 @@ export const manifestSchema = object({
   protectedFiles: protectedFilesSection,
   replaceIps: replaceIpsSection,
   gatewayInterface: gatewayInterfaceSection,
+  torPorts: torPortsSection,
+  firewall: firewallSection,
   systemd: systemdSection,
   stackedTor: stackedTorSection,
   packaging: packagingSection,

@@ -2,6 +2,7 @@ import { aptGateStatus, type AptGateStatus } from '../apt-gate/status'
 import type { AgentContext } from '../context'
 import { queryDaemonStatus } from '../daemon/query'
 import type { DaemonStatus } from '../daemon/status'
+import { firewallStatus, type FirewallStatus } from '../firewall/status'
 import { checkProtectedFiles, type ProtectedFilesReport } from '../protected-files/report'
 import { currentRole, type Role } from '../role'
 import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
@@ -20,17 +21,20 @@ export interface Status {
   readonly protectedFiles: ProtectedFilesReport
   /** On a Whonix-Gateway (not its template): Tor's network switch, bridges and bootstrap. */
   readonly tor?: TorSettingsStatus
+  /** The Whonix firewall: role and mode loaded, fail-closed or not, drift since loading. */
+  readonly firewall: FirewallStatus
 }
 
 export async function currentStatus(context: AgentContext, role?: Role, daemon?: DaemonStatus): Promise<Status> {
   const knownRole = role ?? (await currentRole(context))
   const gateway = knownRole.whonix === 'gateway' && knownRole.class !== 'template'
-  const [updatesProxy, daemonStatus, aptGate, protectedFiles, tor] = await Promise.all([
+  const [updatesProxy, daemonStatus, aptGate, protectedFiles, firewall, tor] = await Promise.all([
     readMarkerState(context, knownRole),
     daemon ?? queryDaemonStatus(context),
     aptGateStatus(context),
     checkProtectedFiles(context, knownRole),
+    firewallStatus(context, knownRole),
     gateway ? torSettingsStatus(context) : undefined,
   ])
-  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles, ...(tor ? { tor } : {}) }
+  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles, firewall, ...(tor ? { tor } : {}) }
 }
