@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { callOf, DEFAULT_LIMITS, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
@@ -134,7 +135,7 @@ class OpenCall {
   private socketClosed = false
   private timer: NodeJS.Timeout
   private hardCut: NodeJS.Timeout | undefined
-  private readonly started = Date.now()
+  private readonly started = performance.now()
 
   constructor(
     private readonly socket: Socket,
@@ -175,7 +176,7 @@ class OpenCall {
 
   private start(descriptor: Descriptor, rest: Buffer): void {
     clearTimeout(this.timer)
-    const remaining = Math.max(0, this.limits.totalTimeoutMs - (Date.now() - this.started))
+    const remaining = Math.max(0, this.limits.totalTimeoutMs - (performance.now() - this.started))
     this.timer = setTimeout(() => this.cut(new CodedError('CALL_TIMEOUT', `the call took longer than ${this.limits.totalTimeoutMs} ms`), HANDLER_GRACE_MS), remaining)
     const input = new CallInput(this.socket)
     this.input = input
