@@ -1,7 +1,9 @@
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { callOf, DEFAULT_LIMITS, type CallLimits, type Handler, type RpcLog } from './call'
+import { callOf, DEFAULT_LIMITS, perSourceLimit, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
+import { refusalLog, type RefusalLog } from './refusal-log'
+import { SourceShares } from './shares'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
 import { CodedError, errorMessage } from './errors'
 
@@ -29,32 +31,38 @@ const HANDLER_GRACE_MS = 500
 // A caller that does not read its answer does not keep a cut connection open.
 const FLUSH_BOUND_MS = 1000
 const DISCARD_BYTES = 64 * 1024
-// A caller that keeps the service busy must not also fill the log: one refusal line per period.
-const REFUSAL_LOG_INTERVAL_MS = 10_000
+// dom0 is trusted: its calls are not held to a source's share.
+const UNSHARED_SOURCE = 'dom0'
 
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
+
+/** What an open call asks of its endpoint. */
+interface CallSlots {
+  /** A BUSY error when `source` holds its whole share already; else its slot is counted. */
+  admit(source: string): CodedError | null
+  closed(call: OpenCall, source: string | null): void
+  readonly note: RefusalLog
+}
 
 export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEndpoint {
   const limits = service.limits ?? DEFAULT_LIMITS
   const open = new Set<OpenCall>()
   const idle: (() => void)[] = []
   const hurried: (() => void)[] = []
-  let lastRefusalLogged = -Infinity
-  let refusalsUnlogged = 0
-  const logRefusal = (reason: string) => {
-    const now = performance.now()
-    if (now - lastRefusalLogged < REFUSAL_LOG_INTERVAL_MS) {
-      refusalsUnlogged++
-      return
-    }
-    const more = refusalsUnlogged > 0 ? ` (${refusalsUnlogged} more refused since the last such line)` : ''
-    log.warning(`${service.name}: refused a call: ${reason}${more}`)
-    lastRefusalLogged = now
-    refusalsUnlogged = 0
-  }
-  const closed = (call: OpenCall) => {
-    open.delete(call)
-    if (open.size === 0) idle.splice(0).forEach((wake) => wake())
+  const note = refusalLog(log)
+  const share = perSourceLimit(limits)
+  const shares = new SourceShares(share)
+  const slots: CallSlots = {
+    note,
+    admit(source) {
+      if (source === UNSHARED_SOURCE || shares.take(source)) return null
+      return new CodedError('BUSY', `${service.name} is busy for ${source}: it has ${share} calls open already, its share of ${limits.maxConcurrent}; try again`)
+    },
+    closed(call, source) {
+      if (source !== null && source !== UNSHARED_SOURCE) shares.give(source)
+      open.delete(call)
+      if (open.size === 0) idle.splice(0).forEach((wake) => wake())
+    },
   }
   return {
     name: service.name,
@@ -63,11 +71,11 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
     },
     accept(socket) {
       if (open.size >= limits.maxConcurrent) {
-        logRefusal(`${limits.maxConcurrent} calls already open`)
+        note('BUSY', 'warning', `${service.name}: refused a call: ${limits.maxConcurrent} calls already open`)
         refuse(socket, service.handler, new CodedError('BUSY', `${service.name} is busy: ${limits.maxConcurrent} calls already open; try again`))
         return
       }
-      const call = new OpenCall(socket, service, limits, log, closed)
+      const call = new OpenCall(socket, service, limits, log, slots)
       open.add(call)
     },
     async drain(graceMs) {
@@ -136,13 +144,15 @@ class OpenCall {
   private timer: NodeJS.Timeout
   private hardCut: NodeJS.Timeout | undefined
   private readonly started = performance.now()
+  /** The source whose share this call counts in, once admitted. */
+  private source: string | null = null
 
   constructor(
     private readonly socket: Socket,
     private readonly service: ServedService,
     private readonly limits: CallLimits,
     private readonly log: RpcLog,
-    private readonly onClosed: (call: OpenCall) => void,
+    private readonly slots: CallSlots,
   ) {
     this.timer = setTimeout(() => this.cut(new CodedError('DESCRIPTOR_TIMEOUT', `no service descriptor within ${limits.descriptorTimeoutMs} ms`), 0), limits.descriptorTimeoutMs)
     socket.on('data', this.onDescriptorData)
@@ -170,6 +180,9 @@ class OpenCall {
     } catch (error) {
       return this.reject(error instanceof CodedError ? error : INTERNAL())
     }
+    const busy = this.slots.admit(descriptor.source)
+    if (busy) return this.reject(busy)
+    this.source = descriptor.source
     this.socket.off('data', this.onDescriptorData)
     this.start(descriptor, chunk.subarray(nul + 1))
   }
@@ -178,12 +191,15 @@ class OpenCall {
     clearTimeout(this.timer)
     const remaining = Math.max(0, this.limits.totalTimeoutMs - (performance.now() - this.started))
     this.timer = setTimeout(() => this.cut(new CodedError('CALL_TIMEOUT', `the call took longer than ${this.limits.totalTimeoutMs} ms`), HANDLER_GRACE_MS), remaining)
-    const input = new CallInput(this.socket)
+    const input = new CallInput(this.socket, {
+      stallMs: this.limits.inputStallTimeoutMs,
+      onStall: (ms) => this.cut(new CodedError('INPUT_STALLED', `the caller's input waited ${ms} ms unread (the caller is gone or the service stopped reading)`), HANDLER_GRACE_MS),
+    })
     this.input = input
     this.serving = true
     this.socket.on('data', this.onInputData)
     this.onInputData(rest)
-    if (this.inputEnded) input.push(null)
+    if (this.inputEnded) input.finish()
     const call = callOf(descriptor, {
       input,
       output: this.socket,
@@ -216,7 +232,7 @@ class OpenCall {
 
   private readonly onEnd = (): void => {
     this.inputEnded = true
-    if (this.input && !this.input.destroyed) this.input.push(null)
+    if (this.input && !this.input.destroyed) this.input.finish()
     else if (!this.serving) this.reject(new CodedError('DESCRIPTOR_INVALID', 'invalid service descriptor: the caller closed before its NUL'))
   }
 
@@ -235,13 +251,13 @@ class OpenCall {
   }
 
   private maybeClosed(): void {
-    if (this.socketClosed && (this.settled || !this.serving)) this.onClosed(this)
+    if (this.socketClosed && (this.settled || !this.serving)) this.slots.closed(this, this.source)
   }
 
   /** A call that never reached the handler. */
   private reject(error: CodedError): void {
     clearTimeout(this.timer)
-    this.log.info(`${this.service.name}: refused a call: ${error.message}`)
+    this.slots.note(error.code, 'info', `${this.service.name}: refused a call: ${error.message}`)
     this.socket.off('data', this.onDescriptorData)
     closeAfter(this.socket, this.service.handler.failureAnswer?.(error))
   }
@@ -252,7 +268,7 @@ class OpenCall {
     // The handler is done and its answer is on the way: only the connection is left.
     if (this.settled) return this.closeNow(error)
     if (!this.controller.signal.aborted) {
-      this.log.info(`${this.service.name}: cutting a call: ${error.message}`)
+      this.slots.note(error.code, 'info', `${this.service.name}: cutting a call: ${error.message}`)
       this.controller.abort(error)
       if (this.input && !this.inputEnded) this.input.destroy(error)
     }
@@ -271,7 +287,7 @@ class OpenCall {
     clearTimeout(this.hardCut)
     if (error !== undefined) {
       const coded = error instanceof CodedError ? error : INTERNAL()
-      if (error instanceof CodedError) this.log.info(`${this.service.name}: call failed: ${error.message}`)
+      if (error instanceof CodedError) this.slots.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
       else this.log.error(`${this.service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
       this.closeNow(coded)
     } else {

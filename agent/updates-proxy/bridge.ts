@@ -11,6 +11,8 @@ export interface BridgeOptions {
   readonly port: number
   readonly connectTimeoutMs: number
   readonly maxRequestLineBytes: number
+  /** Bound on the time from the call's start to the end of its request line. */
+  readonly requestHeadTimeoutMs: number
   readonly notReadyHeader: string
   /** Known without I/O: Tor is ready. */
   torReady(): boolean
@@ -18,19 +20,19 @@ export interface BridgeOptions {
   waitForTor(signal: AbortSignal): Promise<TorReadiness>
 }
 
-const NOTHING: RequestHead = { bytes: Buffer.alloc(0), line: null, ended: false }
-
 /**
  * qubes.UpdatesProxy: carries one call to the local updates proxy and back, both ways with
  * backpressure and half-close (the caller's EOF half-closes the proxy connection; the
- * proxy's EOF ends the answer once every byte is written). While Tor is not ready, a
+ * proxy's EOF ends the answer once every byte is written). The request line must come
+ * within its deadline, else the call is answered and ends. While Tor is not ready, a
  * request bound for Tor waits for it, and past the bound (or at the caller's EOF, which
  * means it has gone or will send nothing more) gets a 503 saying why.
  */
 export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise<void> {
-  let head = NOTHING
+  let head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal, options.requestHeadTimeoutMs)
+  if (call.signal.aborted) return
+  if (head.timedOut) return endWith(call, failedResponse(`no request line within ${options.requestHeadTimeoutMs} ms`))
   if (!options.torReady()) {
-    head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal)
     if (mayNeedTor(head.line)) {
       const waited = await waitForTorOrEnd(call, options, head)
       head = waited.head

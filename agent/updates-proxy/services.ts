@@ -32,6 +32,7 @@ export const updatesProxyService: HandlerFactory = (context): Handler => {
     port: gateway.proxy.port,
     connectTimeoutMs: gateway.connectTimeoutMs,
     maxRequestLineBytes: gateway.maxRequestLineBytes,
+    requestHeadTimeoutMs: gateway.requestHeadTimeoutMs,
     notReadyHeader: gateway.notReadyHeader,
     torReady: () => monitor.ready,
     waitForTor: (signal: AbortSignal) => monitor.waitReady(gateway.torReadyTimeoutMs, signal),
