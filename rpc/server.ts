@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { callOf, DEFAULT_LIMITS, perSourceLimit, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
 import { refusalLog, type RefusalLog } from './refusal-log'
-import { SourceShares } from './shares'
+import { CallSlots, type Ticket } from './slots'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
 import { CodedError, errorMessage } from './errors'
 
@@ -31,17 +31,14 @@ const HANDLER_GRACE_MS = 500
 // A caller that does not read its answer does not keep a cut connection open.
 const FLUSH_BOUND_MS = 1000
 const DISCARD_BYTES = 64 * 1024
-// dom0 is trusted: its calls are not held to a source's share.
-const UNSHARED_SOURCE = 'dom0'
-
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
 
 /** What an open call asks of its endpoint. */
-interface CallSlots {
-  /** A BUSY error when `source` holds its whole share already; else its slot is counted. */
-  admit(source: string): CodedError | null
-  closed(call: OpenCall, source: string | null): void
+interface Endpoint {
+  readonly ticket: Ticket
   readonly note: RefusalLog
+  /** The connection is closed and nothing of the call is left. */
+  closed(call: OpenCall): void
 }
 
 export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEndpoint {
@@ -50,19 +47,10 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
   const idle: (() => void)[] = []
   const hurried: (() => void)[] = []
   const note = refusalLog(log)
-  const share = perSourceLimit(limits)
-  const shares = new SourceShares(share)
-  const slots: CallSlots = {
-    note,
-    admit(source) {
-      if (source === UNSHARED_SOURCE || shares.take(source)) return null
-      return new CodedError('BUSY', `${service.name} is busy for ${source}: it has ${share} calls open already, its share of ${limits.maxConcurrent}; try again`)
-    },
-    closed(call, source) {
-      if (source !== null && source !== UNSHARED_SOURCE) shares.give(source)
-      open.delete(call)
-      if (open.size === 0) idle.splice(0).forEach((wake) => wake())
-    },
+  const slots = new CallSlots(service.name, limits.maxConcurrent, perSourceLimit(limits))
+  const closed = (call: OpenCall) => {
+    open.delete(call)
+    if (open.size === 0) idle.splice(0).forEach((wake) => wake())
   }
   return {
     name: service.name,
@@ -70,13 +58,13 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
       return open.size
     },
     accept(socket) {
-      if (open.size >= limits.maxConcurrent) {
-        note('BUSY', 'warning', `${service.name}: refused a call: ${limits.maxConcurrent} calls already open`)
-        refuse(socket, service.handler, new CodedError('BUSY', `${service.name} is busy: ${limits.maxConcurrent} calls already open; try again`))
+      const ticket = slots.enter()
+      if (ticket instanceof CodedError) {
+        note('BUSY', 'warning', `${service.name}: refused a call: ${ticket.message}`)
+        refuse(socket, service.handler, ticket)
         return
       }
-      const call = new OpenCall(socket, service, limits, log, slots)
-      open.add(call)
+      open.add(new OpenCall(socket, service, limits, log, { ticket, note, closed }))
     },
     async drain(graceMs) {
       if (open.size > 0) {
@@ -144,15 +132,13 @@ class OpenCall {
   private timer: NodeJS.Timeout
   private hardCut: NodeJS.Timeout | undefined
   private readonly started = performance.now()
-  /** The source whose share this call counts in, once admitted. */
-  private source: string | null = null
 
   constructor(
     private readonly socket: Socket,
     private readonly service: ServedService,
     private readonly limits: CallLimits,
     private readonly log: RpcLog,
-    private readonly slots: CallSlots,
+    private readonly endpoint: Endpoint,
   ) {
     this.timer = setTimeout(() => this.cut(new CodedError('DESCRIPTOR_TIMEOUT', `no service descriptor within ${limits.descriptorTimeoutMs} ms`), 0), limits.descriptorTimeoutMs)
     socket.on('data', this.onDescriptorData)
@@ -180,9 +166,8 @@ class OpenCall {
     } catch (error) {
       return this.reject(error instanceof CodedError ? error : INTERNAL())
     }
-    const busy = this.slots.admit(descriptor.source)
+    const busy = this.endpoint.ticket.admit(descriptor.source)
     if (busy) return this.reject(busy)
-    this.source = descriptor.source
     this.socket.off('data', this.onDescriptorData)
     this.start(descriptor, chunk.subarray(nul + 1))
   }
@@ -251,13 +236,16 @@ class OpenCall {
   }
 
   private maybeClosed(): void {
-    if (this.socketClosed && (this.settled || !this.serving)) this.slots.closed(this, this.source)
+    if (!this.socketClosed || !(this.settled || !this.serving)) return
+    this.endpoint.ticket.release()
+    this.endpoint.closed(this)
   }
 
-  /** A call that never reached the handler. */
+  /** A call that never reached the handler: its slot is free at once, only the answer's flush (bounded) is left. */
   private reject(error: CodedError): void {
     clearTimeout(this.timer)
-    this.slots.note(error.code, 'info', `${this.service.name}: refused a call: ${error.message}`)
+    this.endpoint.ticket.release()
+    this.endpoint.note(error.code, error.code === 'BUSY' ? 'warning' : 'info', `${this.service.name}: refused a call: ${error.message}`)
     this.socket.off('data', this.onDescriptorData)
     closeAfter(this.socket, this.service.handler.failureAnswer?.(error))
   }
@@ -268,7 +256,7 @@ class OpenCall {
     // The handler is done and its answer is on the way: only the connection is left.
     if (this.settled) return this.closeNow(error)
     if (!this.controller.signal.aborted) {
-      this.slots.note(error.code, 'info', `${this.service.name}: cutting a call: ${error.message}`)
+      this.endpoint.note(error.code, 'info', `${this.service.name}: cutting a call: ${error.message}`)
       this.controller.abort(error)
       if (this.input && !this.inputEnded) this.input.destroy(error)
     }
@@ -284,10 +272,11 @@ class OpenCall {
 
   private finish(error: unknown): void {
     this.settled = true
+    this.endpoint.ticket.release()
     clearTimeout(this.hardCut)
     if (error !== undefined) {
       const coded = error instanceof CodedError ? error : INTERNAL()
-      if (error instanceof CodedError) this.slots.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
+      if (error instanceof CodedError) this.endpoint.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
       else this.log.error(`${this.service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
       this.closeNow(coded)
     } else {

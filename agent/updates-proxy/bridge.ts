@@ -143,14 +143,23 @@ function connectProxy(options: BridgeOptions, signal: AbortSignal): Promise<Sock
 /**
  * Both directions until the proxy's answer has ended and is flushed to the caller. Like
  * socat, the proxy's EOF ends the call: what the caller still sends after it has no reader.
+ * A template's caller ends its input only once the answer is complete: after the caller's
+ * EOF, a proxy silent for the call's input stall bound ends the call (the caller has gone).
  */
 function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
   const { input, output } = call
   return new Promise((resolve) => {
     let answerEnded = false
     let outputDone = false
+    let silence: NodeJS.Timeout | undefined
+    const silenceMs = call.limits.inputStallTimeoutMs
+    const watchSilence = () => {
+      clearTimeout(silence)
+      if (silenceMs !== undefined) silence = setTimeout(cut, silenceMs)
+    }
     const settle = () => {
       if (!(answerEnded && outputDone)) return
+      clearTimeout(silence)
       call.signal.removeEventListener('abort', cut)
       input.unpipe(proxy)
       proxy.destroy()
@@ -181,8 +190,12 @@ function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
     output.on('error', cut)
     input.on('error', cut)
     forward(proxy, output)
-    if (head.ended) proxy.end(head.bytes)
-    else {
+    proxy.on('data', () => silence !== undefined && watchSilence())
+    if (head.ended) {
+      proxy.end(head.bytes)
+      watchSilence()
+    } else {
+      input.once('end', watchSilence)
       if (head.bytes.length > 0) proxy.write(head.bytes)
       input.pipe(proxy)
     }
