@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 
 /**
  * Clocks for durations. The wall clock moves (sdwdate, qubes.SetDateTime): every deadline,
- * wait and elapsed time is measured on the monotonic clock, never with Date.now().
+ * wait and elapsed time is measured on the monotonic clock, never on the wall clock.
  */
 
 /** Monotonic milliseconds within this process. */

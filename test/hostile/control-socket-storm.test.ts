@@ -61,15 +61,19 @@ const statusOf = async (root: string, asUser?: number) => {
   return (JSON.parse(run.stdout) as { daemon: { running: boolean; busy?: boolean; pid?: number; reason?: string } }).daemon
 }
 
+/** A simulated workstation's daemon, run as it is (not verbose), under a root the attacker's uid can enter. */
+async function daemonReachableByAll() {
+  const root = await simulatedRoot('workstation')
+  // The temporary root is its owner's alone: the attacker must reach the socket.
+  await chmod(root, 0o755)
+  const daemon = startDaemon(root, [], { command: [process.execPath, AGENT, '--root', root, 'daemon'] })
+  await daemon.waitForLog(READY)
+  return { root, daemon, runDir: join(root, 'run/qubes-whonix-agent') }
+}
+
 describe.skipIf(!isRoot)('a control-socket storm from an unprivileged user', () => {
   it('keeps the log to a few lines, serves root, and tells the user busy rather than "not running"', async () => {
-    const root = await simulatedRoot('workstation')
-    // The storm's user must reach the socket: the temporary root is the owner's alone.
-    await chmod(root, 0o755)
-    // Not verbose, as the daemon runs: what a storm can make it write.
-    const daemon = startDaemon(root, [], { command: [process.execPath, AGENT, '--root', root, 'daemon'] })
-    await daemon.waitForLog(READY)
-    const runDir = join(root, 'run/qubes-whonix-agent')
+    const { root, daemon, runDir } = await daemonReachableByAll()
     expect(((await stat(join(runDir, 'control'))).mode & 0o777).toString(8)).toBe('666')
     expect(((await stat(join(runDir, 'control-root'))).mode & 0o777).toString(8)).toBe('600')
     expect((await stat(runDir)).uid).toBe(0)
@@ -97,11 +101,8 @@ describe.skipIf(!isRoot)('a control-socket storm from an unprivileged user', () 
   }, 40_000)
 
   it('says busy, not "not running", when every slot of the shared socket is held', async () => {
-    const root = await simulatedRoot('workstation')
-    await chmod(root, 0o755)
-    const daemon = startDaemon(root, [], { command: [process.execPath, AGENT, '--root', root, 'daemon'] })
-    await daemon.waitForLog(READY)
-    const path = join(root, 'run/qubes-whonix-agent/control')
+    const { root, daemon, runDir } = await daemonReachableByAll()
+    const path = join(runDir, 'control')
     // Eight connections that never send their descriptor, renewed as the daemon cuts them.
     const holder = spawn(
       process.execPath,
