@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { callOf, DEFAULT_LIMITS, perSourceLimit, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
+import { closeAfter, FLUSH_BOUND_MS, refuse } from './close'
 import { refusalLog, type RefusalLog } from './refusal-log'
 import { CallSlots, type Ticket } from './slots'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
@@ -28,9 +29,6 @@ export interface ServiceEndpoint {
 
 // After a limit breaks, the handler gets this long to answer the error itself.
 const HANDLER_GRACE_MS = 500
-// A caller that does not read its answer does not keep a cut connection open.
-const FLUSH_BOUND_MS = 1000
-const DISCARD_BYTES = 64 * 1024
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
 
 /** What an open call asks of its endpoint. */
@@ -88,34 +86,6 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
       hurried.splice(0).forEach((wake) => wake())
     },
   }
-}
-
-/** Answers a failure (when the handler has an answer for it) and closes the connection. */
-function refuse(socket: Socket, handler: Handler, error: CodedError): void {
-  socket.on('error', () => undefined)
-  const answer = handler.failureAnswer?.(error)
-  closeAfter(socket, answer)
-}
-
-function closeAfter(socket: Socket, answer: string | Uint8Array | undefined): void {
-  if (socket.destroyed) return
-  // A little more input is read and dropped, so a caller that has finished writing is seen
-  // to close at once; past that reading stops, so a caller still writing blocks (rather than
-  // getting EPIPE before it has read the answer) until the bound closes the connection.
-  socket.removeAllListeners('data')
-  let discarded = 0
-  socket.on('data', (chunk: Buffer) => {
-    discarded += chunk.length
-    if (discarded > DISCARD_BYTES) socket.pause()
-  })
-  socket.resume()
-  const bound = setTimeout(() => socket.destroy(), FLUSH_BOUND_MS)
-  socket.once('close', () => clearTimeout(bound))
-  if (answer === undefined || socket.writableEnded) {
-    if (!socket.writableEnded) socket.end()
-    return
-  }
-  socket.end(answer)
 }
 
 /** One connection, from the descriptor to the close. */
