@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT, runAgent } from '../helpers/cli'
 import { READY, simulatedRoot, startDaemon } from '../agent/daemon-helper'
 
@@ -93,7 +93,8 @@ describe.skipIf(!isRoot)('a control-socket storm from an unprivileged user', () 
     expect(asNobody.running).toBe(true)
     if (asNobody.busy) expect(asNobody.reason).toMatch(/busy|did not answer/)
     // Every kind of refusal is one line per 10 s at most: a handful for thousands of connections.
-    expect(made).toBeGreaterThan(1000)
+    // Thousands here; the bound only says the storm was one, on a loaded machine too.
+    expect(made).toBeGreaterThan(300)
     expect(lines.length).toBeLessThanOrEqual(16)
     expect(daemon.child.exitCode).toBeNull()
     // Once the storm is over, the user is answered in full again.
@@ -103,17 +104,25 @@ describe.skipIf(!isRoot)('a control-socket storm from an unprivileged user', () 
   it('says busy, not "not running", when every slot of the shared socket is held', async () => {
     const { root, daemon, runDir } = await daemonReachableByAll()
     const path = join(runDir, 'control')
-    // Eight connections that never send their descriptor, renewed as the daemon cuts them.
+    // Eight connections that never send their descriptor, renewed as the daemon cuts them; "held" once all are in.
     const holder = spawn(
       process.execPath,
-      ['-e', `const net = require('node:net'); const hold = () => { const s = net.connect(process.argv[1]); s.on('error', () => undefined); s.on('close', hold) }; for (let i = 0; i < 8; i++) hold(); setTimeout(() => process.exit(0), 6000)`, path],
-      { uid: NOBODY, gid: NOBODY, stdio: 'ignore' },
+      [
+        '-e',
+        `const net = require('node:net'); let up = 0; const hold = () => { const s = net.connect(process.argv[1]); s.on('connect', () => ++up === 8 && console.log('held')); s.on('error', () => undefined); s.on('close', hold) }; for (let i = 0; i < 8; i++) hold(); setTimeout(() => process.exit(0), 15000)`,
+        path,
+      ],
+      { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'ignore'] },
     )
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    const busy = await statusOf(root, NOBODY)
+    onTestFinished(() => void holder.kill())
+    await new Promise((resolve) => holder.stdout.once('data', resolve))
+    // A query may slip in while a cut holder reconnects: none may say "not running", and the held slots show as busy.
+    const answers = []
+    for (let index = 0; index < 3; index++) answers.push(await statusOf(root, NOBODY))
     holder.kill()
-    expect(busy).toMatchObject({ running: true, busy: true })
-    expect(busy.reason).toMatch(/busy: 8 calls already open/)
+    for (const answer of answers) expect(answer.running).toBe(true)
+    const busy = answers.find((answer) => answer.busy)
+    expect(busy?.reason).toMatch(/busy: 8 calls already open/)
     expect(await statusOf(root)).toMatchObject({ running: true, pid: daemon.child.pid })
   }, 30_000)
 })
