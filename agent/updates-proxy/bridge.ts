@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream'
 import type { RpcCall } from '../../rpc/call'
 import type { TorReadiness } from '../tor/readiness'
 import type { CodedError } from '../../rpc/errors'
+import type { RefusalLog } from '../../rpc/refusal-log'
 import { failedResponse, notReadyResponse } from './not-ready'
 import { mayNeedTor, readRequestHead, type RequestHead } from './request-head'
 
@@ -18,6 +19,8 @@ export interface BridgeOptions {
   torReady(): boolean
   /** Waits (bounded) until Tor is ready; resolves to why not, if it is not. */
   waitForTor(signal: AbortSignal): Promise<TorReadiness>
+  /** The log of what callers cause, one line per kind per period (rpc/refusal-log.ts). */
+  readonly note: RefusalLog
 }
 
 /**
@@ -38,7 +41,7 @@ export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise
       head = waited.head
       if (call.signal.aborted) return
       if (!waited.readiness.ready) {
-        call.log.info(`answered 503 to ${call.source}: ${waited.readiness.reason}`)
+        options.note('TOR_NOT_READY', 'info', `answered 503 to ${call.source}: ${waited.readiness.reason}`)
         return endWith(call, notReadyResponse(waited.readiness.reason, options.notReadyHeader))
       }
     }
@@ -49,7 +52,7 @@ export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise
     proxy = await connectProxy(options, call.signal)
   } catch (error) {
     const reason = `the updates proxy ${options.host}:${options.port} is not reachable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
-    call.log.warning(reason)
+    options.note('PROXY_UNREACHABLE', 'warning', reason)
     return endWith(call, notReadyResponse(reason, options.notReadyHeader))
   }
   return relay(call, proxy, head)

@@ -1,5 +1,6 @@
 import type { Handler } from '../../rpc/call'
 import { jsonHandler } from '../../rpc/json'
+import { refusalLog } from '../../rpc/refusal-log'
 import type { AgentContext } from '../context'
 import type { HandlerFactory } from '../services/environment'
 import { formatControlAddress } from '../tor/address'
@@ -24,7 +25,7 @@ export function sharedTorMonitor(context: AgentContext): TorReadinessMonitor {
 }
 
 /** qubes.UpdatesProxy on the gateway: each call bridged to tinyproxy once Tor is ready. */
-export const updatesProxyService: HandlerFactory = (context): Handler => {
+export const updatesProxyService: HandlerFactory = (context, daemon): Handler => {
   const { gateway } = context.manifest.updatesProxy
   const monitor = sharedTorMonitor(context)
   const options = {
@@ -36,6 +37,7 @@ export const updatesProxyService: HandlerFactory = (context): Handler => {
     notReadyHeader: gateway.notReadyHeader,
     torReady: () => monitor.ready,
     waitForTor: (signal: AbortSignal) => monitor.waitReady(gateway.torReadyTimeoutMs, signal),
+    note: refusalLog(daemon.log),
   }
   return { serve: (call) => bridgeCall(call, options), failureAnswer: (error) => bridgeFailureAnswer(error, gateway.notReadyHeader) }
 }

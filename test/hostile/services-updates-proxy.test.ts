@@ -72,6 +72,7 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     })
 
     await sleep(500)
+    const logLinesBefore = gw.daemon.log().split('\n').length
     const latencies: number[] = []
     const templateAnswers: string[] = []
     // At least 40 calls and 4 s: several rounds of the held calls' deadline fall within.
@@ -84,7 +85,8 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     }
     stop.done = true
     await Promise.all([holding, leaving])
-    const figures = { p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), calls: latencies.length, heldCut: held.length, holdRefused: refusedHold.length, abandoned }
+    const logLines = gw.daemon.log().split('\n').length - logLinesBefore
+    const figures = { p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), calls: latencies.length, heldCut: held.length, holdRefused: refusedHold.length, abandoned, daemonLogLines: logLines }
     console.log(`template latency under attack: ${JSON.stringify(figures)}`)
 
     // The template: every call answered by tinyproxy itself, none refused as busy.
@@ -101,6 +103,8 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
       expect(call.waited).toBeGreaterThanOrEqual(HEAD_DEADLINE_MS - 100)
       expect(call.waited).toBeLessThan(HEAD_DEADLINE_MS + 10_000)
     }
+    // Hundreds of refusals and cuts, a few lines: one per kind per 10 s (debug lines aside: the daemon runs --verbose here).
+    expect(gw.daemon.log().split('\n').slice(logLinesBefore - 1).filter((line) => !line.startsWith('<7>') && line !== '').length).toBeLessThanOrEqual(12)
     // hostile-camp still waits for Tor: its calls are whole, only its own share is taken.
     for (const call of campers) expect(call.closedAt()).toBeNull()
     // hostile-leave's slots are free again: its callers have gone (their 1 MiB never read) and it may call 16 times anew.
