@@ -12,7 +12,17 @@ export interface CallLimits {
   readonly maxInputBytes: number
   /** Calls of this service open at once; one more is refused. */
   readonly maxConcurrent: number
+  /** Calls open at once from one source qube (its share); default: a quarter of maxConcurrent. */
+  readonly maxPerSource?: number
+  /**
+   * A caller's unread input waiting this long with no byte taken, while reading is stopped
+   * at its bound or behind the caller's EOF, cuts the call. Absent: no such bound.
+   */
+  readonly inputStallTimeoutMs?: number
 }
+
+/** The share of one source: a few qubes calling at once cannot take every slot. */
+export const perSourceLimit = (limits: CallLimits): number => limits.maxPerSource ?? Math.max(1, Math.ceil(limits.maxConcurrent / 4))
 
 export const DEFAULT_LIMITS: CallLimits = {
   descriptorTimeoutMs: 5_000,

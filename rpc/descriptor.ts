@@ -33,7 +33,8 @@ const ARGUMENT = /^[A-Za-z0-9+._-]*$/
 const QUBE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/
 const KEYWORD = /^[a-z][a-z0-9_-]{0,30}$/
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM keeps a leading byte order mark in the text (the default drops it): bytes are taken as they are.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** A bounded, printable rendering of untrusted text for error messages and logs. */
 export function quoteUntrusted(untrusted: string, max = 64): string {
@@ -53,6 +54,7 @@ function qubeName(untrusted: string, what: string): string {
 export function parseDescriptor(untrustedBytes: Uint8Array): Descriptor {
   if (untrustedBytes.length === 0) return invalid('empty')
   if (untrustedBytes.length > MAX_DESCRIPTOR_BYTES) return invalid(`longer than ${MAX_DESCRIPTOR_BYTES} bytes`)
+  if (untrustedBytes[0] === 0xef && untrustedBytes[1] === 0xbb && untrustedBytes[2] === 0xbf) return invalid('starts with a UTF-8 byte order mark')
   let untrustedText: string
   try {
     untrustedText = utf8.decode(untrustedBytes)

@@ -1,6 +1,10 @@
 import type { Socket } from 'node:net'
-import { callOf, DEFAULT_LIMITS, type CallLimits, type Handler, type RpcLog } from './call'
+import { performance } from 'node:perf_hooks'
+import { callOf, DEFAULT_LIMITS, perSourceLimit, type CallLimits, type Handler, type RpcLog } from './call'
 import { CallInput } from './call-input'
+import { closeAfter, FLUSH_BOUND_MS, refuse } from './close'
+import { refusalLog, type RefusalLog } from './refusal-log'
+import { CallSlots, type Ticket } from './slots'
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor, quoteUntrusted, type Descriptor } from './descriptor'
 import { CodedError, errorMessage } from './errors'
 
@@ -25,32 +29,23 @@ export interface ServiceEndpoint {
 
 // After a limit breaks, the handler gets this long to answer the error itself.
 const HANDLER_GRACE_MS = 500
-// A caller that does not read its answer does not keep a cut connection open.
-const FLUSH_BOUND_MS = 1000
-const DISCARD_BYTES = 64 * 1024
-// A caller that keeps the service busy must not also fill the log: one refusal line per period.
-const REFUSAL_LOG_INTERVAL_MS = 10_000
-
 const INTERNAL = () => new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
+
+/** What an open call asks of its endpoint. */
+interface Endpoint {
+  readonly ticket: Ticket
+  readonly note: RefusalLog
+  /** The connection is closed and nothing of the call is left. */
+  closed(call: OpenCall): void
+}
 
 export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEndpoint {
   const limits = service.limits ?? DEFAULT_LIMITS
   const open = new Set<OpenCall>()
   const idle: (() => void)[] = []
   const hurried: (() => void)[] = []
-  let lastRefusalLogged = -Infinity
-  let refusalsUnlogged = 0
-  const logRefusal = (reason: string) => {
-    const now = performance.now()
-    if (now - lastRefusalLogged < REFUSAL_LOG_INTERVAL_MS) {
-      refusalsUnlogged++
-      return
-    }
-    const more = refusalsUnlogged > 0 ? ` (${refusalsUnlogged} more refused since the last such line)` : ''
-    log.warning(`${service.name}: refused a call: ${reason}${more}`)
-    lastRefusalLogged = now
-    refusalsUnlogged = 0
-  }
+  const note = refusalLog(log)
+  const slots = new CallSlots(service.name, limits.maxConcurrent, perSourceLimit(limits))
   const closed = (call: OpenCall) => {
     open.delete(call)
     if (open.size === 0) idle.splice(0).forEach((wake) => wake())
@@ -61,13 +56,13 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
       return open.size
     },
     accept(socket) {
-      if (open.size >= limits.maxConcurrent) {
-        logRefusal(`${limits.maxConcurrent} calls already open`)
-        refuse(socket, service.handler, new CodedError('BUSY', `${service.name} is busy: ${limits.maxConcurrent} calls already open; try again`))
+      const ticket = slots.enter()
+      if (ticket instanceof CodedError) {
+        note('BUSY', 'warning', `${service.name}: refused a call: ${ticket.message}`)
+        refuse(socket, service.handler, ticket)
         return
       }
-      const call = new OpenCall(socket, service, limits, log, closed)
-      open.add(call)
+      open.add(new OpenCall(socket, service, limits, log, { ticket, note, closed }))
     },
     async drain(graceMs) {
       if (open.size > 0) {
@@ -93,34 +88,6 @@ export function serviceEndpoint(service: ServedService, log: RpcLog): ServiceEnd
   }
 }
 
-/** Answers a failure (when the handler has an answer for it) and closes the connection. */
-function refuse(socket: Socket, handler: Handler, error: CodedError): void {
-  socket.on('error', () => undefined)
-  const answer = handler.failureAnswer?.(error)
-  closeAfter(socket, answer)
-}
-
-function closeAfter(socket: Socket, answer: string | Uint8Array | undefined): void {
-  if (socket.destroyed) return
-  // A little more input is read and dropped, so a caller that has finished writing is seen
-  // to close at once; past that reading stops, so a caller still writing blocks (rather than
-  // getting EPIPE before it has read the answer) until the bound closes the connection.
-  socket.removeAllListeners('data')
-  let discarded = 0
-  socket.on('data', (chunk: Buffer) => {
-    discarded += chunk.length
-    if (discarded > DISCARD_BYTES) socket.pause()
-  })
-  socket.resume()
-  const bound = setTimeout(() => socket.destroy(), FLUSH_BOUND_MS)
-  socket.once('close', () => clearTimeout(bound))
-  if (answer === undefined || socket.writableEnded) {
-    if (!socket.writableEnded) socket.end()
-    return
-  }
-  socket.end(answer)
-}
-
 /** One connection, from the descriptor to the close. */
 class OpenCall {
   private readonly controller = new AbortController()
@@ -134,14 +101,14 @@ class OpenCall {
   private socketClosed = false
   private timer: NodeJS.Timeout
   private hardCut: NodeJS.Timeout | undefined
-  private readonly started = Date.now()
+  private readonly started = performance.now()
 
   constructor(
     private readonly socket: Socket,
     private readonly service: ServedService,
     private readonly limits: CallLimits,
     private readonly log: RpcLog,
-    private readonly onClosed: (call: OpenCall) => void,
+    private readonly endpoint: Endpoint,
   ) {
     this.timer = setTimeout(() => this.cut(new CodedError('DESCRIPTOR_TIMEOUT', `no service descriptor within ${limits.descriptorTimeoutMs} ms`), 0), limits.descriptorTimeoutMs)
     socket.on('data', this.onDescriptorData)
@@ -169,20 +136,25 @@ class OpenCall {
     } catch (error) {
       return this.reject(error instanceof CodedError ? error : INTERNAL())
     }
+    const busy = this.endpoint.ticket.admit(descriptor.source)
+    if (busy) return this.reject(busy)
     this.socket.off('data', this.onDescriptorData)
     this.start(descriptor, chunk.subarray(nul + 1))
   }
 
   private start(descriptor: Descriptor, rest: Buffer): void {
     clearTimeout(this.timer)
-    const remaining = Math.max(0, this.limits.totalTimeoutMs - (Date.now() - this.started))
+    const remaining = Math.max(0, this.limits.totalTimeoutMs - (performance.now() - this.started))
     this.timer = setTimeout(() => this.cut(new CodedError('CALL_TIMEOUT', `the call took longer than ${this.limits.totalTimeoutMs} ms`), HANDLER_GRACE_MS), remaining)
-    const input = new CallInput(this.socket)
+    const input = new CallInput(this.socket, {
+      stallMs: this.limits.inputStallTimeoutMs,
+      onStall: (ms) => this.cut(new CodedError('INPUT_STALLED', `the caller's input waited ${ms} ms unread (the caller is gone or the service stopped reading)`), HANDLER_GRACE_MS),
+    })
     this.input = input
     this.serving = true
     this.socket.on('data', this.onInputData)
     this.onInputData(rest)
-    if (this.inputEnded) input.push(null)
+    if (this.inputEnded) input.finish()
     const call = callOf(descriptor, {
       input,
       output: this.socket,
@@ -215,7 +187,7 @@ class OpenCall {
 
   private readonly onEnd = (): void => {
     this.inputEnded = true
-    if (this.input && !this.input.destroyed) this.input.push(null)
+    if (this.input && !this.input.destroyed) this.input.finish()
     else if (!this.serving) this.reject(new CodedError('DESCRIPTOR_INVALID', 'invalid service descriptor: the caller closed before its NUL'))
   }
 
@@ -234,13 +206,16 @@ class OpenCall {
   }
 
   private maybeClosed(): void {
-    if (this.socketClosed && (this.settled || !this.serving)) this.onClosed(this)
+    if (!this.socketClosed || !(this.settled || !this.serving)) return
+    this.endpoint.ticket.release()
+    this.endpoint.closed(this)
   }
 
-  /** A call that never reached the handler. */
+  /** A call that never reached the handler: its slot is free at once, only the answer's flush (bounded) is left. */
   private reject(error: CodedError): void {
     clearTimeout(this.timer)
-    this.log.info(`${this.service.name}: refused a call: ${error.message}`)
+    this.endpoint.ticket.release()
+    this.endpoint.note(error.code, error.code === 'BUSY' ? 'warning' : 'info', `${this.service.name}: refused a call: ${error.message}`)
     this.socket.off('data', this.onDescriptorData)
     closeAfter(this.socket, this.service.handler.failureAnswer?.(error))
   }
@@ -251,7 +226,7 @@ class OpenCall {
     // The handler is done and its answer is on the way: only the connection is left.
     if (this.settled) return this.closeNow(error)
     if (!this.controller.signal.aborted) {
-      this.log.info(`${this.service.name}: cutting a call: ${error.message}`)
+      this.endpoint.note(error.code, 'info', `${this.service.name}: cutting a call: ${error.message}`)
       this.controller.abort(error)
       if (this.input && !this.inputEnded) this.input.destroy(error)
     }
@@ -267,10 +242,11 @@ class OpenCall {
 
   private finish(error: unknown): void {
     this.settled = true
+    this.endpoint.ticket.release()
     clearTimeout(this.hardCut)
     if (error !== undefined) {
       const coded = error instanceof CodedError ? error : INTERNAL()
-      if (error instanceof CodedError) this.log.info(`${this.service.name}: call failed: ${error.message}`)
+      if (error instanceof CodedError) this.endpoint.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
       else this.log.error(`${this.service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
       this.closeNow(coded)
     } else {

@@ -34,6 +34,7 @@ export async function findServiceSocket(context: AgentContext, service: string, 
 async function whyNoSocket(context: AgentContext, service: string): Promise<string> {
   const daemon = await queryDaemonStatus(context)
   if (!daemon.running) return `the daemon is not running (${daemon.reason})`
+  if (daemon.busy) return `the daemon runs but is busy (${daemon.reason}); ${service} has no socket on this qube`
   const serves = daemon.services.length === 0 ? 'nothing' : daemon.services.join(', ')
   return `the running daemon (pid ${daemon.pid}) does not serve ${service} on this qube; it serves ${serves}`
 }

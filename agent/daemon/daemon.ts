@@ -9,15 +9,17 @@ import { currentRole, type Role } from '../role'
 import { HANDLERS, handlerFactory, releaseSharedResources, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
 import { PARTS, startParts, type DaemonPart, type StartedParts } from './parts'
-import { CONTROL_SERVICE, CONTROL_SOCKET_NAME } from './query'
+import { namedLog } from './log'
+import { CONTROL_SERVICE, CONTROL_SOCKET_NAMES } from './query'
 import { SocketTable } from './sockets'
 import type { DaemonStatus } from './status'
 
 // qrexec-agent (root) connects; nobody else may write to a service socket.
 const SERVICE_SOCKET_MODE = 0o660
 // Anyone on the qube may read the daemon's status (as `status` does); it changes nothing.
-const CONTROL_SOCKET_MODE = 0o666
-const CONTROL_LIMITS = { descriptorTimeoutMs: 2000, totalTimeoutMs: 5000, maxInputBytes: 0, maxConcurrent: 8 }
+// Root has a socket of its own, with its own slots (query.ts says why).
+const CONTROL_SOCKET_MODES: Readonly<Record<(typeof CONTROL_SOCKET_NAMES)[number], number>> = { control: 0o666, 'control-root': 0o600 }
+const CONTROL_LIMITS = { descriptorTimeoutMs: 1000, totalTimeoutMs: 5000, maxInputBytes: 0, maxConcurrent: 8 }
 
 export interface DaemonOptions {
   readonly log: RpcLog
@@ -64,13 +66,15 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
     const built = specs.map((spec) => ({ spec, handler: handlerFactory(spec.entry.handler, handlers)(context, environment) }))
     const wanted = new Set(specs.map((spec) => spec.name))
     for (const name of sockets.names()) {
-      if (name !== CONTROL_SOCKET_NAME && !wanted.has(name)) await sockets.release(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log))
+      if (!(CONTROL_SOCKET_NAMES as readonly string[]).includes(name) && !wanted.has(name)) await sockets.release(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log))
     }
     for (const { spec, handler } of built) {
       await sockets.serve(spec.name, serviceEndpoint({ name: spec.name, handler, limits: spec.limits }, log), join(context.paths.qrexecSocketDir, spec.name), SERVICE_SOCKET_MODE)
     }
-    const control = serviceEndpoint({ name: CONTROL_SERVICE, handler: jsonHandler(status), limits: CONTROL_LIMITS }, log)
-    await sockets.serve(CONTROL_SOCKET_NAME, control, join(context.paths.agentRunDir, CONTROL_SOCKET_NAME), CONTROL_SOCKET_MODE)
+    for (const name of CONTROL_SOCKET_NAMES) {
+      const control = serviceEndpoint({ name: CONTROL_SERVICE, handler: jsonHandler(status), limits: CONTROL_LIMITS }, namedLog(log, name))
+      await sockets.serve(name, control, join(context.paths.agentRunDir, name), CONTROL_SOCKET_MODES[name])
+    }
     for (const name of sockets.unclaimedActivations())
       await sockets.serve(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log), '', SERVICE_SOCKET_MODE)
     served = [...wanted].sort()

@@ -7,6 +7,7 @@ export const PART_NAME = 'stacked-tor'
 /** The part's status from the daemon's answer, or why there is none. */
 export function stackedTorOf(daemon: DaemonStatus): { status: StackedTorStatus } | { none: string } {
   if (!daemon.running) return { none: `unknown: the daemon is not running (${daemon.reason})` }
+  if (daemon.busy) return { none: `unknown: the daemon is busy (${daemon.reason})` }
   const part = daemon.parts[PART_NAME]
   if (part === undefined) return { none: 'not running here (Whonix-Workstations and their templates only)' }
   if (part.state === 'failed') return { none: `failed: ${part.error}` }

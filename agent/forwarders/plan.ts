@@ -1,4 +1,4 @@
-import { isIPv4 } from '../net/ip'
+import { isIPv4, isSelfAddress } from '../net/ip'
 import type { QubesdbRead } from '../qubesdb/reader'
 import { formatEndpoint, tcpEndpoint, unixEndpoint, type Endpoint } from './endpoint'
 import type { StackedTorSection } from './manifest'
@@ -17,14 +17,15 @@ export interface ForwarderPlan {
 
 export type GatewayAnswer = { readonly address: string } | { readonly error: string }
 
-// A gateway on our own loopback would forward every connection back to ourselves.
-const SELF_ADDRESS = /^(127\.|0\.0\.0\.0$)|^::1?$|^::ffff:127\./i
-
-/** Checks a qubesdb read of the gateway's address; anything but a usable address is an error. */
-export function gatewayFrom(key: string, read: QubesdbRead): GatewayAnswer {
+/**
+ * Checks a qubesdb read of the gateway's address; anything but a usable address is an error.
+ * A gateway that is this qube (`own`: its addresses) would forward every connection back to
+ * ourselves: the address is compared parsed, so no other spelling of it passes.
+ */
+export function gatewayFrom(key: string, read: QubesdbRead, own: readonly string[] = []): GatewayAnswer {
   switch (read.state) {
     case 'present':
-      return SELF_ADDRESS.test(read.value) ? { error: `qubesdb ${key} is ${read.value}, an address of this qube itself` } : { address: read.value }
+      return isSelfAddress(read.value, own) ? { error: `qubesdb ${key} is ${read.value}, an address of this qube itself` } : { address: read.value }
     case 'absent':
       return { error: `qubesdb has no ${key}` }
     case 'invalid':

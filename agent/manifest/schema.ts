@@ -82,6 +82,7 @@ export const updatesProxySection = object({
   gateway: object({
     proxy: tcpEndpoint,
     torReadyTimeoutMs: integer(0, 3600_000),
+    requestHeadTimeoutMs: integer(10, 600_000),
     connectTimeoutMs: integer(10, 120_000),
     maxRequestLineBytes: integer(64, 65536),
     notReadyHeader: string({ pattern: /^X-[A-Za-z0-9-]+$/, maxLength: 64 }),

@@ -13,12 +13,17 @@ const limitKeys = {
   maxInputBytes: integer(0, 1024 ** 3),
   maxConcurrent: integer(1, 10_000),
 }
-const limits = object(limitKeys)
+const shareKeys = {
+  maxPerSource: optional(integer(1, 10_000)),
+  inputStallTimeoutMs: optional(integer(10, 24 * 3600_000)),
+}
+const limits = object({ ...limitKeys, ...shareKeys })
 const limitOverrides = object({
   descriptorTimeoutMs: optional(limitKeys.descriptorTimeoutMs),
   totalTimeoutMs: optional(limitKeys.totalTimeoutMs),
   maxInputBytes: optional(limitKeys.maxInputBytes),
   maxConcurrent: optional(limitKeys.maxConcurrent),
+  ...shareKeys,
 })
 
 /** One line of the dom0 policy for this service; the validator of rpc/policy.ts checks it. */

@@ -28,3 +28,42 @@ export function isIPv6(text: string): boolean {
   if (![...head, ...tail].every((group) => HEX_GROUP.test(group))) return false
   return halves.length === 2 ? groups <= 7 : groups === 8
 }
+
+/** The 16 bytes of an address (IPv4 as its IPv4-mapped IPv6 form), or null when the text is no address. */
+export function addressBytes(text: string): Uint8Array | null {
+  if (isIPv4(text)) return Uint8Array.from([...new Array<number>(10).fill(0), 0xff, 0xff, ...text.split('.').map(Number)])
+  if (!isIPv6(text)) return null
+  const [head = '', tail] = text.split('::')
+  const groupsOf = (half: string) => (half === '' ? [] : half.split(':')).flatMap(groupValues)
+  const before = groupsOf(head)
+  const after = tail === undefined ? [] : groupsOf(tail)
+  const groups = [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after]
+  return Uint8Array.from(groups.flatMap((group) => [group >> 8, group & 0xff]))
+}
+
+/** One text group as 16-bit values: a hex group is one, an IPv4 tail two. */
+function groupValues(group: string): number[] {
+  if (!group.includes('.')) return [Number.parseInt(group, 16)]
+  const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number)
+  return [(a << 8) | b, (c << 8) | d]
+}
+
+const isZero = (bytes: Uint8Array, from: number, to: number) => bytes.subarray(from, to).every((byte) => byte === 0)
+
+/**
+ * Whether connecting to `text` could reach this very machine: any loopback (127/8, ::1) or
+ * unspecified address (0/8, ::), in any text form (IPv4-mapped, IPv4-compatible, zero-padded,
+ * long or short), or one of `own`. Text that is no address counts as ours: it fails closed.
+ */
+export function isSelfAddress(text: string, own: readonly string[] = []): boolean {
+  const bytes = addressBytes(text)
+  if (bytes === null) return true
+  const mapped = isZero(bytes, 0, 10) && bytes[10] === 0xff && bytes[11] === 0xff
+  // ::/96 holds ::, ::1 and the deprecated IPv4-compatible forms (::127.0.0.1): none is a gateway.
+  if (isZero(bytes, 0, 12)) return true
+  if (mapped && (bytes[12] === 127 || bytes[12] === 0)) return true
+  return own.some((address) => {
+    const ours = addressBytes(address)
+    return ours !== null && ours.every((byte, index) => byte === bytes[index])
+  })
+}

@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { renderRpcConfig } from '../../rpc/rpc-config'
-import { CONTROL_SOCKET_NAME } from '../daemon/query'
+import { CONTROL_ROOT_SOCKET_NAME, CONTROL_SOCKET_NAME } from '../daemon/query'
 import { symlink, textFile, type FileGenerator, type GeneratedFile } from '../generated/file'
 import { policyFile } from './policy'
 import { serviceUnit, socketConditions, socketUnit, socketUnitName } from './units'
@@ -25,6 +25,10 @@ export const qrexecFiles: FileGenerator = (manifest) => {
   }
   const control = posix.join(paths.agentRunDir, CONTROL_SOCKET_NAME)
   files.push(textFile(posix.join(unitDir, socketUnitName(manifest, CONTROL_SOCKET_NAME)), socketUnit(manifest, CONTROL_SOCKET_NAME, control, '0666', 'the daemon status socket', []), 'socket of the daemon status (status command)'))
+  const rootControl = posix.join(paths.agentRunDir, CONTROL_ROOT_SOCKET_NAME)
+  files.push(
+    textFile(posix.join(unitDir, socketUnitName(manifest, CONTROL_ROOT_SOCKET_NAME)), socketUnit(manifest, CONTROL_ROOT_SOCKET_NAME, rootControl, '0600', "root's daemon status socket", []), "root's socket of the daemon status"),
+  )
   files.push(textFile(posix.join(unitDir, services.units.service), serviceUnit(manifest), 'the agent daemon'))
   const policy = policyFile(manifest)
   files.push(textFile(policy.path, policy.content, 'dom0 qrexec policy for the Whonix services (installed in dom0 by Salt)'))

@@ -1,3 +1,4 @@
+import { monotonicMs } from '../clock/monotonic'
 import { errorMessage } from '../../rpc/errors'
 import { bootstrapEvent, describeBootstrap, readBootstrapPhase, type BootstrapPhase } from './bootstrap'
 import { openTorControl, type TorControl, type TorControlSettings } from './client'
@@ -38,11 +39,11 @@ export class TorReadinessMonitor {
   /** Resolves as soon as Tor is ready, or after `timeoutMs` (0: look once) with the reason it is not. */
   async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<TorReadiness> {
     if (this.ready) return this.current()
-    const deadline = Date.now() + timeoutMs
+    const deadline = monotonicMs() + timeoutMs
     let retryMs = RETRY_INITIAL_MS
     for (;;) {
       if (!this.control && !this.closed) await this.connect().catch(() => undefined)
-      const left = deadline - Date.now()
+      const left = deadline - monotonicMs()
       if (this.ready || left <= 0 || signal?.aborted || this.closed) return this.current()
       await this.changeOrTimeout(this.control ? left : Math.min(left, retryMs), signal)
       if (!this.control) retryMs = Math.min(retryMs * 2, RETRY_MAX_MS)

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream'
 import type { RpcCall } from '../../rpc/call'
 import type { TorReadiness } from '../tor/readiness'
 import type { CodedError } from '../../rpc/errors'
+import type { RefusalLog } from '../../rpc/refusal-log'
 import { failedResponse, notReadyResponse } from './not-ready'
 import { mayNeedTor, readRequestHead, type RequestHead } from './request-head'
 
@@ -11,32 +12,36 @@ export interface BridgeOptions {
   readonly port: number
   readonly connectTimeoutMs: number
   readonly maxRequestLineBytes: number
+  /** Bound on the time from the call's start to the end of its request line. */
+  readonly requestHeadTimeoutMs: number
   readonly notReadyHeader: string
   /** Known without I/O: Tor is ready. */
   torReady(): boolean
   /** Waits (bounded) until Tor is ready; resolves to why not, if it is not. */
   waitForTor(signal: AbortSignal): Promise<TorReadiness>
+  /** The log of what callers cause, one line per kind per period (rpc/refusal-log.ts). */
+  readonly note: RefusalLog
 }
-
-const NOTHING: RequestHead = { bytes: Buffer.alloc(0), line: null, ended: false }
 
 /**
  * qubes.UpdatesProxy: carries one call to the local updates proxy and back, both ways with
  * backpressure and half-close (the caller's EOF half-closes the proxy connection; the
- * proxy's EOF ends the answer once every byte is written). While Tor is not ready, a
+ * proxy's EOF ends the answer once every byte is written). The request line must come
+ * within its deadline, else the call is answered and ends. While Tor is not ready, a
  * request bound for Tor waits for it, and past the bound (or at the caller's EOF, which
  * means it has gone or will send nothing more) gets a 503 saying why.
  */
 export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise<void> {
-  let head = NOTHING
+  let head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal, options.requestHeadTimeoutMs)
+  if (call.signal.aborted) return
+  if (head.timedOut) return endWith(call, failedResponse(`no request line within ${options.requestHeadTimeoutMs} ms`))
   if (!options.torReady()) {
-    head = await readRequestHead(call.input, options.maxRequestLineBytes, call.signal)
     if (mayNeedTor(head.line)) {
       const waited = await waitForTorOrEnd(call, options, head)
       head = waited.head
       if (call.signal.aborted) return
       if (!waited.readiness.ready) {
-        call.log.info(`answered 503 to ${call.source}: ${waited.readiness.reason}`)
+        options.note('TOR_NOT_READY', 'info', `answered 503 to ${call.source}: ${waited.readiness.reason}`)
         return endWith(call, notReadyResponse(waited.readiness.reason, options.notReadyHeader))
       }
     }
@@ -47,7 +52,7 @@ export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise
     proxy = await connectProxy(options, call.signal)
   } catch (error) {
     const reason = `the updates proxy ${options.host}:${options.port} is not reachable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
-    call.log.warning(reason)
+    options.note('PROXY_UNREACHABLE', 'warning', reason)
     return endWith(call, notReadyResponse(reason, options.notReadyHeader))
   }
   return relay(call, proxy, head)
@@ -141,14 +146,23 @@ function connectProxy(options: BridgeOptions, signal: AbortSignal): Promise<Sock
 /**
  * Both directions until the proxy's answer has ended and is flushed to the caller. Like
  * socat, the proxy's EOF ends the call: what the caller still sends after it has no reader.
+ * A template's caller ends its input only once the answer is complete: after the caller's
+ * EOF, a proxy silent for the call's input stall bound ends the call (the caller has gone).
  */
 function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
   const { input, output } = call
   return new Promise((resolve) => {
     let answerEnded = false
     let outputDone = false
+    let silence: NodeJS.Timeout | undefined
+    const silenceMs = call.limits.inputStallTimeoutMs
+    const watchSilence = () => {
+      clearTimeout(silence)
+      if (silenceMs !== undefined) silence = setTimeout(cut, silenceMs)
+    }
     const settle = () => {
       if (!(answerEnded && outputDone)) return
+      clearTimeout(silence)
       call.signal.removeEventListener('abort', cut)
       input.unpipe(proxy)
       proxy.destroy()
@@ -179,8 +193,12 @@ function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
     output.on('error', cut)
     input.on('error', cut)
     forward(proxy, output)
-    if (head.ended) proxy.end(head.bytes)
-    else {
+    proxy.on('data', () => silence !== undefined && watchSilence())
+    if (head.ended) {
+      proxy.end(head.bytes)
+      watchSilence()
+    } else {
+      input.once('end', watchSilence)
       if (head.bytes.length > 0) proxy.write(head.bytes)
       input.pipe(proxy)
     }

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { errorMessage } from '../../rpc/errors'
+import { bootClockMs } from '../clock/monotonic'
 import type { AgentContext } from '../context'
 import type { Io } from '../io'
 import type { Role } from '../role'
@@ -60,7 +61,7 @@ export async function runUpdatesProxyCheck(env: CheckEnvironment, options: Check
   } catch (error) {
     io.err(`qubes-whonix-agent: updates proxy check failed: ${errorMessage(error)}`)
     // A report all the same: whonix.UpdatesProxyCheck tells this run's result by it.
-    const report: CheckReport = { schema: 1, result: 'failed', detail: `the check failed: ${errorMessage(error)}`.slice(0, 2000), attempts: 0, elapsedMs: Math.round(env.now() - started), finishedAt: new Date().toISOString() }
+    const report: CheckReport = { schema: 1, result: 'failed', detail: `the check failed: ${errorMessage(error)}`.slice(0, 2000), attempts: 0, elapsedMs: Math.round(env.now() - started), finishedAt: new Date().toISOString(), finishedBootMs: bootClockMs() }
     outcome = { exitCode: 1, report }
   }
   try {
@@ -85,6 +86,7 @@ async function decide(env: CheckEnvironment, options: CheckOptions, secureMarker
     attempts,
     elapsedMs: Math.round(env.now() - started),
     finishedAt: new Date().toISOString(),
+    finishedBootMs: bootClockMs(),
   })
   if ((await fileFact(join(context.paths.runQubesService, settings.skipService))) === 'present') {
     await createMarker(secureMarker, settings.markerMode)

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CodedError } from '../../rpc/errors'
 import { jsonHandler } from '../../rpc/json'
+import { bootClockMs, monotonicMs } from '../clock/monotonic'
 import type { AgentContext } from '../context'
 import type { Command } from '../run'
 import type { HandlerFactory } from '../services/environment'
@@ -32,13 +33,14 @@ export const restartCheckUnit: CheckStarter = async (context) => {
 }
 
 /**
- * Whether the report is of a run that started after `requestedAt` (wall clock, ms). A run
+ * Whether the report is of a run that started after `requestedAt` (boot clock, ms). A run
  * still going when the restart was asked is stopped by it (SIGTERM), and then writes
  * check-done and an `interrupted` report of its own: that result is not the new run's.
- * A run's start is its end less its length (the report has both, to the millisecond).
+ * A run's start is its end less its length (the report has both, to the millisecond); a
+ * report without a boot-clock end cannot be placed and is not taken.
  */
 export function ranSince(report: CheckReport | null, requestedAt: number): boolean {
-  return report !== null && Date.parse(report.finishedAt) - report.elapsedMs > requestedAt
+  return report?.finishedBootMs !== undefined && report.finishedBootMs - report.elapsedMs > requestedAt
 }
 
 /**
@@ -52,13 +54,13 @@ export function recheckService(start: CheckStarter): HandlerFactory {
       const markers = markerPaths(context)
       await removeMarker(markers.secure)
       await removeMarker(markers.done)
-      const requestedAt = Date.now()
+      const requestedAt = bootClockMs()
       await start(context)
-      const deadline = Date.now() + context.manifest.updatesProxy.check.timeoutSec * 1000 + GRACE_MS
+      const deadline = monotonicMs() + context.manifest.updatesProxy.check.timeoutSec * 1000 + GRACE_MS
       for (;;) {
         const state = await readMarkerState(context, daemon.role)
         if (state.checkDone === 'present' && ranSince(state.report, requestedAt)) return { schema: 1, verdict: state.verdict, report: state.report }
-        if (Date.now() > deadline || call.signal.aborted)
+        if (monotonicMs() > deadline || call.signal.aborted)
           throw new CodedError('RECHECK_TIMEOUT', `the check did not finish within ${context.manifest.updatesProxy.check.timeoutSec} s`)
         await sleep(POLL_MS)
       }

@@ -12,6 +12,8 @@ export interface CheckReport {
   readonly attempts: number
   readonly elapsedMs: number
   readonly finishedAt: string
+  /** The end on the boot clock (agent/clock): whonix.UpdatesProxyCheck orders runs by it, not by the wall clock. */
+  readonly finishedBootMs?: number
 }
 
 const MAX_REPORT_BYTES = 8192
@@ -28,7 +30,16 @@ export function parseReport(untrusted: unknown): CheckReport | null {
   const elapsedMs = count('elapsedMs')
   if (value.schema !== 1 || !RESULTS.includes(value.result as string) || attempts === null || elapsedMs === null) return null
   if (typeof value.detail !== 'string' || typeof value.finishedAt !== 'string' || Number.isNaN(Date.parse(value.finishedAt))) return null
-  return { schema: 1, result: value.result as CheckReport['result'], detail: value.detail.slice(0, 2000), attempts, elapsedMs, finishedAt: value.finishedAt }
+  const finishedBootMs = count('finishedBootMs')
+  return {
+    schema: 1,
+    result: value.result as CheckReport['result'],
+    detail: value.detail.slice(0, 2000),
+    attempts,
+    elapsedMs,
+    finishedAt: value.finishedAt,
+    ...(finishedBootMs === null ? {} : { finishedBootMs }),
+  }
 }
 
 /** The last report, or null when there is none or it is not one (never throws). */

@@ -8,20 +8,23 @@ export interface RequestHead {
   readonly line: string | null
   /** The caller's input ended while reading. */
   readonly ended: boolean
+  /** No line ended within the deadline. */
+  readonly timedOut?: boolean
 }
 
 /**
- * Reads from the caller until the first line ends, `maxBytes` are read, or the input ends.
- * Nothing is lost: every byte read is in `bytes`, the rest stays in the stream.
+ * Reads from the caller until the first line ends, `maxBytes` are read, the input ends or
+ * `timeoutMs` has passed. Nothing is lost: every byte read is in `bytes`, the rest stays in the stream.
  */
-export function readRequestHead(input: Readable, maxBytes: number, signal: AbortSignal): Promise<RequestHead> {
+export function readRequestHead(input: Readable, maxBytes: number, signal: AbortSignal, timeoutMs: number): Promise<RequestHead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
-    const finish = (line: string | null, ended: boolean) => {
+    const finish = (line: string | null, ended: boolean, timedOut = false) => {
+      clearTimeout(timer)
       input.off('readable', onReadable).off('end', onEnd).off('error', onEnd)
       signal.removeEventListener('abort', onEnd)
-      resolve({ bytes: Buffer.concat(chunks, size), line, ended })
+      resolve({ bytes: Buffer.concat(chunks, size), line, ended, ...(timedOut ? { timedOut } : {}) })
     }
     const onEnd = () => finish(null, true)
     function onReadable(): void {
@@ -39,6 +42,7 @@ export function readRequestHead(input: Readable, maxBytes: number, signal: Abort
       }
     }
     if (input.readableEnded || signal.aborted) return resolve({ bytes: Buffer.alloc(0), line: null, ended: input.readableEnded })
+    const timer = setTimeout(() => finish(null, false, true), timeoutMs)
     input.on('readable', onReadable).on('end', onEnd).on('error', onEnd)
     signal.addEventListener('abort', onEnd, { once: true })
   })

@@ -1,5 +1,6 @@
 import type { Handler } from '../../rpc/call'
 import { jsonHandler } from '../../rpc/json'
+import { refusalLog } from '../../rpc/refusal-log'
 import type { AgentContext } from '../context'
 import type { HandlerFactory } from '../services/environment'
 import { formatControlAddress } from '../tor/address'
@@ -30,7 +31,7 @@ export function closeSharedTorMonitors(): void {
 }
 
 /** qubes.UpdatesProxy on the gateway: each call bridged to tinyproxy once Tor is ready. */
-export const updatesProxyService: HandlerFactory = (context): Handler => {
+export const updatesProxyService: HandlerFactory = (context, daemon): Handler => {
   const { gateway } = context.manifest.updatesProxy
   const monitor = sharedTorMonitor(context)
   const options = {
@@ -38,9 +39,11 @@ export const updatesProxyService: HandlerFactory = (context): Handler => {
     port: gateway.proxy.port,
     connectTimeoutMs: gateway.connectTimeoutMs,
     maxRequestLineBytes: gateway.maxRequestLineBytes,
+    requestHeadTimeoutMs: gateway.requestHeadTimeoutMs,
     notReadyHeader: gateway.notReadyHeader,
     torReady: () => monitor.ready,
     waitForTor: (signal: AbortSignal) => monitor.waitReady(gateway.torReadyTimeoutMs, signal),
+    note: refusalLog(daemon.log),
   }
   return { serve: (call) => bridgeCall(call, options), failureAnswer: (error) => bridgeFailureAnswer(error, gateway.notReadyHeader) }
 }

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { bootClockMs } from '../clock/monotonic'
 import type { AgentContext } from '../context'
 import { markerPaths } from './markers'
 import { createMarkerSync, writeReportSync } from './record'
@@ -22,6 +23,7 @@ export function armTerminationRecord(context: AgentContext, exit: (code: number)
       attempts: 0,
       elapsedMs: Math.round(performance.now() - started),
       finishedAt: new Date().toISOString(),
+      finishedBootMs: bootClockMs(),
     }
     try {
       writeReportSync(reportPath(context), `${JSON.stringify(report)}\n`, markerMode)

@@ -31,7 +31,7 @@ describe('generated qrexec files', () => {
     for (const service of ['whonix.Role', 'whonix.Status', 'qubes.SetDateTime', 'qubes.SyncNtpClock'])
       expect(readFileSync(join(dir, 'etc/qubes/rpc-config', service), 'utf8')).toMatch(/^exit-on-service-eof = true$/m)
     const sockets = readdirSync(join(dir, 'lib/systemd/system')).filter((name) => name.startsWith('qubes-whonix-agent-') && name.endsWith('.socket'))
-    expect(sockets.sort()).toEqual([...services.map((s) => `qubes-whonix-agent-${s}.socket`), 'qubes-whonix-agent-control.socket'].sort())
+    expect(sockets.sort()).toEqual([...services.map((s) => `qubes-whonix-agent-${s}.socket`), 'qubes-whonix-agent-control.socket', 'qubes-whonix-agent-control-root.socket'].sort())
     const unit = readFileSync(join(dir, 'lib/systemd/system/qubes-whonix-agent-whonix.Role.socket'), 'utf8')
     expect(unit).toMatch(/^ListenStream=\/run\/qubes-rpc\/whonix\.Role$/m)
     expect(unit).toMatch(/^FileDescriptorName=whonix\.Role$/m)
@@ -48,7 +48,8 @@ describe('generated qrexec files', () => {
     const units = readdirSync(unitDir)
       .filter((name) => name.startsWith('qubes-whonix-agent.') || (name.startsWith('qubes-whonix-agent-') && name.endsWith('.socket')))
       .map((name) => join(unitDir, name))
-    expect(units.length).toBe(services.length + 2)
+    // One socket per service, the two control sockets (shared and root's) and the service.
+    expect(units.length).toBe(services.length + 3)
     const result = spawnSync(analyze.path ?? '', ['verify', ...units], { encoding: 'utf8' })
     expect(result.stderr.split('\n').filter((line) => /qubes-whonix-agent/.test(line))).toEqual([])
     expect(result.status).toBe(0)

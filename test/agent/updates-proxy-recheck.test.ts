@@ -78,11 +78,16 @@ describe('whonix.UpdatesProxyCheck: the result of a run stopped by the restart i
     expect(answer).toMatchObject({ ok: true, result: { schema: 1, verdict: 'passed', report: { result: 'skipped' } } })
   })
 
-  it('tells a run by its start: its end less its length, after the restart was asked', () => {
-    const report = { schema: 1, result: 'interrupted', detail: '', attempts: 0, elapsedMs: 5000, finishedAt: '2026-01-01T00:00:10.000Z' } as const
-    const requestedAt = Date.parse('2026-01-01T00:00:08.000Z')
+  it('tells a run by its start on the boot clock: its end less its length, after the restart was asked', () => {
+    // The wall-clock end says nothing: it may have been moved (sdwdate) between the runs.
+    const report = { schema: 1, result: 'interrupted', detail: '', attempts: 0, elapsedMs: 5000, finishedAt: '2030-01-01T00:00:10.000Z', finishedBootMs: 10_000 } as const
+    const requestedAt = 8_000
     expect(ranSince(report, requestedAt)).toBe(false)
     expect(ranSince({ ...report, elapsedMs: 1000 }, requestedAt)).toBe(true)
+    // A report that cannot be placed on the boot clock is never taken for the new run.
+    const { finishedBootMs, ...withoutBootClock } = report
+    expect(finishedBootMs - 1000).toBeGreaterThan(requestedAt)
+    expect(ranSince({ ...withoutBootClock, elapsedMs: 1000 }, requestedAt)).toBe(false)
     expect(ranSince(null, requestedAt)).toBe(false)
   })
 })

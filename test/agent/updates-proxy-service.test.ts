@@ -159,6 +159,8 @@ describe('qubes.UpdatesProxy bridge: half-close and the end of the answer', () =
 
 describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls the server refuses', () => {
   const CONNECT = 'qubes.UpdatesProxy+ whonix-gateway-18\0CONNECT deb.debian.org:443 HTTP/1.1\r\nHost: deb.debian.org:443\r\n\r\n'
+  // The n-th of many calls, from 4 source qubes: each holds at most 16 calls (its share of 64).
+  const connectFrom = (index: number) => CONNECT.replace('whonix-gateway-18', `whonix-gateway-${Math.floor(index / 16)}`)
 
   /** A gateway whose Tor stays at 5% and whose bridge would wait a minute for it. */
   async function waitingGateway() {
@@ -167,14 +169,14 @@ describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls 
     return { ...qube, socket: join(qube.root, 'run/qubes-rpc/qubes.UpdatesProxy') }
   }
 
-  /** Callers that sent a CONNECT and keep their connection open, waiting: each holds a slot. */
+  /** Callers that sent a CONNECT and keep their connection open, waiting: each holds a slot (16 per source qube, its share). */
   function holdSlots(path: string, count: number): Promise<Socket[]> {
     return Promise.all(
-      Array.from({ length: count }, () => {
+      Array.from({ length: count }, (_, index) => {
         const socket = connect({ path, allowHalfOpen: true })
         socket.on('error', () => undefined)
         onTestFinished(() => void socket.destroy())
-        return once(socket, 'connect').then(() => (socket.write(CONNECT), socket))
+        return once(socket, 'connect').then(() => (socket.write(connectFrom(index)), socket))
       }),
     )
   }
@@ -183,7 +185,7 @@ describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls 
     const qube = await waitingGateway()
     const started = performance.now()
     // Every slot (64) taken by callers that half-close: each is answered, none waits the minute.
-    const answers = await Promise.all(Array.from({ length: 64 }, () => rawCall(qube.socket, CONNECT, { timeoutMs: 20_000 })))
+    const answers = await Promise.all(Array.from({ length: 64 }, (_, index) => rawCall(qube.socket, connectFrom(index), { timeoutMs: 20_000 })))
     expect(performance.now() - started).toBeLessThan(15_000)
     for (const answer of answers) {
       expect(answer.output.toString()).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap 5%/)

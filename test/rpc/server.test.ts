@@ -164,7 +164,7 @@ describe('socket services: limits', () => {
     const open = rawCall(path, 'test.Held dom0\0')
     while (release.length < 1) await sleep(5)
     for (let i = 0; i < 20; i++) expect(jsonOf(await rawCall(path, 'test.Held dom0\0')).error?.code).toBe('BUSY')
-    expect(warnings).toEqual(['test.Held: refused a call: 1 calls already open'])
+    expect(warnings).toEqual(['test.Held: refused a call: test.Held is busy: 1 calls already open; try again'])
     release[0]?.()
     expect(jsonOf(await open)).toEqual({ ok: true, result: 'done' })
   })
