@@ -20,7 +20,7 @@ export const firewallUnit: FileGenerator = (manifest) => {
       Wants: 'network-pre.target',
       Conflicts: 'shutdown.target',
     },
-    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: `${paths.agentProgram} firewall apply --fail-closed` },
+    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: `${paths.agentProgram} firewall apply --fail-closed`, TimeoutStartSec: String(systemd.oneshotTimeoutSec) },
     Install: { WantedBy: 'sysinit.target', RequiredBy: dependents.join(' ') },
   })
   return [textFile(posix.join(systemd.unitDirectory, firewall.unit), content, 'systemd unit: the Whonix firewall at boot, before the network (fail-closed)')]
