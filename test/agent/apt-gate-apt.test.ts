@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { requirePart, type Part } from '../helpers/parts'
-import { gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
+import { gateSandbox, type GateSandbox, gateWaiting, manifest, start, touch, UPDATE_PY } from './apt-gate-helpers'
 
 const aptGet = requirePart('apt-get', 'apt')
 // Debian's python3 with python3-apt, not whatever python3 comes first on PATH.
@@ -31,16 +31,6 @@ async function aptSandbox(box: GateSandbox): Promise<NodeJS.ProcessEnv> {
   await writeFile(config, `Dir "${box.root}/";\nDir::State::status "${box.root}/var/lib/dpkg/status";\n`)
   return { ...box.env, APT_CONFIG: config, LC_ALL: 'C' }
 }
-
-const UPDATE_PY = `
-import sys, apt
-try:
-    apt.Cache().update()
-except Exception as error:
-    print("update failed:", error)
-    sys.exit(1)
-print("update done")
-`
 
 const updaters = {
   'apt-get update': (box: GateSandbox, env: NodeJS.ProcessEnv) => start([aptGet.path as string, '-o', `Dir=${box.root}/`, 'update'], { env }),
@@ -80,7 +70,7 @@ for (const [name, update] of Object.entries(updaters)) {
     it('with neither: it waits, and proceeds when the marker appears meanwhile', async () => {
       const box = await gateSandbox()
       const run = update(box, await aptSandbox(box))
-      await run.seen('waiting up to 120 s')
+      await gateWaiting(run.child.pid as number)
       await touch(box.secure)
       expect(await run.ended, run.stderr()).toEqual({ code: 0, signal: null })
     })
