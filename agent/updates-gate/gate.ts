@@ -179,12 +179,14 @@ export class UpdatesGate {
     }
   }
 
-  /** Stops listening, cuts open connections and ends the qrexec calls still running. */
+  /**
+   * Stops listening and cuts the connections not yet decided. Forwarded ones run on in their
+   * qrexec-client-vm: a reload does not break a download (a stop of the unit ends them with it).
+   */
   async stop(): Promise<void> {
     this.state = 'stopped'
     if (this.retry !== null) clearTimeout(this.retry)
     for (const socket of this.open) socket.destroy()
-    for (const child of this.children) child.kill('SIGTERM')
     const server = this.server
     this.server = null
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()))
