@@ -23,6 +23,9 @@ const CLIENT_STAND_IN = fileURLToPath(new URL('../stand-ins/qrexec-client-vm.mjs
 const PACKAGES = 'Package: demo\nVersion: 1.0\nArchitecture: all\nFilename: demo_1.0_all.deb\nSize: 1\nDescription: demo\n'
 const RELEASE = ['Origin: test', 'Label: test', 'Date: Thu, 01 Jan 2026 00:00:00 UTC', 'Architectures: amd64 all', 'SHA256:', ` ${createHash('sha256').update(PACKAGES).digest('hex')} ${PACKAGES.length} Packages`, ''].join('\n')
 const WHEEL_NAME = 'demo-1.0-py3-none-any.whl'
+/** 8 MiB that are not all alike, to compare what arrives byte for byte. */
+export const BIG = Buffer.alloc(8 * 1024 * 1024)
+for (let index = 0; index < BIG.length; index += 4) BIG.writeUInt32LE((index * 2654435761) >>> 0, index)
 
 export interface Origin {
   readonly port: number
@@ -56,6 +59,7 @@ export async function startOrigin(dir: string): Promise<Origin> {
     '/simple/demo/': `<html><body><a href="/files/${WHEEL_NAME}">${WHEEL_NAME}</a></body></html>\n`,
     [`/files/${WHEEL_NAME}`]: wheel,
     '/hello': 'hello from the origin\n',
+    '/big': BIG,
   }
   let asked: string[] = []
   const { port } = await startHttpServer('127.0.0.2', (request, response) => {

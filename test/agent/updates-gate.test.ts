@@ -1,13 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { requirePart } from '../helpers/parts'
 import { runAgent } from '../helpers/cli'
-import { commandLine, descendants, touch } from './apt-gate-helpers'
+import { commandLine, descendants, start, touch } from './apt-gate-helpers'
 import { APT_CLIENTS, CLIENTS, runClient, startClient, WANTED, type ClientName, type ClientRun } from './updates-gate-clients'
-import { startUpdatesPath } from './updates-gate-helpers'
+import { BIG, startUpdatesPath } from './updates-gate-helpers'
 import { waitUntil } from './updates-proxy-helpers'
 
 const tinyproxy = requirePart('tinyproxy')
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 const parts = [requirePart('apt-get', 'apt'), requirePart('curl'), requirePart('/usr/bin/python3', 'python3-apt python3-pip'), tinyproxy]
 const missing = parts.some((part) => part.missing)
 
@@ -30,6 +33,11 @@ describe.skipIf(missing)('the updates gate: real clients through the template fo
       expect(path.origin.requests(), name).toEqual(expect.arrayContaining([...WANTED[name]]))
     }
     expect(await path.calls()).toBeGreaterThanOrEqual(CLIENTS.length)
+    // A large download arrives byte for byte.
+    const file = join(path.template.root, 'big')
+    const curl = start(['/usr/bin/curl', '-sS', '--fail', '-o', file, `${path.origin.url}/big`], { env: path.clientEnv })
+    expect((await curl.ended).code, curl.stderr()).toBe(0)
+    expect(sha256(await readFile(file))).toBe(sha256(BIG))
   }, 60_000)
 
   it('check pending: every client gets the 503 saying so; nothing reaches qrexec or the origin', async () => {
