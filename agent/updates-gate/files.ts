@@ -20,7 +20,13 @@ export function whonixTemplateUnit(manifest: Manifest): string {
       After: gate.after,
       Before: `sysinit.target ${gate.qubesSocket}`,
     },
-    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: `/usr/bin/touch ${gate.flag}` },
+    Service: {
+      Type: 'oneshot',
+      RemainAfterExit: 'yes',
+      ExecStart: `/usr/bin/touch ${gate.flag}`,
+      // Started at install in a running template, where Qubes' socket listens already; at boot a no-op.
+      ExecStartPost: `-/usr/bin/systemctl --no-block stop ${gate.qubesSocket}`,
+    },
     Install: { WantedBy: 'sysinit.target' },
   })
 }

@@ -49,6 +49,7 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
       'ConditionPathExists=|/usr/share/anon-ws-base-files/workstation',
       'Before=sysinit.target qubes-updates-proxy-forwarder.socket',
       `ExecStart=/usr/bin/touch ${gate.flag}`,
+      'ExecStartPost=-/usr/bin/systemctl --no-block stop qubes-updates-proxy-forwarder.socket',
       'WantedBy=sysinit.target',
     ])
       expect(unit).toContain(line)
@@ -65,7 +66,7 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
     await writeGeneratedFiles(root, [...files, { path: join(manifest.systemd.unitDirectory, gate.qubesSocket), kind: 'file', mode: 0o644, content: QUBES_SOCKET, purpose: 'test' }])
     await writeGeneratedFiles(root, [{ path: join(manifest.systemd.unitDirectory, 'qubes-updates-proxy-forwarder@.service'), kind: 'file', mode: 0o644, content: '[Service]\nExecStart=/usr/bin/true\nStandardInput=socket\n', purpose: 'test' }])
     await mkdir(join(root, 'usr/bin'), { recursive: true })
-    for (const program of ['touch', 'true']) await cp(`/usr/bin/${program}`, join(root, 'usr/bin', program))
+    for (const program of ['touch', 'true', 'systemctl']) await cp(`/usr/bin/${program}`, join(root, 'usr/bin', program))
     for (const unit of [UNIT, join(manifest.systemd.unitDirectory, gate.qubesSocket)]) {
       const result = await run(analyze.path as string, ['verify', `--root=${root}`, '--man=no', unit]).catch((error: { code: number; stderr: string }) => error)
       expect({ unit, stderr: result.stderr }).toEqual({ unit, stderr: '' })
