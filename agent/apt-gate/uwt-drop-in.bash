@@ -30,8 +30,9 @@ qubes_whonix_apt_gate() {
     IFS= read -r verdict <&"$gate_fd" || verdict=
     exec {gate_fd}<&-
     if [ "$verdict" != passed ] && [ "$verdict" != not-gated ]; then
-      wait "$gate_pid"
-      gate_status=$?
+      # uwt's wrapper may run with errexit: the status is taken in a list that never fails.
+      gate_status=0
+      wait "$gate_pid" || gate_status=$?
       if [ "$gate_status" -gt 128 ] && [ "$gate_status" -ne 255 ]; then exit "$gate_status"; fi
       if [ "$gate_status" -ne 255 ]; then
         printf '%s%s%s\n%s\n' @WARNING_BEFORE@ "${uwtwrapper_parent:-}" @WARNING_AFTER@ "qubes-whonix-agent: the gate failed (exit $gate_status), so the check's result is unknown." >&2

@@ -1,6 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { tempRoot } from '../helpers/sandbox'
 import { commandLine, descendants, type GateSandbox, gateSandbox, gateWaiting, manifest, start, touch } from './apt-gate-helpers'
 
 // uwt's wrapper, as SPEC section 5 describes it: an associative array, every drop-in
@@ -77,6 +78,17 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     expect((await wrapped.ended).code).toBe(255)
     expect(wrapped.stderr().split('\n')[0]).toBe("WARNING: Execution of '/usr/bin/apt-get.anondist' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.")
     expect(wrapped.stdout()).toBe('')
+  })
+
+  it('an agent that fails (exit 1, not a refusal) under errexit: the WARNING line and exit 255, the program never runs', async () => {
+    const failing = join(await tempRoot('qwa-test-failing-'), 'agent')
+    await writeFile(failing, '#!/bin/sh\necho "node: some error" >&2\nexit 1\n')
+    await chmod(failing, 0o755)
+    const box = await gateSandbox('template-workstation', [failing])
+    const run = wrap(box, await harness(box), '/usr/bin/apt-get')
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr()).toContain("WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.\nqubes-whonix-agent: the gate failed (exit 1)")
+    expect(run.stdout()).toBe('')
   })
 
   it('outside a template (an AppVM from the same template) apt passes without a look at the markers', async () => {
