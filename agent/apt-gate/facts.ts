@@ -1,32 +1,22 @@
 import { lstatSync, statSync } from 'node:fs'
-import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AgentContext } from '../context'
-import { fileFact, type FileFact } from '../role/facts'
+import { markerFact, type FileFact } from '../role/facts'
 import { markerPaths, verdictOf, type MarkerState } from '../updates-proxy/markers'
 import type { GateFacts } from './conditions'
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** The inputs of gateScope, read from this qube (re-rooted by --root). */
 export async function gatherGateFacts(context: AgentContext): Promise<GateFacts> {
   const { manifest, paths } = context
   const [templateMarker, gateway, workstation] = await Promise.all([
-    exists(join(paths.runQubes, manifest.qubes.typeMarkers.template)),
-    fileFact(paths.gatewayMarker),
-    fileFact(paths.workstationMarker),
+    markerFact(join(paths.runQubes, manifest.qubes.typeMarkers.template)),
+    markerFact(paths.gatewayMarker),
+    markerFact(paths.workstationMarker),
   ])
   return {
     skipValue: context.env[manifest.aptGate.skip.variable],
     qubesdbRead: context.qubesdb.program !== null,
-    templateMarker,
+    templateMarker: templateMarker === 'present',
     whonixMarker: gateway === 'present' || workstation === 'present',
   }
 }
@@ -51,7 +41,7 @@ function directoryOf(path: string): Pick<MarkerReading, 'directory' | 'inode'> {
 }
 
 /** fileFact (role/facts.ts) without following links, synchronous. */
-function markerFact(path: string): FileFact {
+function resultMarkerFact(path: string): FileFact {
   try {
     return lstatSync(path).isFile() ? 'present' : 'not-a-file'
   } catch (error) {
@@ -71,8 +61,8 @@ export function markerReader(context: AgentContext): MarkerReader {
   const files = markerPaths(context)
   return async () => {
     const where = directoryOf(context.paths.updatesProxyCheckDir)
-    const secureProxy = markerFact(files.secure)
-    const checkDone = markerFact(files.done)
+    const secureProxy = resultMarkerFact(files.secure)
+    const checkDone = resultMarkerFact(files.done)
     return { ...where, secureProxy, checkDone, verdict: verdictOf(true, secureProxy, checkDone) as MarkerReading['verdict'] }
   }
 }

@@ -2,7 +2,7 @@ import type { AgentContext } from '../context'
 import { gateScope, type GateMode } from './conditions'
 import { gatherGateFacts, markerReader, type MarkerReading } from './facts'
 import { updatesQubeHealth } from './health'
-import { refusalText, type RefusalOutcome } from './refusal'
+import { refusalText, stoppedLine, type RefusalOutcome } from './refusal'
 import { settled, waitForMarkers } from './wait'
 
 export type GateResult =
@@ -69,6 +69,7 @@ export async function runGate(context: AgentContext, options: GateOptions): Prom
     health,
     help: settings.help,
     recheck: `sudo systemctl restart ${context.manifest.updatesProxy.check.unit}`,
+    stopped: stoppedLine(options.mode.kind, context.manifest.updatesProxy.check.url),
   })
   return { verdict: 'refused', outcome, reading, text }
 }

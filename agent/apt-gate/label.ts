@@ -4,8 +4,9 @@ const SHELLS = new Set(['sh', 'dash', 'bash'])
 const MAX_STAT_BYTES = 4096
 
 /** What the APT hook names in the refusal line: the front end that updates (pure). */
-export function updateLabel(ancestors: readonly string[]): string {
-  const frontEnd = ancestors.find((name) => !SHELLS.has(name))
+export function updateLabel(ancestors: readonly string[], hookScript = ''): string {
+  // The hook script runs the agent (it answers when the agent cannot): it is no front end either.
+  const frontEnd = ancestors.find((name) => !SHELLS.has(name) && name !== hookScript.slice(0, 15))
   return frontEnd === undefined ? 'apt update' : `${frontEnd} update`
 }
 
@@ -21,7 +22,7 @@ export function parseStat(untrustedStat: string): { name: string; parent: number
 }
 
 /** The names of the first few ancestors of `pid` (itself included), nearest first. */
-export async function ancestorNames(pid: number, depth = 3): Promise<string[]> {
+export async function ancestorNames(pid: number, depth = 4): Promise<string[]> {
   const names: string[] = []
   for (let current = pid; names.length < depth && current > 1; ) {
     let stat: string

@@ -21,6 +21,19 @@ export interface RefusalFacts {
   readonly health: string | null
   readonly help: Manifest['aptGate']['help']
   readonly recheck: string
+  /** What kept the bytes in: one line, true for the way in that refused (see stoppedLine). */
+  readonly stopped: string
+}
+
+/**
+ * The uwt drop-in and `--exec` refuse before apt runs. The APT hook cannot stop apt (apt
+ * fetches whatever the hook says); the updates gate at the proxy's address answers its
+ * requests instead.
+ */
+export function stoppedLine(mode: 'command' | 'hook' | 'any', proxyUrl: string): string {
+  return mode === 'hook'
+    ? `apt goes on to ask ${proxyUrl}, where this template's updates gate answers every request with 503 until the check passes: nothing reaches the updates qube.`
+    : 'apt was stopped before it could connect, so nothing went out in the clear.'
 }
 
 /** The first line, kept exactly as upstream prints it: scripts and users look for it. */
@@ -56,11 +69,17 @@ export function refusalText(facts: RefusalFacts): string {
     'This is a Whonix template: its updates must reach the Internet over Tor, through the Qubes',
     'updates proxy and a Whonix-Gateway.',
     why(facts),
-    'apt was stopped before it could connect, so nothing went out in the clear.',
+    facts.stopped,
     ...ignored(facts.reading?.secureProxy, `${directory}/${markers.secure}`),
-    ...ignored(facts.reading?.checkDone, `${directory}/${markers.done}`),
     ...(facts.health === null ? [] : ['', `Updates qube: ${facts.health}`]),
     '',
+    ...dom0Steps(help, template, facts.recheck),
+  ].join('\n')
+}
+
+/** How to send this template's updates through the gateway: dom0's three steps, then the recheck. */
+export function dom0Steps(help: Manifest['aptGate']['help'], template: string, recheck: string): string[] {
+  return [
     `To send this template's updates through ${help.gatewayQube}, in dom0:`,
     `  1. start ${help.gatewayQube} if it is not running:`,
     `       qvm-start --skip-if-running ${help.gatewayQube}`,
@@ -69,7 +88,7 @@ export function refusalText(facts: RefusalFacts): string {
     `  3. make sure this line comes first in ${help.policyFile}:`,
     `       ${help.policyLine}`,
     'Then check again in this template, and run your command again:',
-    `       ${facts.recheck}`,
+    `       ${recheck}`,
     `'qubes-whonix-agent status' shows the check's state. More: ${help.wiki}`,
-  ].join('\n')
+  ]
 }

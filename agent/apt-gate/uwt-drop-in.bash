@@ -4,7 +4,7 @@
 # when it cannot pass), then lets uwt run apt without torsocks: apt already uses the Qubes
 # updates proxy. The common case, a check passed already, is decided here without a process.
 qubes_whonix_apt_gate() {
-  local name verdict gate_fd gate_pid
+  local name verdict gate_fd gate_pid gate_status
   if [ "${@SKIP_VARIABLE@:-}" = '@SKIP_VALUE@' ]; then return 0; fi
   name=${uwtwrapper_parent:-}
   name=${name##*/}
@@ -18,16 +18,25 @@ qubes_whonix_apt_gate() {
   if [ ! -e @GATEWAY_MARKER@ ] && [ ! -e @WORKSTATION_MARKER@ ]; then return 0; fi
   if [ -f @SECURE_MARKER@ ] && [ ! -L @SECURE_MARKER@ ]; then
     verdict=passed
+  elif [ ! -x @AGENT_PROGRAM@ ]; then
+    printf '%s%s%s\n%s\n' @WARNING_BEFORE@ "${uwtwrapper_parent:-}" @WARNING_AFTER@ 'qubes-whonix-agent: @AGENT_PROGRAM_TEXT@ is missing: the check cannot be waited for.' >&2
+    exit 255
   else
     # Wait for the check's result. The verdict line is read the moment it comes: apt need
-    # not wait for the agent to exit. No verdict: the agent refused (it says why, exit 255)
-    # or was stopped, and its exit status is ours.
+    # not wait for the agent to exit. No verdict: the agent refused (it says why, exit 255),
+    # a signal stopped it (its status is ours), or it failed: refused all the same.
     exec {gate_fd}< <(exec @AGENT@ apt-gate --command "${uwtwrapper_parent:-}")
     gate_pid=$!
     IFS= read -r verdict <&"$gate_fd" || verdict=
     exec {gate_fd}<&-
     if [ "$verdict" != passed ] && [ "$verdict" != not-gated ]; then
-      wait "$gate_pid" || exit $?
+      # uwt's wrapper may run with errexit: the status is taken in a list that never fails.
+      gate_status=0
+      wait "$gate_pid" || gate_status=$?
+      if [ "$gate_status" -gt 128 ] && [ "$gate_status" -ne 255 ]; then exit "$gate_status"; fi
+      if [ "$gate_status" -ne 255 ]; then
+        printf '%s%s%s\n%s\n' @WARNING_BEFORE@ "${uwtwrapper_parent:-}" @WARNING_AFTER@ "qubes-whonix-agent: the gate failed (exit $gate_status), so the check's result is unknown." >&2
+      fi
       exit 255
     fi
   fi

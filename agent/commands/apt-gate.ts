@@ -1,3 +1,4 @@
+import { basename } from 'node:path'
 import { CodedError } from '../../rpc/errors'
 import type { GateMode } from '../apt-gate/conditions'
 import { execForwarding } from '../apt-gate/exec'
@@ -33,7 +34,10 @@ async function gateOrDie(context: AgentContext, io: Io, mode: GateMode, command:
       signal: signals.signal,
       // Reparented: whoever wanted apt to run is gone.
       stillWanted: () => process.ppid === parent,
-      onWait: (message) => io.err(`qubes-whonix-agent: ${message}`),
+      // Scripts read a refusal's first line (the WARNING): the note comes first only for a person.
+      onWait: (message) => {
+        if (process.stderr.isTTY) io.err(`qubes-whonix-agent: ${message}`)
+      },
     })
     const received = signals.received()
     if (result.verdict === 'aborted') return received ? dieBy(received) : REFUSED
@@ -80,7 +84,7 @@ export const aptGateCommand = defineCommand<GateArgs>({
     }
     if (args.exec) return runExec(context, io, args._.slice(1).map(String))
     if (args.hook) {
-      const label = updateLabel(await ancestorNames(process.ppid))
+      const label = updateLabel(await ancestorNames(process.ppid), basename(files.aptHookScript))
       const result = await gateOrDie(context, io, { kind: 'hook' }, label, files.aptHook)
       if (typeof result === 'number') return result
       return result.verdict === 'refused' ? REFUSED : 0

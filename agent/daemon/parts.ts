@@ -2,6 +2,7 @@ import type { RpcLog } from '../../rpc/call'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { stackedTorPart } from '../forwarders/part'
+import { updatesGatePart } from '../updates-gate/part'
 import type { Role } from '../role'
 import { namedLog } from './log'
 
@@ -27,7 +28,7 @@ export interface RunningPart {
 }
 
 // Each feature adds its part here with one line.
-export const PARTS: readonly DaemonPart[] = [stackedTorPart]
+export const PARTS: readonly DaemonPart[] = [stackedTorPart, updatesGatePart]
 
 export type PartState = { readonly state: 'running'; readonly status: unknown } | { readonly state: 'failed'; readonly error: string }
 

@@ -6,6 +6,7 @@ import { qrexecFiles } from '../qrexec-files/files'
 import { packagingFiles } from '../packaging/files'
 import { aptGateFiles } from '../apt-gate/files'
 import { updatesProxyFiles } from '../updates-proxy/files'
+import { updatesGateFiles } from '../updates-gate/files'
 import { protectedFilesList } from '../protected-files/list-file'
 import { replaceIpsUnit } from '../replace-ips/unit'
 import { gatewayInterfaceUnit } from '../gateway-interface/unit'
@@ -18,6 +19,7 @@ export const GENERATORS: readonly FileGenerator[] = [
   packagingFiles,
   aptGateFiles,
   updatesProxyFiles,
+  updatesGateFiles,
   protectedFilesList,
   replaceIpsUnit,
   gatewayInterfaceUnit,

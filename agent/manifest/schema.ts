@@ -12,6 +12,7 @@ import { torSettingsSection } from '../tor-settings/manifest'
 import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
 import { controlAddress } from '../tor/address'
 import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
+import { updatesGateSection } from '../updates-gate/manifest'
 
 // One checker per top-level section; each issue's feature adds its own section here.
 
@@ -92,6 +93,7 @@ export const updatesProxySection = object({
     unit: unitName,
     dropIn: string({ pattern: /^[A-Za-z0-9_.-]+\.conf$/, maxLength: 255 }),
   }),
+  gate: updatesGateSection,
 })
 
 export const torSection = object({

@@ -47,11 +47,10 @@ export function detectRole(facts: RoleFacts, markerFile: (group: 'type' | 'persi
   evidence.qubes.push(qubes ? `qubesdb-read found at ${facts.qubesdbProgram}` : 'no qubesdb-read on the root or on PATH')
   if (!qubes && typeFiles.length > 0) warnings.push(`Qubes marker files exist (${typeFiles.map((k) => markerFile('type', k)).join(', ')}) but qubesdb-read is missing`)
 
-  // Whonix flavour: the marker files, in templates too.
+  // Whonix flavour: the marker files, in templates too (anything there counts: role/facts.ts markerFact).
   const [gatewayMarker, workstationMarker] = [facts.whonixMarkers.gateway, facts.whonixMarkers.workstation]
   for (const [flavour, fact] of [['gateway', gatewayMarker], ['workstation', workstationMarker]] as const) {
     if (fact === 'unreadable') warnings.push(`the ${flavour} marker ${facts.sources[`${flavour}Marker`]} cannot be checked (permission denied)`)
-    if (fact === 'not-a-file') warnings.push(`the ${flavour} marker ${facts.sources[`${flavour}Marker`]} is not a regular file; ignored`)
   }
   let whonix: WhonixFlavour | null = null
   if (gatewayMarker === 'present' && workstationMarker === 'present') {

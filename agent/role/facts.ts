@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { lstat, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { QubesdbRead, QubesdbReader } from '../qubesdb/reader'
@@ -25,9 +26,38 @@ export async function fileFact(path: string, followLinks = true): Promise<FileFa
   try {
     return (await (followLinks ? stat : lstat)(path)).isFile() ? 'present' : 'not-a-file'
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
+    return missingOrUnreadable(error)
   }
+}
+
+/**
+ * The rule for the markers that say what a qube is (the Whonix flavour files): something is
+ * there when stat() finds it, whatever its type (a file, a directory, a link to one), as sh's
+ * `test -e` and systemd's ConditionPathExists= see it. Shell, units and agent apply this one
+ * test, so none of them takes a Whonix template for another qube.
+ */
+export async function markerFact(path: string): Promise<FileFact> {
+  try {
+    await stat(path)
+    return 'present'
+  } catch (error) {
+    return missingOrUnreadable(error)
+  }
+}
+
+/** markerFact, synchronous (decided per connection by the updates gate). */
+export function markerExistsSync(path: string): boolean {
+  try {
+    statSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function missingOrUnreadable(error: unknown): FileFact {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
 }
 
 async function factsFor<K extends string>(dir: string, names: Readonly<Record<K, string>>): Promise<Record<K, FileFact>> {
@@ -67,8 +97,8 @@ export async function gatherRoleFacts(rooted: FactPaths, system: FactPaths, mark
     Promise.all(ROLE_QUBESDB_KEYS.map((key) => qubesdb.read(key))),
     factsFor(rooted.runQubes, markers.typeMarkers),
     factsFor(rooted.runQubes, markers.persistenceMarkers),
-    fileFact(rooted.gatewayMarker),
-    fileFact(rooted.workstationMarker),
+    markerFact(rooted.gatewayMarker),
+    markerFact(rooted.workstationMarker),
     enabledServices(rooted.runQubesService),
   ])
   const qubesdbFacts = Object.fromEntries(ROLE_QUBESDB_KEYS.map((key, index) => [key, reads[index]])) as Record<RoleQubesdbKey, QubesdbRead>

@@ -24,10 +24,14 @@ export function markerPaths(context: AgentContext): { secure: string; done: stri
   return { secure: join(context.paths.updatesProxyCheckDir, markers.secure), done: join(context.paths.updatesProxyCheckDir, markers.done) }
 }
 
+/**
+ * Only a regular file proves a pass; anything at check-done's path (a directory, a link)
+ * says the check has finished, as `test -e` would: failed at once, never a wait.
+ */
 export function verdictOf(applicable: boolean, secureProxy: FileFact, checkDone: FileFact): ProxyVerdict {
   if (!applicable) return 'not-applicable'
   if (secureProxy === 'present') return 'passed'
-  return checkDone === 'present' ? 'failed' : 'pending'
+  return checkDone === 'present' || checkDone === 'not-a-file' ? 'failed' : 'pending'
 }
 
 async function directoryState(path: string): Promise<MarkerState['directory']> {

@@ -30,6 +30,9 @@ export type ProbeResult =
 
 const MAX_HEADER_VALUE = 300
 
+/** The probe's own headers (Node adds Host): the updates gate forwards exactly this request. */
+export const PROBE_HEADERS: Readonly<Record<string, string>> = { Accept: 'text/html', Connection: 'close' }
+
 function describeError(error: NodeJS.ErrnoException): string {
   if (error.code === 'ECONNREFUSED') return 'connection refused (nothing listens)'
   if (error.code === 'ECONNRESET') return 'connection reset'
@@ -53,7 +56,7 @@ export function probeProxy(url: URL, proofLine: string, notReadyHeader: string, 
       resolve(result)
     }
     const fail = (error: string, refused = false) => finish({ kind: 'failed', refused, error })
-    const client = request(url, { method: 'GET', agent: false, headers: { Accept: 'text/html', Connection: 'close' } })
+    const client = request(url, { method: 'GET', agent: false, headers: PROBE_HEADERS })
     timer = setTimeout(() => fail(`no response within ${limits.responseTimeoutMs} ms`), limits.responseTimeoutMs)
     client.on('error', (error: NodeJS.ErrnoException) => fail(describeError(error), error.code === 'ECONNREFUSED'))
     client.on('response', (response: IncomingMessage) => {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { requirePart, type Part } from '../helpers/parts'
-import { gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
+import { gateSandbox, type GateSandbox, gateWaiting, manifest, start, touch, UPDATE_PY } from './apt-gate-helpers'
 
 const aptGet = requirePart('apt-get', 'apt')
 // Debian's python3 with python3-apt, not whatever python3 comes first on PATH.
@@ -31,16 +31,6 @@ async function aptSandbox(box: GateSandbox): Promise<NodeJS.ProcessEnv> {
   await writeFile(config, `Dir "${box.root}/";\nDir::State::status "${box.root}/var/lib/dpkg/status";\n`)
   return { ...box.env, APT_CONFIG: config, LC_ALL: 'C' }
 }
-
-const UPDATE_PY = `
-import sys, apt
-try:
-    apt.Cache().update()
-except Exception as error:
-    print("update failed:", error)
-    sys.exit(1)
-print("update done")
-`
 
 const updaters = {
   'apt-get update': (box: GateSandbox, env: NodeJS.ProcessEnv) => start([aptGet.path as string, '-o', `Dir=${box.root}/`, 'update'], { env }),
@@ -80,7 +70,7 @@ for (const [name, update] of Object.entries(updaters)) {
     it('with neither: it waits, and proceeds when the marker appears meanwhile', async () => {
       const box = await gateSandbox()
       const run = update(box, await aptSandbox(box))
-      await run.seen('waiting up to 120 s')
+      await gateWaiting(run.child.pid as number)
       await touch(box.secure)
       expect(await run.ended, run.stderr()).toEqual({ code: 0, signal: null })
     })
@@ -101,5 +91,37 @@ describe.skipIf(aptGet.missing)('outside a Whonix template', () => {
     await rm(join(box.root, manifest.paths.workstationMarker))
     const plain = updaters['apt-get update'](box, await aptSandbox(box))
     expect(await plain.ended, plain.stderr()).toEqual({ code: 0, signal: null })
+  })
+})
+
+describe('one marker rule, and a refusal that always starts with the WARNING line', () => {
+  const hookScript = (box: GateSandbox) => join(box.root, manifest.aptGate.files.aptHookScript)
+  const HOOK_WARNING = "WARNING: Execution of 'apt update' prevented by '/etc/apt/apt.conf.d/40qubes-whonix-apt-gate' because no torified Qubes updates proxy found."
+
+  it('the agent missing (package removed, files kept) and no marker: the hook says the WARNING and exits 255', async () => {
+    const box = await gateSandbox('template-workstation', ['/nonexistent/qubes-whonix-agent'])
+    const run = start(['/bin/sh', hookScript(box)], { env: box.env })
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr().split('\n')).toEqual([HOOK_WARNING, 'qubes-whonix-agent: /nonexistent/qubes-whonix-agent is missing: the check cannot be waited for.', ''])
+  })
+
+  it('a wait that ends in a refusal, stderr not a terminal: the WARNING comes first, no waiting note', async () => {
+    const box = await gateSandbox()
+    await writeFile(box.config, (await readFile(box.config, 'utf8')).replace('\n  timeoutMs: 120000\n', '\n  timeoutMs: 1000\n'))
+    const run = start(['/bin/sh', hookScript(box)], { env: box.env })
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr().split('\n')[0]).toMatch(/^WARNING: Execution of '(sh|node) update' prevented by/)
+    expect(run.stderr()).toContain('The check gave no result within 1 s')
+    expect(run.stderr()).not.toContain('waiting up to')
+  })
+
+  it('a directory at the Whonix marker is still a Whonix template: the agent gates as the shell does', async () => {
+    const box = await gateSandbox()
+    await rm(join(box.root, manifest.paths.workstationMarker))
+    await mkdir(join(box.root, manifest.paths.workstationMarker))
+    await touch(box.done)
+    const run = start(['/bin/sh', hookScript(box)], { env: box.env })
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr()).toMatch(/^WARNING: /)
   })
 })

@@ -4,7 +4,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT } from '../helpers/cli'
-import { gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
+import { gateSandbox, type GateSandbox, gateWaiting, manifest, start, touch } from './apt-gate-helpers'
 
 /** A program named apt-get (so it is gated) that behaves as `script` says. */
 async function fakeAptGet(box: GateSandbox, script: string): Promise<string> {
@@ -43,7 +43,7 @@ describe('apt-gate --exec -- COMMAND', () => {
     const box = await gateSandbox()
     const program = await fakeAptGet(box, 'echo started')
     const run = gateExec(box, [program])
-    await run.seen('waiting up to 120 s')
+    await gateWaiting(run.child.pid as number)
     expect(run.stdout()).toBe('')
     await touch(box.secure)
     expect(await run.ended).toEqual({ code: 0, signal: null })
@@ -86,7 +86,7 @@ describe('apt-gate --exec -- COMMAND', () => {
     const ran = join(box.root, 'ran')
     const program = await fakeAptGet(box, `touch ${ran}`)
     const run = gateExec(box, [program])
-    await run.seen('waiting up to 120 s')
+    await gateWaiting(run.child.pid as number)
     run.child.kill('SIGTERM')
     expect(await run.ended).toEqual({ code: null, signal: 'SIGTERM' })
     expect(run.stderr()).not.toContain('WARNING')

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { aptGateFiles, type GateTarget } from '../../agent/apt-gate/files'
 import { writeGeneratedFiles } from '../../agent/generated/write'
@@ -134,3 +134,32 @@ export async function commandLine(pid: number): Promise<string> {
   }
 }
 
+
+/**
+ * Resolves once the gate started under `pid` (or `pid` itself) waits for the check: its
+ * inotify watch is open. The note saying so is printed only to a terminal, not to a test.
+ */
+export async function gateWaiting(pid: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    for (const candidate of [pid, ...(await descendants(pid))]) {
+      if (!(await commandLine(candidate)).includes('apt-gate')) continue
+      const fds = await readdir(`/proc/${candidate}/fd`).catch(() => [])
+      const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${candidate}/fd/${fd}`).catch(() => '')))
+      if (targets.includes('anon_inode:inotify')) return
+    }
+    if (performance.now() > deadline) throw new Error(`no waiting gate under ${pid}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** python3-apt's update of the package lists, as the Qubes updater runs it: exit 1 when it fails. */
+export const UPDATE_PY = `
+import sys, apt
+try:
+    apt.Cache().update()
+except Exception as error:
+    print("update failed:", error)
+    sys.exit(1)
+print("update done")
+`

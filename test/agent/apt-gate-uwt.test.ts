@@ -1,7 +1,8 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { commandLine, descendants, gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
+import { tempRoot } from '../helpers/sandbox'
+import { commandLine, descendants, type GateSandbox, gateSandbox, gateWaiting, manifest, start, touch } from './apt-gate-helpers'
 
 // uwt's wrapper, as SPEC section 5 describes it: an associative array, every drop-in
 // sourced in order, then the real program (here: it reports the array and its arguments).
@@ -54,7 +55,7 @@ describe('the uwt drop-in, sourced as uwt does', () => {
   it('with neither: waits, and proceeds unwrapped when the marker appears', async () => {
     const box = await gateSandbox()
     const run = wrap(box, await harness(box), '/usr/bin/apt')
-    await run.seen('waiting up to 120 s')
+    await gateWaiting(run.child.pid as number)
     await touch(box.secure)
     expect(await run.ended).toEqual({ code: 0, signal: null })
     expect(run.stdout().split('\n').filter(Boolean)).toEqual([...UNWRAPPED, 'RAN /usr/bin/apt update'])
@@ -72,8 +73,22 @@ describe('the uwt drop-in, sourced as uwt does', () => {
       expect(await other.ended, parent).toEqual({ code: 0, signal: null })
       expect(other.stdout()).toBe(`RAN ${parent} update\n`)
     }
+    // apt-get (uwt's displaced name) is gated: with the agent missing it is refused all the same.
     const wrapped = wrap(box, file, '/usr/bin/apt-get.anondist')
-    expect((await wrapped.ended).code).toBe(127)
+    expect((await wrapped.ended).code).toBe(255)
+    expect(wrapped.stderr().split('\n')[0]).toBe("WARNING: Execution of '/usr/bin/apt-get.anondist' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.")
+    expect(wrapped.stdout()).toBe('')
+  })
+
+  it('an agent that fails (exit 1, not a refusal) under errexit: the WARNING line and exit 255, the program never runs', async () => {
+    const failing = join(await tempRoot('qwa-test-failing-'), 'agent')
+    await writeFile(failing, '#!/bin/sh\necho "node: some error" >&2\nexit 1\n')
+    await chmod(failing, 0o755)
+    const box = await gateSandbox('template-workstation', [failing])
+    const run = wrap(box, await harness(box), '/usr/bin/apt-get')
+    expect(await run.ended).toEqual({ code: 255, signal: null })
+    expect(run.stderr()).toContain("WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.\nqubes-whonix-agent: the gate failed (exit 1)")
+    expect(run.stdout()).toBe('')
   })
 
   it('outside a template (an AppVM from the same template) apt passes without a look at the markers', async () => {
@@ -88,7 +103,7 @@ describe('the uwt drop-in, sourced as uwt does', () => {
   it('SIGTERM to the waiting agent ends it by that signal; the wrapper stops, apt never runs', async () => {
     const box = await gateSandbox()
     const run = wrap(box, await harness(box), '/usr/bin/apt-get')
-    await run.seen('waiting up to 120 s')
+    await gateWaiting(run.child.pid as number)
     const pids = await descendants(run.child.pid as number)
     const agents = (await Promise.all(pids.map(async (pid) => ({ pid, line: await commandLine(pid) })))).filter(({ line }) => line.includes('apt-gate'))
     const agent = agents.at(-1)

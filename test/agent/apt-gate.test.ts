@@ -8,7 +8,7 @@ import { aptGateFiles, aptHookConfig, aptHookScript, uwtDropIn } from '../../age
 import { runGate } from '../../agent/apt-gate/gate'
 import { describeProbe } from '../../agent/apt-gate/health'
 import { parseStat, updateLabel } from '../../agent/apt-gate/label'
-import { refusalText, warningLine, type RefusalFacts } from '../../agent/apt-gate/refusal'
+import { refusalText, stoppedLine, warningLine, type RefusalFacts } from '../../agent/apt-gate/refusal'
 import { inForegroundGroup } from '../../agent/apt-gate/signals'
 import { aptGateStatus } from '../../agent/apt-gate/status'
 import { waitForMarkers } from '../../agent/apt-gate/wait'
@@ -81,6 +81,7 @@ describe('the refusal text', () => {
     health: 'nothing answers at http://127.0.0.1:8082/',
     help: settings.help,
     recheck: 'sudo systemctl restart some-check.service',
+    stopped: stoppedLine('command', 'http://127.0.0.1:8082/'),
   }
 
   it('starts with upstream\'s line, then says what to do in dom0', () => {
@@ -170,17 +171,17 @@ describe('the wait', () => {
     expect(await waiting).toMatchObject({ outcome: 'failed' })
   })
 
-  it('markers that are symbolic links or directories do not count', async () => {
+  it('a link or a directory never proves a pass; anything at check-done refuses at once, as `test -e` sees it', async () => {
     const box = await setup()
     await touch(join(box.root, 'elsewhere'))
     await symlink(join(box.root, 'elsewhere'), box.secure)
-    await mkdir(box.done)
     const result = await waitForMarkers({ directory: box.dir, read: box.read, timeoutMs: 300, recheckMs: 100 })
-    expect(result).toMatchObject({ outcome: 'timeout', reading: { secureProxy: 'not-a-file', checkDone: 'not-a-file' } })
-    // A real check-done next to a linked secure marker: refused.
+    expect(result).toMatchObject({ outcome: 'timeout', reading: { secureProxy: 'not-a-file', checkDone: 'missing' } })
+    await mkdir(box.done)
+    expect(await waitForMarkers({ directory: box.dir, read: box.read, ...eventsOnly })).toMatchObject({ outcome: 'failed', reading: { checkDone: 'not-a-file' } })
     await rm(box.done, { recursive: true })
-    await touch(box.done)
-    expect(await waitForMarkers({ directory: box.dir, read: box.read, ...eventsOnly })).toMatchObject({ outcome: 'failed' })
+    await symlink('/nonexistent', box.done)
+    expect(await waitForMarkers({ directory: box.dir, read: box.read, ...eventsOnly })).toMatchObject({ outcome: 'failed', reading: { checkDone: 'not-a-file' } })
   })
 
   it('a file where the directory should be is unusable at once', async () => {
@@ -247,7 +248,7 @@ describe('the generated files', () => {
     expect(dropIn).toContain('[ -f /run/updatesproxycheck/whonix-secure-proxy ] && [ ! -L /run/updatesproxycheck/whonix-secure-proxy ]')
     expect(dropIn).toContain('exec {gate_fd}< <(exec /usr/bin/qubes-whonix-agent apt-gate --command "${uwtwrapper_parent:-}")')
     for (const key of ['/usr/bin/apt', '/usr/bin/apt-get', '/usr/bin/apt-file', '/usr/bin/aptitude-curses']) expect(dropIn).toContain(`uwtwrapper["${key}"]="0"`)
-    expect(aptHookScript(manifest)).toContain('exec /usr/bin/qubes-whonix-agent apt-gate --hook\n')
+    expect(aptHookScript(manifest)).toContain('\n/usr/bin/qubes-whonix-agent apt-gate --hook\n')
     expect(aptHookConfig(manifest)).toContain('APT::Update::Pre-Invoke { "if [ -x /usr/lib/qubes-whonix-agent/apt-update-gate ]; then /usr/lib/qubes-whonix-agent/apt-update-gate; fi"; };')
     const paths = aptGateFiles(manifest).map((file) => file.path)
     expect(paths).toEqual(expect.arrayContaining(['/etc/uwt.d/40_qubes.conf', '/etc/apt/apt.conf.d/40qubes-whonix-apt-gate', '/usr/lib/systemd/user/timers.target.wants/qubes-whonix-apt-gate-alert.timer']))

@@ -16,6 +16,8 @@ async function testManifest(ports: readonly number[], edit: (raw: Parameters<Par
   const file = join(dir, 'qubes.yaml')
   const text = await manifestText((raw) => {
     raw.stackedTor.tcp = raw.stackedTor.tcp.map((entry, index) => ({ port: ports[index] ?? 0, to: entry.to }))
+    // A template's updates gate listens where the check asks: on a port of its own, not the host's 8082.
+    raw.updatesProxy.check.url = 'http://127.0.0.1:0/'
     edit(raw)
   })
   await writeFile(file, text)

@@ -105,6 +105,7 @@ export interface RawManifest {
     [key: string]: unknown
   }
   whonix: { addresses: Record<string, string> }
+  updatesProxy: { check: { url: string; [key: string]: unknown }; [key: string]: unknown }
   [key: string]: unknown
 }
 

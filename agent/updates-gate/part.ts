@@ -1,0 +1,26 @@
+import { QREXEC_CLIENT_VM } from '../../rpc/qrexec-client'
+import { markerReader } from '../apt-gate/facts'
+import type { DaemonPart } from '../daemon/parts'
+import { reportPath } from '../updates-proxy/report'
+import { UpdatesGate } from './gate'
+import { gateAddress, gateApplies } from './rule'
+
+/** The daemon part: in a Whonix template, the updates gate listens where Qubes' forwarder did. */
+export const updatesGatePart: DaemonPart = {
+  name: 'updates-gate',
+  appliesTo: gateApplies,
+  async start(context, role, log) {
+    const { target, service } = context.manifest.updatesProxy.gate
+    const gate = new UpdatesGate({
+      manifest: context.manifest,
+      listen: gateAddress(context),
+      call: { program: context.paths.under(QREXEC_CLIENT_VM), target, service },
+      read: markerReader(context),
+      reportFile: reportPath(context),
+      templateName: role.name,
+      log,
+    })
+    await gate.start()
+    return { stop: () => gate.stop(), status: () => gate.status() }
+  },
+}
