@@ -83,18 +83,17 @@ export interface MaintainerScripts {
   readonly postrm: string
 }
 
-/** The bundle and the node that runs it: postinst writes V8's code cache for that node. */
+/** The installed bundle: postinst has it write V8's code cache for the node its #! names. */
 export interface CodeCache {
-  readonly node: string
   readonly bundle: string
 }
 
 // The cache is for the node installed now; without it (under dpkg --root, where another node
 // would write it, or when writing fails) the program still starts, only slower.
-const writeCodeCache = ({ node, bundle }: CodeCache): string[] => [
+const writeCodeCache = ({ bundle }: CodeCache): string[] => [
   "# V8's code cache of the bundle, for the node installed now (the program starts without it, slower).",
   'if [ "$1" = configure ] && [ -z "$DPKG_ROOT" ]; then',
-  `	${shellQuote(node)} ${shellQuote(bundle)} --write-code-cache || echo "$package: no code cache written; the agent starts slower" >&2`,
+  `	${shellQuote(bundle)} --write-code-cache || echo "$package: no code cache written; the agent starts slower" >&2`,
   'fi',
 ]
 

@@ -1,22 +1,23 @@
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { maintainerScripts } from '../../packages-meta/maintainer-scripts'
 import { AGENT } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 
-// postinst writes V8's code cache with the installed node; prerm takes it away on remove.
+// postinst has the bundle write V8's code cache (for the node of its #!, here the one on
+// PATH); prerm takes it away on remove.
 describe('the code cache in the maintainer scripts, run for real', () => {
   async function installed() {
     const dir = await tempRoot()
     const bundle = join(dir, 'qubes-whonix-agent.mjs')
     copyFileSync(AGENT, bundle)
-    const scripts = maintainerScripts('qwa-test', [], { node: process.execPath, bundle })
+    const scripts = maintainerScripts('qwa-test', [], { bundle })
     const run = (name: 'postinst' | 'prerm', action: string, env: Record<string, string> = {}) => {
       const file = join(dir, name)
       writeFileSync(file, scripts[name], { mode: 0o755 })
-      return spawnSync('sh', [file, action], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } })
+      return spawnSync('sh', [file, action], { encoding: 'utf8', env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env } })
     }
     return { run, cache: `${bundle}.code-cache` }
   }
