@@ -60,7 +60,12 @@ export function runProgram(build, program) {
   const cachedData = writing ? undefined : readCache(cacheFile, statSync(bundle).uid, header)
   const script = new Script(program, { filename: bundle, cachedData })
   if (writing) {
-    writeCache(cacheFile, header, script)
+    try {
+      writeCache(cacheFile, header, script)
+    } catch (error) {
+      process.stderr.write(`qubes-whonix-agent: cannot write the code cache ${cacheFile}: ${error.message}\n`)
+      process.exitCode = 1
+    }
     return
   }
   const module = { exports: {} }

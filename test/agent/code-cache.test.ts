@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { AGENT } from '../helpers/cli'
+import { AGENT, runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 
 /** A copy of the built bundle in a temp directory, with a simulated gateway to ask. */
@@ -49,5 +49,12 @@ describe('the code cache beside the bundle', () => {
     const spoiled = ask()
     expect(spoiled.status, String(spoiled.stderr)).toBe(0)
     expect(spoiled.stdout).toBe(good.stdout)
+  })
+
+  it('a user who cannot write beside the bundle gets one line and exit 1', async () => {
+    if (process.getuid?.() !== 0) return console.warn('skipping: needs root to switch to nobody')
+    const run = await runAgent(['--write-code-cache'], { asUser: 65534 })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/^qubes-whonix-agent: cannot write the code cache \S+: EACCES[^\n]*\n$/)
   })
 })
