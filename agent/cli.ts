@@ -1,5 +1,5 @@
-import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
+import { plainCommandArgs } from './cli-fast'
 import type { AgentCommand, GlobalArgs } from './commands/command'
 import type { Io } from './io'
 import { AGENT_VERSION } from './version'
@@ -62,6 +62,15 @@ async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const word = commandWord(argv)
+  const load = word === undefined ? undefined : COMMANDS[word]
+  if (word !== undefined && load) {
+    const command = await load()
+    const plain = plainCommandArgs(argv, word, command)
+    if (plain) return command.run(plain as never, io)
+  }
+  // Loaded here, not at start: a plain command runs without it.
+  const { default: yargs } = await import('yargs/yargs')
   let exitCode = 0
   let parser = yargs(protectCallerWords(argv))
     .scriptName('qubes-whonix-agent')

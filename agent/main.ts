@@ -3,9 +3,7 @@ import { runCli } from './cli'
 import { processIo } from './io'
 
 // A known error is one line for the user; anything else is a bug and gets its stack.
-try {
-  process.exitCode = await runCli(process.argv.slice(2), processIo)
-} catch (error) {
+function failed(error: unknown): void {
   if (isCodedError(error)) {
     process.stderr.write(`qubes-whonix-agent: ${error.message}\n`)
     process.exitCode = error.exitCode ?? 1
@@ -14,3 +12,6 @@ try {
     process.exitCode = 70
   }
 }
+
+// No top-level await: the bundle is a CommonJS function (scripts/build.mjs).
+runCli(process.argv.slice(2), processIo).then((code) => void (process.exitCode = code), failed)

@@ -129,7 +129,7 @@ async function main(options: Options): Promise<void> {
 
   const agent = agentPackage([nodejsRelation(project.engines.node)])
   const date = new Date(time * 1000).toISOString().slice(0, 10)
-  const scripts = maintainerScripts(AGENT, diversions)
+  const scripts = maintainerScripts(AGENT, diversions, { bundle: manifest.packaging.bundle })
   const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8'))))
   const man = `man/${AGENT}.1`
   const debian: Record<string, string> = {

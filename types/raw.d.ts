@@ -4,7 +4,7 @@ declare module '*?raw' {
   export default text
 }
 
-// qubes.yaml parsed at build time (scripts/manifest-plugin.mjs); validated when loaded.
+// qubes.yaml parsed and checked against the schema at build time (scripts/manifest-plugin.mjs).
 declare module 'virtual:shipped-manifest' {
   const manifest: unknown
   export default manifest

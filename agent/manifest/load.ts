@@ -43,14 +43,10 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
 
 const describeIssue = (issue: ManifestIssue) => (issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message)
 
-/** The manifest built into the program (qubes.yaml, pre-parsed at build time). */
+/** The manifest built into the program (qubes.yaml, parsed and checked at build time). */
 export function shippedManifest(): Manifest {
-  try {
-    return manifestSchema(shipped, [])
-  } catch (error) {
-    if (!(error instanceof ManifestIssue)) throw error
-    throw new CodedError('MANIFEST_INVALID', `${SHIPPED_MANIFEST_NAME}: ${describeIssue(error)}`)
-  }
+  // A copy of its own for each caller, as the check used to give.
+  return structuredClone(shipped) as Manifest
 }
 
 /** The manifest from `--config FILE`, or the one built into the program. */

@@ -93,15 +93,14 @@ export interface MarkerNames {
 }
 
 export async function gatherRoleFacts(rooted: FactPaths, system: FactPaths, markers: MarkerNames, qubesdb: QubesdbReader): Promise<RoleFacts> {
-  const [reads, typeMarkers, persistenceMarkers, gateway, workstation, services] = await Promise.all([
-    Promise.all(ROLE_QUBESDB_KEYS.map((key) => qubesdb.read(key))),
+  const [qubesdbFacts, typeMarkers, persistenceMarkers, gateway, workstation, services] = await Promise.all([
+    qubesdb.readMany(ROLE_QUBESDB_KEYS),
     factsFor(rooted.runQubes, markers.typeMarkers),
     factsFor(rooted.runQubes, markers.persistenceMarkers),
     markerFact(rooted.gatewayMarker),
     markerFact(rooted.workstationMarker),
     enabledServices(rooted.runQubesService),
   ])
-  const qubesdbFacts = Object.fromEntries(ROLE_QUBESDB_KEYS.map((key, index) => [key, reads[index]])) as Record<RoleQubesdbKey, QubesdbRead>
   return {
     qubesdbProgram: qubesdb.program,
     qubesdb: qubesdbFacts,

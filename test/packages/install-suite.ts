@@ -115,6 +115,12 @@ export function installSuite(suite: string, nodeMajor: number): void {
       expect((await mustInside(['node', '--version'])).stdout).toMatch(new RegExp(`^v${nodeMajor}\\.`))
     })
 
+    it("postinst wrote V8's code cache for the installed node", async () => {
+      const version = (await mustInside(['node', '--version'])).stdout.trim()
+      const header = readFileSync(at(`${manifest.packaging.bundle}.code-cache`)).subarray(0, 200).toString('latin1').split('\n')[0]
+      expect(header).toContain(` ${version} `)
+    })
+
     it('runs `role --json` and `status` from /usr/bin', async () => {
       const role = JSON.parse((await mustInside([manifest.paths.agentProgram, 'role', '--json'])).stdout) as Record<string, unknown>
       expect(role).toMatchObject({ schema: 1, qubes: false, whonix: null })
