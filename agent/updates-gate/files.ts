@@ -26,6 +26,7 @@ export function whonixTemplateUnit(manifest: Manifest): string {
       ExecStart: `/usr/bin/touch ${gate.flag}`,
       // Started at install in a running template, where Qubes' socket listens already; at boot a no-op.
       ExecStartPost: `-/usr/bin/systemctl --no-block stop ${gate.qubesSocket}`,
+      TimeoutStartSec: String(manifest.systemd.oneshotTimeoutSec),
     },
     Install: { WantedBy: 'sysinit.target' },
   })
