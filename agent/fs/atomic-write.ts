@@ -42,13 +42,34 @@ export interface AtomicWriteResult {
  * the temporary file is removed and the file is untouched.
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+  return (await prepareAtomicWrite(path, content, options)).commit()
+}
+
+/** A write done up to the rename: the new content is in its synced temporary file, the file untouched. */
+export interface PreparedWrite {
+  readonly target: string
+  /** Renames the temporary file over the file and syncs the directory (nothing to do when unchanged). */
+  commit(): Promise<AtomicWriteResult>
+  /** Removes the temporary file; the file stays as it was. */
+  abort(): Promise<void>
+}
+
+/**
+ * The first half of `writeFileAtomic`, for a caller with a check to run before the file
+ * may change: the slow part (writing and syncing the temporary file) overlaps the check.
+ * The temporary name is hidden, so directory readers such as Tor skip it meanwhile.
+ */
+export async function prepareAtomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<PreparedWrite> {
   const bytes = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
   if (options.directoryMode !== undefined) await createDirectory(dirname(path), options.directoryMode, path)
   const { target, existing } = await resolveLinks(path, options.root)
-  if (existing !== null && existing.size === bytes.length && bytes.equals(await readFile(target))) return { target, changed: false }
+  if (existing !== null && existing.size === bytes.length && bytes.equals(await readFile(target)))
+    return { target, commit: () => Promise.resolve({ target, changed: false }), abort: () => Promise.resolve() }
 
-  const directory = dirname(target)
   let temporary: string | null = null
+  const remove = async () => {
+    if (temporary !== null) await rm(temporary, { force: true }).catch(() => undefined)
+  }
   try {
     const { name, handle } = await createTemporary(target)
     temporary = name
@@ -61,13 +82,21 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     } finally {
       await handle.close()
     }
-    await rename(temporary, target)
   } catch (error) {
-    if (temporary !== null) await rm(temporary, { force: true }).catch(() => undefined)
+    await remove()
     throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
   }
-  await syncDirectory(directory, path)
-  return { target, changed: true }
+  const commit = async (): Promise<AtomicWriteResult> => {
+    try {
+      await rename(temporary as string, target)
+    } catch (error) {
+      await remove()
+      throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
+    }
+    await syncDirectory(dirname(target), path)
+    return { target, changed: true }
+  }
+  return { target, commit, abort: remove }
 }
 
 const TEMPORARY_ATTEMPTS = 8

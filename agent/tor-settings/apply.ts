@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
-import { writeFileAtomic } from '../fs/atomic-write'
+import { prepareAtomicWrite, writeFileAtomic } from '../fs/atomic-write'
 import { readFileThrough } from '../fs/resolve'
 import { spawnCommand, type Runner } from '../run'
 import { torControlSettings } from '../tor/settings'
@@ -67,6 +67,21 @@ async function restore(context: AgentContext, current: CurrentFile | null): Prom
   else await writeFileAtomic(path, current.content, { root: context.paths.root })
 }
 
+/**
+ * Tor's verification and the slow half of the atomic write (the synced temporary file) at
+ * once; the rename over ours happens only once Tor has passed the new configuration.
+ */
+async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<void> {
+  const path = context.paths.under(context.manifest.torSettings.file)
+  const [verified, prepared] = await Promise.allSettled([verifyWithTor(context, content, run), prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })])
+  if (verified.status === 'rejected') {
+    if (prepared.status === 'fulfilled') await prepared.value.abort()
+    throw verified.reason
+  }
+  if (prepared.status === 'rejected') throw prepared.reason
+  await prepared.value.commit()
+}
+
 async function change(context: AgentContext, action: TorAction, newBridges: Bridge[] | null, run: Runner): Promise<ApplyResult> {
   const { torSettings } = context.manifest
   const current = await readCurrentFile(context)
@@ -78,9 +93,7 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
   const result = { action: action.kind, enabled, bridges: summarizeBridges(bridges.map((bridge) => bridge.line)) }
   if (current?.content.equals(Buffer.from(content))) return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
 
-  await verifyWithTor(context, content, run)
-  const path = context.paths.under(torSettings.file)
-  await writeFileAtomic(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
+  await verifiedWrite(context, content, run)
   const wanted = { enabled, bridges: bridges.map((bridge) => bridge.line) }
   const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs)
   if (outcome.reloaded) return { ...result, changed: true, reloaded: true, note: null }
