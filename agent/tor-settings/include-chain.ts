@@ -10,6 +10,7 @@ const INCLUDE_LINE = /^[ \t]*%include[ \t]+(\S+)[ \t]*(?:#.*)?$/
 // Paths Tor reads unquoted and unescaped, so that a %include line we write names exactly them.
 const PLAIN_PATTERN = /^\/[A-Za-z0-9._+,@=:/*?-]*$/
 const GLOB = /[*?]/
+const COMMENT = /^[ \t]*#/
 const CANDIDATE = 'candidate.conf'
 
 /** The chain uses a form whose expansion is not reproduced here: the caller verifies another way. */
@@ -141,7 +142,8 @@ class Walk {
     const lines: Line[] = []
     let reaches = false
     for (const original of text.split('\n')) {
-      if (!original.includes('%include')) {
+      // Comments are Tor's too; any other mention of %include, in any case, must be a line we reproduce.
+      if (COMMENT.test(original) || !/%include/i.test(original)) {
         lines.push(original)
         continue
       }

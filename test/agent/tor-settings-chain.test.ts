@@ -3,8 +3,10 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { spawnCommand, type Runner } from '../../agent/run'
+import { applyTorAction } from '../../agent/tor-settings/apply'
 import { rewriteChain, UnsupportedChain } from '../../agent/tor-settings/include-chain'
-import { tor } from './tor-settings-helpers'
+import { gatewayWithTor, tor, unshare } from './tor-settings-helpers'
 
 let work: string
 beforeEach(async () => {
@@ -29,7 +31,7 @@ const map = (name: string) => `MapAddress ${name}.example ${name}.to\n`
  */
 async function layOut(): Promise<{ defaults: string; torrc: string; ours: string }> {
   await put('defaults', `DataDirectory ${at('data')}\nSocksPort 0\nDisableNetwork 1\nGeoIPFile ""\nGeoIPv6File ""\n`)
-  await put('etc/tor/torrc', `${map('torrc-before')}%include ${at('etc/torrc.d')}/*.conf\n${map('torrc-after')}`)
+  await put('etc/tor/torrc', `# Whonix's files: %include below\n${map('torrc-before')}%include ${at('etc/torrc.d')}/*.conf\n${map('torrc-after')}`)
   await put('etc/torrc.d/10_a.conf', map('a'))
   await put('etc/torrc.d/.hidden.conf', map('hidden'))
   await put('etc/torrc.d/sub.conf/inner', map('inner'))
@@ -72,12 +74,13 @@ describe.skipIf(tor.missing)('the rewritten include chain, read by the real tor'
     })
   }
 
-  it('forms it does not reproduce are left to the mount namespace: quotes, relative paths, links to files, brackets, continued lines, a chain not reaching ours', async () => {
+  it('forms it does not reproduce are left to the mount namespace: quotes, relative paths, another case, links to files, brackets, continued lines, a chain not reaching ours', async () => {
     const layout = await layOut()
     const torrc = at('etc/tor/torrc')
     const cases: [string, () => Promise<void>][] = [
       ['quoted', () => put('etc/tor/torrc', `%include "${at('etc/torrc.d')}/*.conf"\n`)],
       ['relative', () => put('etc/tor/torrc', '%include torrc.d/\n')],
+      ['another case', () => put('etc/tor/torrc', `%INCLUDE ${at('etc/torrc.d')}/*.conf\n`)],
       ['bracket', () => put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/[19]*.conf\n`)],
       ['continued', () => put('etc/tor/torrc', `MapAddress a.example \\\n a.to\n%include ${at('etc/torrc.d')}/*.conf\n`)],
       ['link', async () => {
@@ -90,5 +93,21 @@ describe.skipIf(tor.missing)('the rewritten include chain, read by the real tor'
       await arrange()
       await expect(rewriteChain(layout.defaults, torrc, layout.ours, at('scratch')), name).rejects.toBeInstanceOf(UnsupportedChain)
     }
+  })
+})
+
+describe.skipIf(tor.missing || unshare.missing)('which check a change gets', () => {
+  it('the gateway\'s chain: tor alone, one program; a chain it does not reproduce: tor in the mount namespace; Tor takes both', async () => {
+    const gateway = await gatewayWithTor()
+    const started: string[] = []
+    const run: Runner = (command) => {
+      started.push(command.argv[0])
+      return spawnCommand(command)
+    }
+    expect(await applyTorAction(gateway.context, { kind: 'enable' }, run)).toMatchObject({ changed: true, reloaded: true })
+    expect(started).toEqual([tor.path])
+    await writeFile(join(gateway.root, 'etc/tor/torrc'), `%include "${join(gateway.root, 'usr/local/etc/torrc.d')}/*.conf"\n`)
+    expect(await applyTorAction(gateway.context, { kind: 'disable' }, run)).toMatchObject({ changed: true, reloaded: true })
+    expect(started).toEqual([tor.path, unshare.path])
   })
 })
