@@ -50,6 +50,8 @@ export interface PreparedWrite {
   readonly target: string
   /** Renames the temporary file over the file and syncs the directory (nothing to do when unchanged). */
   commit(): Promise<AtomicWriteResult>
+  /** The rename alone: readers see the new content whole; `durable` settles once the directory is synced. */
+  rename(): Promise<{ readonly durable: Promise<AtomicWriteResult> }>
   /** Removes the temporary file; the file stays as it was. */
   abort(): Promise<void>
 }
@@ -64,7 +66,7 @@ export async function prepareAtomicWrite(path: string, content: string | Uint8Ar
   if (options.directoryMode !== undefined) await createDirectory(dirname(path), options.directoryMode, path)
   const { target, existing } = await resolveLinks(path, options.root)
   if (existing !== null && existing.size === bytes.length && bytes.equals(await readFile(target)))
-    return { target, commit: () => Promise.resolve({ target, changed: false }), abort: () => Promise.resolve() }
+    return { target, commit: () => Promise.resolve({ target, changed: false }), rename: () => Promise.resolve({ durable: Promise.resolve({ target, changed: false }) }), abort: () => Promise.resolve() }
 
   let temporary: string | null = null
   const remove = async () => {
@@ -86,17 +88,20 @@ export async function prepareAtomicWrite(path: string, content: string | Uint8Ar
     await remove()
     throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
   }
-  const commit = async (): Promise<AtomicWriteResult> => {
+  const renameOver = async () => {
     try {
       await rename(temporary as string, target)
     } catch (error) {
       await remove()
       throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
     }
-    await syncDirectory(dirname(target), path)
-    return { target, changed: true }
+    const durable = syncDirectory(dirname(target), path).then(() => ({ target, changed: true }))
+    // Settled by the caller's await; never an unhandled rejection meanwhile.
+    durable.catch(() => undefined)
+    return { durable }
   }
-  return { target, commit, abort: remove }
+  const commit = async () => (await renameOver()).durable
+  return { target, commit, rename: renameOver, abort: remove }
 }
 
 const TEMPORARY_ATTEMPTS = 8

@@ -70,8 +70,9 @@ async function restore(context: AgentContext, current: CurrentFile | null): Prom
 /**
  * Tor's verification and the slow half of the atomic write (the synced temporary file) at
  * once; the rename over ours happens only once Tor has passed the new configuration.
+ * Resolves once renamed, with the directory's sync still under way (`durable`).
  */
-async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<void> {
+async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<Promise<unknown>> {
   const path = context.paths.under(context.manifest.torSettings.file)
   const [verified, prepared] = await Promise.allSettled([verifyWithTor(context, content, run), prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })])
   if (verified.status === 'rejected') {
@@ -79,7 +80,7 @@ async function verifiedWrite(context: AgentContext, content: string, run: Runner
     throw verified.reason
   }
   if (prepared.status === 'rejected') throw prepared.reason
-  await prepared.value.commit()
+  return (await prepared.value.rename()).durable
 }
 
 async function change(context: AgentContext, action: TorAction, newBridges: Bridge[] | null, run: Runner): Promise<ApplyResult> {
@@ -93,9 +94,11 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
   const result = { action: action.kind, enabled, bridges: summarizeBridges(bridges.map((bridge) => bridge.line)) }
   if (current?.content.equals(Buffer.from(content))) return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
 
-  await verifiedWrite(context, content, run)
+  const durable = await verifiedWrite(context, content, run)
   const wanted = { enabled, bridges: bridges.map((bridge) => bridge.line) }
+  // Tor reads the renamed file at once; the directory's sync, under way meanwhile, only has to end before we answer.
   const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs)
+  await durable
   if (outcome.reloaded) return { ...result, changed: true, reloaded: true, note: null }
   if (!outcome.reachable) return { ...result, changed: true, reloaded: false, note: `Tor is not reachable (${outcome.reason}); it reads the new file when it starts` }
 
