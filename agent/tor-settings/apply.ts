@@ -5,6 +5,7 @@ import type { AgentContext } from '../context'
 import { prepareAtomicWrite, writeFileAtomic } from '../fs/atomic-write'
 import { readFileThrough } from '../fs/resolve'
 import { spawnCommand, type Runner } from '../run'
+import { openTorControl } from '../tor/client'
 import { torControlSettings } from '../tor/settings'
 import { parseBridgeLines, type Bridge } from './bridges'
 import { parseSettingsFile, renderSettingsFile, transportOfLine, type SettingsFile } from './file'
@@ -72,7 +73,7 @@ async function restore(context: AgentContext, current: CurrentFile | null): Prom
  * once; the rename over ours happens only once Tor has passed the new configuration.
  * Resolves once renamed, with the directory's sync still under way (`durable`).
  */
-async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<Promise<unknown>> {
+async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<{ readonly durable: Promise<unknown> }> {
   const path = context.paths.under(context.manifest.torSettings.file)
   const [verified, prepared] = await Promise.allSettled([verifyWithTor(context, content, run), prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })])
   if (verified.status === 'rejected') {
@@ -80,7 +81,7 @@ async function verifiedWrite(context: AgentContext, content: string, run: Runner
     throw verified.reason
   }
   if (prepared.status === 'rejected') throw prepared.reason
-  return (await prepared.value.rename()).durable
+  return prepared.value.rename()
 }
 
 async function change(context: AgentContext, action: TorAction, newBridges: Bridge[] | null, run: Runner): Promise<ApplyResult> {
@@ -94,11 +95,18 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
   const result = { action: action.kind, enabled, bridges: summarizeBridges(bridges.map((bridge) => bridge.line)) }
   if (current?.content.equals(Buffer.from(content))) return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
 
-  const durable = await verifiedWrite(context, content, run)
+  // Connecting and authenticating to Tor overlap the check; the connection is used only if the check passes.
+  const ahead = openTorControl(torControlSettings(context))
+  // A Tor that is not running is found out by reloadTor; meanwhile its refusal is handled.
+  ahead.catch(() => undefined)
+  const written = await verifiedWrite(context, content, run).catch((error: unknown) => {
+    void ahead.then((control) => control.connection.close(), () => undefined)
+    throw error
+  })
   const wanted = { enabled, bridges: bridges.map((bridge) => bridge.line) }
   // Tor reads the renamed file at once; the directory's sync, under way meanwhile, only has to end before we answer.
-  const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs)
-  await durable
+  const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs, ahead)
+  await written.durable
   if (outcome.reloaded) return { ...result, changed: true, reloaded: true, note: null }
   if (!outcome.reachable) return { ...result, changed: true, reloaded: false, note: `Tor is not reachable (${outcome.reason}); it reads the new file when it starts` }
 

@@ -61,6 +61,7 @@ async function readConfig(path: string): Promise<string> {
 
 class Walk {
   private visits = 0
+  private readonly oursDirectories = new Map<string, Promise<boolean>>()
   constructor(
     private readonly ours: string,
     private readonly oursDirectory: Stats,
@@ -69,8 +70,12 @@ class Walk {
   /** Ours, named as `directory/name` (links are refused before: a name is an identity). */
   private async isOurs(directory: string, name: string): Promise<boolean> {
     if (name !== basename(this.ours)) return false
-    const info = await stat(directory).catch(() => null)
-    return info !== null && sameInode(info, this.oursDirectory)
+    let known = this.oursDirectories.get(directory)
+    if (known === undefined) {
+      known = stat(directory).then((info) => sameInode(info, this.oursDirectory), () => false)
+      this.oursDirectories.set(directory, known)
+    }
+    return known
   }
 
   /** Tor's listing of a directory: names not starting with a dot, sorted bytewise, regular non-empty files (ours among them). */
@@ -78,13 +83,9 @@ class Walk {
     const names = await readdir(directory)
     const oursHere = await this.isOurs(directory, basename(this.ours))
     if (oursHere && !names.includes(basename(this.ours))) names.push(basename(this.ours))
-    const files: string[] = []
-    for (const name of names.filter((entry) => !entry.startsWith('.')).sort(byBytes)) {
-      const path = join(directory, name)
-      if (oursHere && name === basename(this.ours)) files.push(path)
-      else if ((await this.status(path)) === 'file') files.push(path)
-    }
-    return files
+    const paths = names.filter((entry) => !entry.startsWith('.')).sort(byBytes).map((name) => join(directory, name))
+    const kinds = await Promise.all(paths.map((path) => (oursHere && basename(path) === basename(this.ours) ? 'file' : this.status(path))))
+    return paths.filter((_, index) => kinds[index] === 'file')
   }
 
   /** Tor's file_status, refusing links (an alias of ours could hide behind one). */

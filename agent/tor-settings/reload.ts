@@ -46,15 +46,22 @@ export interface TorWanted {
   readonly bridges: readonly string[]
 }
 
+/** The connection opened ahead (while the change was checked), or a new one when that one failed or has closed since. */
+async function connect(settings: TorControlSettings, ahead: Promise<TorControl> | undefined): Promise<TorControl> {
+  const opened = await ahead?.catch(() => null)
+  if (opened && !opened.connection.closed) return opened
+  return openTorControl(settings)
+}
+
 /**
  * Has Tor read its files again (SIGNAL RELOAD over the control connection, the same as
  * SIGHUP) and waits until GETCONF shows what we wrote. Tor's warnings meanwhile are kept:
  * the last one says why it did not take it.
  */
-export async function reloadTor(settings: TorControlSettings, wanted: TorWanted, timeoutMs: number): Promise<ReloadOutcome> {
+export async function reloadTor(settings: TorControlSettings, wanted: TorWanted, timeoutMs: number, ahead?: Promise<TorControl>): Promise<ReloadOutcome> {
   let control: TorControl
   try {
-    control = await openTorControl(settings)
+    control = await connect(settings, ahead)
   } catch (error) {
     return { reloaded: false, reachable: false, reason: errorMessage(error) }
   }

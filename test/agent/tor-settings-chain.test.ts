@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -109,5 +111,14 @@ describe.skipIf(tor.missing || unshare.missing)('which check a change gets', () 
     await writeFile(join(gateway.root, 'etc/tor/torrc'), `%include "${join(gateway.root, 'usr/local/etc/torrc.d')}/*.conf"\n`)
     expect(await applyTorAction(gateway.context, { kind: 'disable' }, run)).toMatchObject({ changed: true, reloaded: true })
     expect(started).toEqual([tor.path, unshare.path])
+  })
+
+  it('a Tor that is not running (the connection opened during the check fails): the verified file stays, the answer says Tor reads it when it starts', async () => {
+    const gateway = await gatewayWithTor()
+    gateway.tor.child.kill('SIGINT')
+    await once(gateway.tor.child, 'exit')
+    const result = await applyTorAction(gateway.context, { kind: 'enable' })
+    expect(result).toMatchObject({ changed: true, enabled: true, reloaded: false, note: expect.stringMatching(/^Tor is not reachable \(.*\); it reads the new file when it starts$/) })
+    expect(readFileSync(gateway.file, 'utf8')).toContain('\nDisableNetwork 0\n')
   })
 })
