@@ -7,8 +7,8 @@
  *   value, and a fresh connection outside the timed part must see it on its first GETCONF.
  * - restart (what the control panel does: systemctl restart tor@default): write the file,
  *   stop tor (the unit's KillSignal, SIGINT), run the unit's ExecStartPre lines (install -d,
- *   then tor --verify-config), start tor, poll (every millisecond) until its control socket
- *   answers GETCONF with the new value. No systemd here: the unit's commands are run
+ *   then tor --verify-config), start tor, wait for its log line saying the control socket
+ *   listens, then GETCONF (again every millisecond) until it shows the new value. No systemd here: the unit's commands are run
  *   directly, which leaves systemd's own cost out of the baseline.
  * - reload: write, tor --verify-config (Tor exits on a bad configuration at SIGHUP), SIGHUP,
  *   poll GETCONF until it shows.
@@ -59,7 +59,19 @@ async function setUp(): Promise<Setup> {
 }
 
 function startTor(setup: Setup): ChildProcess {
-  return spawn(torProgram, setup.torArgs, { stdio: 'ignore' })
+  return spawn(torProgram, setup.torArgs, { stdio: ['ignore', 'pipe', 'ignore'] })
+}
+
+/** Resolves when Tor logs that its control socket listens (as systemd waits for Tor's READY=1): no polling until then. */
+function controlListening(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      seen = (seen + chunk).slice(-4096)
+      if (/Opened Control listener/.test(seen)) resolve()
+    })
+    child.once('exit', () => reject(new Error(`tor exited before opening its control socket: ${seen}`)))
+  })
 }
 
 async function stopTor(child: ChildProcess): Promise<void> {
@@ -129,6 +141,7 @@ async function main(): Promise<void> {
         makeRunDirectory(setup)
         verifyConfig(setup)
         tor = startTor(setup)
+        await controlListening(tor)
         await untilTorReports(setup, !enabled)
       }))
       await writeFile(setup.file, panelFile(!enabled))
