@@ -186,7 +186,7 @@ export async function rewriteChain(defaults: string, torrc: string, ours: string
   const oursEntry = await lstat(ours).catch(() => null)
   if (oursEntry !== null && !oursEntry.isFile()) unsupported(`${ours} is not a regular file`)
   const walk = new Walk(ours, oursDirectory)
-  const roots = [await walk.visit(defaults, 0), await walk.visit(torrc, 0)]
+  const roots = await Promise.all([walk.visit(defaults, 0), walk.visit(torrc, 0)])
   if (!roots.some((root) => root.reaches)) unsupported(`${ours} is not read by Tor's configuration`)
   const files = new Map<string, string>()
   const [defaultsPath, torrcPath] = roots.map((root) => render(root, scratch, files)) as [string, string]
