@@ -26,7 +26,7 @@ export interface RewrittenChain {
   readonly torrc: string
   /** Where the new content of ours is to be written. */
   readonly candidate: string
-  /** Name in the scratch directory -> content. */
+  /** Name in the scratch directory -> content, to be written as latin1 (the bytes read). */
   readonly files: ReadonlyMap<string, string>
 }
 
@@ -47,13 +47,16 @@ const unsupported = (why: string): never => {
 const sameInode = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
 
-/** A file read without blocking on a FIFO or a device, regular and bounded. */
+/**
+ * A file read without blocking on a FIFO or a device, regular and bounded; as latin1, one
+ * character per byte, so that a copy written back the same way holds the very same bytes.
+ */
 async function readConfig(path: string): Promise<string> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => unsupported(`cannot open ${path}`))
   try {
     const info = await handle.stat()
     if (!info.isFile() || info.size > MAX_BYTES) unsupported(`${path} is not a regular file of at most ${MAX_BYTES} bytes`)
-    return await handle.readFile('utf8')
+    return await handle.readFile('latin1')
   } finally {
     await handle.close()
   }

@@ -79,7 +79,7 @@ async function prepare(context: AgentContext, content: string, scratch: string):
   const { torSettings } = context.manifest
   try {
     const chain = await rewriteChain(context.paths.under(torSettings.defaultsTorrc), context.paths.under(torSettings.torrc), context.paths.under(torSettings.file), scratch)
-    await Promise.all([...[...chain.files].map(([name, text]) => writeFile(join(scratch, name), text, { mode: 0o600 })), writeFile(chain.candidate, content, { mode: 0o600 })])
+    await Promise.all([...[...chain.files].map(([name, text]) => writeFile(join(scratch, name), text, { mode: 0o600, encoding: 'latin1' })), writeFile(chain.candidate, content, { mode: 0o600 })])
     return chainVerifyCommand(context, chain)
   } catch (error) {
     if (!(error instanceof UnsupportedChain)) throw error

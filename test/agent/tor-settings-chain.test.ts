@@ -38,6 +38,7 @@ async function layOut(): Promise<{ defaults: string; torrc: string; ours: string
   await put('etc/torrc.d/.hidden.conf', map('hidden'))
   await put('etc/torrc.d/sub.conf/inner', map('inner'))
   await put('etc/torrc.d/95_whonix.conf', `${map('whonix-before')}%include ${at('usr/local/etc/torrc.d')}/ # the user's\n${map('whonix-after')}`)
+  await writeFile(at('etc/torrc.d/95_whonix.conf'), 'ContactInfo Grüße\n', { flag: 'a' })
   await put('usr/local/etc/torrc.d/30_x.conf', map('x'))
   await put('usr/local/etc/torrc.d/50_user.conf', map('user'))
   await put('usr/local/etc/torrc.d/README', map('readme'))
@@ -46,19 +47,26 @@ async function layOut(): Promise<{ defaults: string; torrc: string; ours: string
   return { defaults: at('defaults'), torrc: at('etc/tor/torrc'), ours: at('usr/local/etc/torrc.d/40_tor_control_panel.conf') }
 }
 
+const runTor = (args: readonly string[], defaults: string, torrc: string) => spawnSync(tor.path as string, [...args, '--defaults-torrc', defaults, '-f', torrc], { encoding: 'utf8' })
+
 /** The options Tor ends up with (those that differ from its defaults), in the order it read them. */
 function dump(defaults: string, torrc: string): string {
-  const result = spawnSync(tor.path as string, ['--dump-config', 'short', '--defaults-torrc', defaults, '-f', torrc], { encoding: 'utf8' })
+  const result = runTor(['--dump-config', 'short'], defaults, torrc)
   expect(result.status, result.stdout + result.stderr).toBe(0)
-  return result.stdout.split('\n').filter((line) => line.startsWith('MapAddress')).join('\n')
+  return result.stdout.split('\n').filter((line) => /^(MapAddress|ContactInfo) /.test(line)).join('\n')
 }
 
-async function rewrittenDump(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<string> {
+async function rewritten(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<{ defaults: string; torrc: string }> {
   const scratch = at('scratch')
   await mkdir(scratch)
   const chain = await rewriteChain(layout.defaults, layout.torrc, layout.ours, scratch)
-  for (const [name, text] of chain.files) await writeFile(join(scratch, name), text)
+  for (const [name, text] of chain.files) await writeFile(join(scratch, name), text, 'latin1')
   await writeFile(chain.candidate, candidate)
+  return chain
+}
+
+async function rewrittenDump(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<string> {
+  const chain = await rewritten(layout, candidate)
   return dump(chain.defaults, chain.torrc)
 }
 
@@ -72,9 +80,23 @@ describe.skipIf(tor.missing)('the rewritten include chain, read by the real tor'
       const real = dump(layout.defaults, layout.torrc)
       expect(real).toContain('new.example')
       expect(real).not.toContain('hidden')
+      expect(real).toContain('ContactInfo "Gr')
       expect(rewritten).toBe(real)
     })
   }
+
+  it('a copied file holds the very bytes: one Tor refuses (not UTF-8) is refused through its copy too', async () => {
+    const layout = await layOut()
+    await writeFile(at('etc/torrc.d/95_whonix.conf'), Buffer.from('ContactInfo Gr\xfc\xdfe\n', 'latin1'), { flag: 'a' })
+    const chain = await rewritten(layout, map('new'))
+    expect(chain.torrc.startsWith(at('scratch'))).toBe(true)
+    await writeFile(layout.ours, map('new'))
+    const real = runTor(['--verify-config'], layout.defaults, layout.torrc)
+    const copied = runTor(['--verify-config'], chain.defaults, chain.torrc)
+    expect(real.stdout).toMatch(/ContactInfo config option must be UTF-8/)
+    expect(copied.stdout).toMatch(/ContactInfo config option must be UTF-8/)
+    expect([real.status, copied.status]).toEqual([1, 1])
+  })
 
   it('forms it does not reproduce are left to the mount namespace: quotes, relative paths, another case, links to files, brackets, continued lines, a chain not reaching ours', async () => {
     const layout = await layOut()
