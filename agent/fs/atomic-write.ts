@@ -89,29 +89,79 @@ export const toBuffer = (content: string | Uint8Array) => (typeof content === 's
  * temporary file is removed and the file is untouched.
  */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+  return (await prepareAtomicWrite(path, content, options)).commit()
+}
+
+/** A write done up to the rename: the new content is in its synced temporary file, the file untouched. */
+export interface PreparedWrite {
+  readonly target: string
+  /** Renames the temporary file over the file and syncs the directory (nothing to do when unchanged). */
+  commit(): Promise<AtomicWriteResult>
+  /** The rename alone: readers see the new content whole; `durable` settles once the directory is synced. */
+  rename(): Promise<{ readonly durable: Promise<AtomicWriteResult> }>
+  /** Removes the temporary file; the file stays as it was. */
+  abort(): Promise<void>
+}
+
+/**
+ * The first half of `writeFileAtomic`, for a caller with a check to run before the file
+ * may change: the slow part (writing and syncing the temporary file) overlaps the check.
+ * The directory stays pinned until `commit`, `rename` or `abort`; the temporary name is
+ * hidden, so directory readers such as Tor skip it meanwhile.
+ */
+export async function prepareAtomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<PreparedWrite> {
   const bytes = toBuffer(content)
   const entry = pinForWrite(path, options)
+  const { existing, directory, name, target } = entry
+  let temporary: string | null = null
+  const remove = async () => {
+    if (temporary !== null) await rm(at(directory, temporary), { force: true }).catch(() => undefined)
+    temporary = null
+  }
+  let ownerProblem: string | undefined
   try {
-    const { existing, directory, name, target } = entry
-    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && (await holds(entry, path, bytes))) return { target, changed: false }
+    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && (await holds(entry, path, bytes))) {
+      entry.release()
+      const unchanged = { target, changed: false }
+      return { target, commit: () => Promise.resolve(unchanged), rename: () => Promise.resolve({ durable: Promise.resolve(unchanged) }), abort: () => Promise.resolve() }
+    }
     removeStaleTemporaries(directory, name)
-    const temporary = await createTemporary(directory, name)
-    let ownerProblem: string | undefined
+    const created = await createTemporary(directory, name)
+    temporary = created.name
     try {
-      ownerProblem = await fill(temporary.handle, bytes, attributesOf(existing, options), path)
-      await rename(at(directory, temporary.name), at(directory, name))
+      ownerProblem = await fill(created.handle, bytes, attributesOf(existing, options), path)
     } catch (error) {
-      await temporary.handle.close().catch(() => undefined)
-      await rm(at(directory, temporary.name), { force: true }).catch(() => undefined)
+      await created.handle.close().catch(() => undefined)
       throw error
     }
-    await syncDirectory(directory)
-    return { target, changed: true, ...(ownerProblem === undefined ? {} : { ownerProblem }) }
   } catch (error) {
+    await remove()
+    entry.release()
     throw failed(path, error)
-  } finally {
+  }
+  const renameOver = async () => {
+    try {
+      await rename(at(directory, temporary as string), at(directory, name))
+    } catch (error) {
+      await remove()
+      entry.release()
+      throw failed(path, error)
+    }
+    const durable = syncDirectory(directory).then(
+      () => ({ target, changed: true, ...(ownerProblem === undefined ? {} : { ownerProblem }) }),
+      (error: unknown) => Promise.reject(failed(path, error)),
+    )
+    const released = durable.finally(() => entry.release())
+    // Settled by the caller's await; never an unhandled rejection meanwhile.
+    released.catch(() => undefined)
+    return { durable: released }
+  }
+  const commit = async () => (await renameOver()).durable
+  const abort = async () => {
+    await remove()
     entry.release()
   }
+  return { target, commit, rename: renameOver, abort }
 }
 
 /** Whether the file already holds `bytes` (one changed or swapped meanwhile does not: it is replaced). */

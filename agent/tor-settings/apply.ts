@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import { rm } from 'node:fs/promises'
 import { CodedError } from '../../rpc/errors'
 import type { AgentContext } from '../context'
-import { writeFileAtomic } from '../fs/atomic-write'
+import { prepareAtomicWrite, writeFileAtomic } from '../fs/atomic-write'
+import { removeEntry } from '../fs/entries'
 import { readFileThrough } from '../fs/resolve'
 import { spawnCommand, type Runner } from '../run'
+import { openTorControl } from '../tor/client'
 import { torControlSettings } from '../tor/settings'
 import { parseBridgeLines, type Bridge } from './bridges'
 import { parseSettingsFile, renderSettingsFile, transportOfLine, type SettingsFile } from './file'
@@ -63,8 +64,24 @@ function keptBridges(context: AgentContext, current: CurrentFile | null): Bridge
 
 async function restore(context: AgentContext, current: CurrentFile | null): Promise<void> {
   const path = context.paths.under(context.manifest.torSettings.file)
-  if (current === null) await rm(path, { force: true })
+  if (current === null) await removeEntry(path, { root: context.paths.root })
   else await writeFileAtomic(path, current.content, { root: context.paths.root })
+}
+
+/**
+ * Tor's verification and the slow half of the atomic write (the synced temporary file) at
+ * once; the rename over ours happens only once Tor has passed the new configuration.
+ * Resolves once renamed, with the directory's sync still under way (`durable`).
+ */
+async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<{ readonly durable: Promise<unknown> }> {
+  const path = context.paths.under(context.manifest.torSettings.file)
+  const [verified, prepared] = await Promise.allSettled([verifyWithTor(context, content, run), prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })])
+  if (verified.status === 'rejected') {
+    if (prepared.status === 'fulfilled') await prepared.value.abort()
+    throw verified.reason
+  }
+  if (prepared.status === 'rejected') throw prepared.reason
+  return prepared.value.rename()
 }
 
 async function change(context: AgentContext, action: TorAction, newBridges: Bridge[] | null, run: Runner): Promise<ApplyResult> {
@@ -78,11 +95,18 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
   const result = { action: action.kind, enabled, bridges: summarizeBridges(bridges.map((bridge) => bridge.line)) }
   if (current?.content.equals(Buffer.from(content))) return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
 
-  await verifyWithTor(context, content, run)
-  const path = context.paths.under(torSettings.file)
-  await writeFileAtomic(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
+  // Connecting and authenticating to Tor overlap the check; the connection is used only if the check passes.
+  const ahead = openTorControl(torControlSettings(context))
+  // A Tor that is not running is found out by reloadTor; meanwhile its refusal is handled.
+  ahead.catch(() => undefined)
+  const written = await verifiedWrite(context, content, run).catch((error: unknown) => {
+    void ahead.then((control) => control.connection.close(), () => undefined)
+    throw error
+  })
   const wanted = { enabled, bridges: bridges.map((bridge) => bridge.line) }
-  const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs)
+  // Tor reads the renamed file at once; the directory's sync, under way meanwhile, only has to end before we answer.
+  const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs, ahead)
+  await written.durable
   if (outcome.reloaded) return { ...result, changed: true, reloaded: true, note: null }
   if (!outcome.reachable) return { ...result, changed: true, reloaded: false, note: `Tor is not reachable (${outcome.reason}); it reads the new file when it starts` }
 

@@ -10,6 +10,7 @@ const INCLUDE_LINE = /^[ \t]*%include[ \t]+(\S+)[ \t]*(?:#.*)?$/
 // Paths Tor reads unquoted and unescaped, so that a %include line we write names exactly them.
 const PLAIN_PATTERN = /^\/[A-Za-z0-9._+,@=:/*?-]*$/
 const GLOB = /[*?]/
+const COMMENT = /^[ \t]*#/
 const CANDIDATE = 'candidate.conf'
 
 /** The chain uses a form whose expansion is not reproduced here: the caller verifies another way. */
@@ -25,7 +26,7 @@ export interface RewrittenChain {
   readonly torrc: string
   /** Where the new content of ours is to be written. */
   readonly candidate: string
-  /** Name in the scratch directory -> content. */
+  /** Name in the scratch directory -> content, to be written as latin1 (the bytes read). */
   readonly files: ReadonlyMap<string, string>
 }
 
@@ -46,13 +47,16 @@ const unsupported = (why: string): never => {
 const sameInode = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
 
-/** A file read without blocking on a FIFO or a device, regular and bounded. */
+/**
+ * A file read without blocking on a FIFO or a device, regular and bounded; as latin1, one
+ * character per byte, so that a copy written back the same way holds the very same bytes.
+ */
 async function readConfig(path: string): Promise<string> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => unsupported(`cannot open ${path}`))
   try {
     const info = await handle.stat()
     if (!info.isFile() || info.size > MAX_BYTES) unsupported(`${path} is not a regular file of at most ${MAX_BYTES} bytes`)
-    return await handle.readFile('utf8')
+    return await handle.readFile('latin1')
   } finally {
     await handle.close()
   }
@@ -60,6 +64,7 @@ async function readConfig(path: string): Promise<string> {
 
 class Walk {
   private visits = 0
+  private readonly oursDirectories = new Map<string, Promise<boolean>>()
   constructor(
     private readonly ours: string,
     private readonly oursDirectory: Stats,
@@ -68,8 +73,12 @@ class Walk {
   /** Ours, named as `directory/name` (links are refused before: a name is an identity). */
   private async isOurs(directory: string, name: string): Promise<boolean> {
     if (name !== basename(this.ours)) return false
-    const info = await stat(directory).catch(() => null)
-    return info !== null && sameInode(info, this.oursDirectory)
+    let known = this.oursDirectories.get(directory)
+    if (known === undefined) {
+      known = stat(directory).then((info) => sameInode(info, this.oursDirectory), () => false)
+      this.oursDirectories.set(directory, known)
+    }
+    return known
   }
 
   /** Tor's listing of a directory: names not starting with a dot, sorted bytewise, regular non-empty files (ours among them). */
@@ -77,13 +86,9 @@ class Walk {
     const names = await readdir(directory)
     const oursHere = await this.isOurs(directory, basename(this.ours))
     if (oursHere && !names.includes(basename(this.ours))) names.push(basename(this.ours))
-    const files: string[] = []
-    for (const name of names.filter((entry) => !entry.startsWith('.')).sort(byBytes)) {
-      const path = join(directory, name)
-      if (oursHere && name === basename(this.ours)) files.push(path)
-      else if ((await this.status(path)) === 'file') files.push(path)
-    }
-    return files
+    const paths = names.filter((entry) => !entry.startsWith('.')).sort(byBytes).map((name) => join(directory, name))
+    const kinds = await Promise.all(paths.map((path) => (oursHere && basename(path) === basename(this.ours) ? 'file' : this.status(path))))
+    return paths.filter((_, index) => kinds[index] === 'file')
   }
 
   /** Tor's file_status, refusing links (an alias of ours could hide behind one). */
@@ -141,7 +146,8 @@ class Walk {
     const lines: Line[] = []
     let reaches = false
     for (const original of text.split('\n')) {
-      if (!original.includes('%include')) {
+      // Comments are Tor's too; any other mention of %include, in any case, must be a line we reproduce.
+      if (COMMENT.test(original) || !/%include/i.test(original)) {
         lines.push(original)
         continue
       }
@@ -183,7 +189,7 @@ export async function rewriteChain(defaults: string, torrc: string, ours: string
   const oursEntry = await lstat(ours).catch(() => null)
   if (oursEntry !== null && !oursEntry.isFile()) unsupported(`${ours} is not a regular file`)
   const walk = new Walk(ours, oursDirectory)
-  const roots = [await walk.visit(defaults, 0), await walk.visit(torrc, 0)]
+  const roots = await Promise.all([walk.visit(defaults, 0), walk.visit(torrc, 0)])
   if (!roots.some((root) => root.reaches)) unsupported(`${ours} is not read by Tor's configuration`)
   const files = new Map<string, string>()
   const [defaultsPath, torrcPath] = roots.map((root) => render(root, scratch, files)) as [string, string]

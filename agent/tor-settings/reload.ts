@@ -15,7 +15,9 @@ export type ReloadOutcome =
   | { readonly reloaded: false; readonly reachable: false; readonly reason: string }
   | { readonly reloaded: false; readonly reachable: true; readonly reason: string; readonly view: TorView | null }
 
-const POLL_MS = 20
+// Tor usually shows it on the first GETCONF after the reload: ask again soon, then less often.
+const FIRST_POLL_MS = 1
+const MAX_POLL_MS = 20
 const MAX_WARNING = 300
 
 /** Parses a GETCONF reply: `KEY=VALUE` lines, `KEY` alone for an unset option. */
@@ -44,15 +46,22 @@ export interface TorWanted {
   readonly bridges: readonly string[]
 }
 
+/** The connection opened ahead (while the change was checked), or a new one when that one failed or has closed since. */
+async function connect(settings: TorControlSettings, ahead: Promise<TorControl> | undefined): Promise<TorControl> {
+  const opened = await ahead?.catch(() => null)
+  if (opened && !opened.connection.closed) return opened
+  return openTorControl(settings)
+}
+
 /**
  * Has Tor read its files again (SIGNAL RELOAD over the control connection, the same as
  * SIGHUP) and waits until GETCONF shows what we wrote. Tor's warnings meanwhile are kept:
  * the last one says why it did not take it.
  */
-export async function reloadTor(settings: TorControlSettings, wanted: TorWanted, timeoutMs: number): Promise<ReloadOutcome> {
+export async function reloadTor(settings: TorControlSettings, wanted: TorWanted, timeoutMs: number, ahead?: Promise<TorControl>): Promise<ReloadOutcome> {
   let control: TorControl
   try {
-    control = await openTorControl(settings)
+    control = await connect(settings, ahead)
   } catch (error) {
     return { reloaded: false, reachable: false, reason: errorMessage(error) }
   }
@@ -66,11 +75,11 @@ export async function reloadTor(settings: TorControlSettings, wanted: TorWanted,
     await control.connection.command('SETEVENTS WARN')
     await control.connection.command('SIGNAL RELOAD')
     const deadline = performance.now() + timeoutMs
-    for (;;) {
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
       view = await readTorView(control)
       if (matches(view, wanted)) return { reloaded: true, view }
       if (performance.now() >= deadline) break
-      await sleep(POLL_MS)
+      await sleep(pause)
     }
     const saw = `Tor reports DisableNetwork ${view.disableNetwork ? 1 : 0}${wanted.bridges.length > 0 ? ` and ${view.bridges.length} bridge(s)` : ''}`
     return { reloaded: false, reachable: true, view, reason: `${saw} after reloading${lastWarning ? `; Tor warns: ${lastWarning as string}` : ' (another file may set it, such as 50_user.conf)'}` }

@@ -79,8 +79,7 @@ async function prepare(context: AgentContext, content: string, scratch: string):
   const { torSettings } = context.manifest
   try {
     const chain = await rewriteChain(context.paths.under(torSettings.defaultsTorrc), context.paths.under(torSettings.torrc), context.paths.under(torSettings.file), scratch)
-    for (const [name, text] of chain.files) await writeFile(join(scratch, name), text, { mode: 0o600 })
-    await writeFile(chain.candidate, content, { mode: 0o600 })
+    await Promise.all([...[...chain.files].map(([name, text]) => writeFile(join(scratch, name), text, { mode: 0o600, encoding: 'latin1' })), writeFile(chain.candidate, content, { mode: 0o600 })])
     return chainVerifyCommand(context, chain)
   } catch (error) {
     if (!(error instanceof UnsupportedChain)) throw error
@@ -91,10 +90,9 @@ async function prepare(context: AgentContext, content: string, scratch: string):
 /** Refuses (TOR_CONFIG_REFUSED, with Tor's words) a configuration Tor would not start with. */
 export async function verifyWithTor(context: AgentContext, content: string, run: Runner = spawnCommand): Promise<void> {
   const { torSettings, paths } = context.manifest
-  await mkdir(dirname(context.paths.under(torSettings.file)), { recursive: true, mode: 0o755 })
   // Root's own directory, never a user-writable one such as /tmp.
   const runDir = context.paths.under(paths.agentRunDir)
-  await mkdir(runDir, { recursive: true, mode: 0o755 })
+  await Promise.all([mkdir(dirname(context.paths.under(torSettings.file)), { recursive: true, mode: 0o755 }), mkdir(runDir, { recursive: true, mode: 0o755 })])
   const scratch = await mkdtemp(join(runDir, 'tor-verify-'))
   try {
     const command = await prepare(context, content, scratch)

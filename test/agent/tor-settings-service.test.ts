@@ -47,9 +47,16 @@ describe.skipIf(tor.missing || unshare.missing)('whonix.Tor through the qrexec-a
     const gateway = await servedGateway()
     expect((await gateway.call('bridges-set', 'obfs4 192.0.2.1:443\n')).answer.error).toEqual({ code: 'BRIDGE_INVALID', message: expect.stringMatching(/^bridge line 1: obfs4 needs the bridge fingerprint/) })
     expect((await gateway.call('restart')).answer.error.code).toBe('TOR_ACTION_UNKNOWN')
-    const answers = await Promise.all(['enable', 'disable', 'enable', 'disable', 'enable'].map((action) => gateway.call(action)))
+    // The calls reach the daemon in no set order; one at a time, each answers when its change is done, so the last answer is the change Tor must show.
+    const answered: string[] = []
+    const answers = await Promise.all(['enable', 'disable', 'enable', 'disable', 'enable'].map(async (action) => {
+      const call = await gateway.call(action)
+      answered.push(action)
+      return call
+    }))
     expect(answers.map(({ answer }) => answer.ok)).toEqual([true, true, true, true, true])
-    expect((await gateway.call('status')).answer.result).toMatchObject({ enabled: true, file: { editedByHand: false }, tor: { disableNetwork: false } })
+    const enabled = answered.at(-1) === 'enable'
+    expect((await gateway.call('status')).answer.result).toMatchObject({ enabled, file: { editedByHand: false }, tor: { disableNetwork: !enabled } })
   })
 
   it('the tor command does the same on the gateway, reading bridges from stdin, and status shows the Tor part', async () => {

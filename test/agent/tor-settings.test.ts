@@ -143,6 +143,8 @@ describe.skipIf(tor.missing || unshare.missing)('tor settings against a real tor
       refusal('TOR_CONFIG_REFUSED', /^Tor refuses the new configuration: Failed to parse\/validate config: Setting UseBridges requires also setting UseEntryGuards/),
     )
     expect(readFileSync(gateway.file)).toEqual(before)
+    // The temporary file written while Tor checked is gone too.
+    expect(readdirSync(join(gateway.root, 'usr/local/etc/torrc.d')).sort()).toEqual(['40_tor_control_panel.conf', '50_user.conf'])
     expect(gateway.tor.child.exitCode).toBeNull()
   })
 
