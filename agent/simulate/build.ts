@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Manifest } from '../manifest/schema'
 import { rootPaths } from '../paths'
-import qubesdbStandIn from '../../test/stand-ins/qubesdb-read.sh?raw'
+import qubesdbStandIn from './qubesdb-read.sh?raw'
 import type { Profile } from './profiles'
 import { writeWhonixFiles } from './whonix-files'
 
