@@ -8,7 +8,7 @@ import { systemdSection } from '../systemd/manifest'
 import { packagingSection } from '../packaging/manifest'
 import { absolutePath, fileName, integer, ipAddress, list, literal, object, string, type Checked } from './check'
 import { controlAddress } from '../tor/address'
-import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from '../updates-proxy/settings'
+import { fileMode, httpUrl, tcpEndpoint, unitName, userName } from './validators'
 
 // One checker per top-level section; each issue's feature adds its own section here.
 

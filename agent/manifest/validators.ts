@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from '../net/ip'
-import { integer, ManifestIssue, object, string, type Checker } from '../manifest/check'
+import { integer, ManifestIssue, object, string, type Checker } from './check'
 
-// Manifest checkers for the updates-proxy sections (schema.ts uses them).
+// Manifest checkers several sections share.
 
 /** An `http://` URL of an IP literal (no name lookup in the check), with a port and a path. */
 export const httpUrl: Checker<string> = (untrusted, at) => {
