@@ -1,4 +1,4 @@
-import { loadManifest } from './manifest/load'
+import { loadManifest } from './features'
 import type { Manifest, SystemPaths } from './manifest/schema'
 import { rootPaths, type RootedPaths } from './paths'
 import { createQubesdbReader, findQubesdbRead, type QubesdbReader } from './qubesdb/reader'

@@ -3,6 +3,7 @@ import { errorMessage } from '../../rpc/errors'
 import { contextFromArgs } from '../context'
 import { startDaemon } from '../daemon/daemon'
 import { journalLog } from '../daemon/log'
+import { HANDLERS, PARTS } from '../features'
 import { defineCommand } from './command'
 
 export const daemonCommand = defineCommand({
@@ -15,7 +16,7 @@ export const daemonCommand = defineCommand({
     const log = journalLog((text) => void process.stderr.write(text), args.verbose)
     // Signal handlers first: Node dies of SIGHUP and SIGTERM by default, and systemd
     // (Type=exec) may reload or stop the daemon while it is still starting.
-    const started = contextFromArgs(args).then((context) => startDaemon(context, { log, env: process.env }))
+    const started = contextFromArgs(args).then((context) => startDaemon(context, { log, env: process.env, handlers: HANDLERS, parts: PARTS }))
     const whenStarted = started.catch(() => null)
     const stopped = new Promise<void>((resolve) => {
       let reloading: Promise<unknown> = whenStarted

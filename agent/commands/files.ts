@@ -1,9 +1,8 @@
 import { resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
-import { generatedFiles } from '../generated/registry'
+import { generatedFiles, loadManifest } from '../features'
 import { writeGeneratedFiles } from '../generated/write'
 import { printJson } from '../io'
-import { loadManifest } from '../manifest/load'
 import { defineCommand } from './command'
 
 export const filesCommand = defineCommand({

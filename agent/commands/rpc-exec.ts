@@ -7,6 +7,7 @@ import { currentRole } from '../role'
 import { handlerFactory } from '../services/registry'
 import { limitsOf } from '../services/table'
 import { servedHere } from '../services/selectors'
+import { HANDLERS } from '../features'
 import { defineCommand } from './command'
 
 export const rpcExecCommand = defineCommand({
@@ -23,7 +24,7 @@ export const rpcExecCommand = defineCommand({
     if (!entry) throw new CodedError('RPC_SERVICE_NOT_FOUND', `no service ${JSON.stringify(args.service)} in the manifest`, { exitCode: 127 })
     const role = await currentRole(context)
     const handler = servedHere(entry.servedBy, role)
-      ? handlerFactory(entry.handler)(context, { role, log, daemonStatus: () => ({ running: false, reason: 'served as an executable service' }) })
+      ? handlerFactory(entry.handler, HANDLERS)(context, { role, log, daemonStatus: () => ({ running: false, reason: 'served as an executable service' }) })
       : jsonHandler(() => {
           throw new CodedError('SERVICE_NOT_SERVED', `${args.service} is not served on this qube`)
         })

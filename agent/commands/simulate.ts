@@ -5,7 +5,7 @@ import { CodedError } from '../../rpc/errors'
 import { createContext } from '../context'
 import { formatStatus } from '../format'
 import { printJson, type Io } from '../io'
-import { loadManifest } from '../manifest/load'
+import { HANDLERS, loadManifest } from '../features'
 import { buildSimulatedQube } from '../simulate/build'
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../simulate/profiles'
 import { currentStatus } from '../status'
@@ -30,7 +30,7 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     // Whonix qubes: their configuration files get the addresses Qubes assigned (never in a template).
     if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
     if (!args.json && checkApplies(status.role)) await demoCheck(context, status.role, io)
-    if (!args.json) await demoQrexecCalls(context, io)
+    if (!args.json) await demoQrexecCalls(context, io, HANDLERS)
     if (!args.json) await demoStackedTor(context, status.role, io)
   } finally {
     await rm(root, { recursive: true, force: true })

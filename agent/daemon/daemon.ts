@@ -6,9 +6,9 @@ import { socketsFromSystemd } from '../../rpc/listen'
 import { serviceEndpoint } from '../../rpc/server'
 import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
-import { HANDLERS, handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
+import { handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
-import { PARTS, startParts, type DaemonPart, type StartedParts } from './parts'
+import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { CONTROL_SERVICE, CONTROL_SOCKET_NAME } from './query'
 import { SocketTable } from './sockets'
 import type { DaemonStatus } from './status'
@@ -23,8 +23,9 @@ export interface DaemonOptions {
   readonly log: RpcLog
   /** Read once for LISTEN_FDS (socket activation); the variables are removed from it. */
   readonly env: NodeJS.ProcessEnv
-  readonly handlers?: Readonly<Record<string, HandlerFactory>>
-  readonly parts?: readonly DaemonPart[]
+  /** From agent/features.ts (tests pass their own). */
+  readonly handlers: Readonly<Record<string, HandlerFactory>>
+  readonly parts: readonly DaemonPart[]
 }
 
 export interface RunningDaemon {
@@ -45,7 +46,7 @@ const notServedHere = (name: string, role: Role) =>
 
 export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
   const { log } = options
-  const handlers = options.handlers ?? HANDLERS
+  const { handlers } = options
   const sockets = new SocketTable(socketsFromSystemd(options.env), log)
   const since = new Date().toISOString()
   let served: string[] = []
@@ -75,7 +76,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       await sockets.serve(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log), '', SERVICE_SOCKET_MODE)
     served = [...wanted].sort()
     await parts?.stop()
-    parts = await startParts(options.parts ?? PARTS, context, role, log)
+    parts = await startParts(options.parts, context, role, log)
     log.info(`serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`)
   }
 

@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import shipped from 'virtual:shipped-manifest'
 import { CodedError } from '../../rpc/errors'
-import { ManifestIssue } from './check'
-import { manifestSchema, type Manifest } from './schema'
+import { ManifestIssue, type Checker } from './check'
 
 export const SHIPPED_MANIFEST_NAME = 'qubes.yaml (built in)'
 const MAX_MANIFEST_BYTES = 1024 * 1024
 
+// The checker is the whole manifest's, composed in agent/features.ts (which binds these to it).
+
 /** Parses and validates manifest text; every error names the file, the line and what is wrong. */
-export async function parseManifest(text: string, fileName: string): Promise<Manifest> {
+export async function parseManifestWith<T>(schema: Checker<T>, text: string, fileName: string): Promise<T> {
   // The YAML parser is loaded only for a manifest given with --config (the shipped one is pre-parsed).
   const { LineCounter, parseDocument, isNode } = await import('yaml')
   const lineCounter = new LineCounter()
@@ -25,7 +26,7 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
     throw new CodedError('MANIFEST_INVALID', `${fileName}: ${(error as Error).message} (YAML aliases are not allowed)`, { cause: error })
   }
   try {
-    return manifestSchema(untrusted, [])
+    return schema(untrusted, [])
   } catch (error) {
     if (!(error instanceof ManifestIssue)) throw error
     // The deepest node that exists on the way, so a missing key points at its parent.
@@ -44,9 +45,9 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
 const describeIssue = (issue: ManifestIssue) => (issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message)
 
 /** The manifest built into the program (qubes.yaml, pre-parsed at build time). */
-export function shippedManifest(): Manifest {
+export function checkShippedManifest<T>(schema: Checker<T>): T {
   try {
-    return manifestSchema(shipped, [])
+    return schema(shipped, [])
   } catch (error) {
     if (!(error instanceof ManifestIssue)) throw error
     throw new CodedError('MANIFEST_INVALID', `${SHIPPED_MANIFEST_NAME}: ${describeIssue(error)}`)
@@ -54,8 +55,8 @@ export function shippedManifest(): Manifest {
 }
 
 /** The manifest from `--config FILE`, or the one built into the program. */
-export async function loadManifest(file?: string): Promise<Manifest> {
-  if (file === undefined) return shippedManifest()
+export async function readManifest<T>(schema: Checker<T>, file?: string): Promise<T> {
+  if (file === undefined) return checkShippedManifest(schema)
   let text: string
   try {
     const buffer = await readFile(file)
@@ -64,5 +65,5 @@ export async function loadManifest(file?: string): Promise<Manifest> {
   } catch (error) {
     throw new CodedError('MANIFEST_UNREADABLE', `cannot read manifest ${file}: ${(error as Error).message}`, { cause: error })
   }
-  return parseManifest(text, file)
+  return parseManifestWith(schema, text, file)
 }

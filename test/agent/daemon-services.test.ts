@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import { PassThrough, Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { createContext } from '../../agent/context'
-import { shippedManifest } from '../../agent/manifest/load'
+import { HANDLERS, shippedManifest } from '../../agent/features'
 import { currentRole } from '../../agent/role'
-import { HANDLERS, handlerFactory } from '../../agent/services/registry'
+import { handlerFactory } from '../../agent/services/registry'
 import { parseTimestamp } from '../../agent/services/set-date-time'
 import { DEFAULT_LIMITS, silentLog, type RpcCall } from '../../rpc/call'
 import { runAgent } from '../helpers/cli'
@@ -15,7 +15,7 @@ import { tempRoot } from '../helpers/sandbox'
 async function callHandler(root: string, name: string, input: string, maxInputBytes = DEFAULT_LIMITS.maxInputBytes): Promise<string> {
   const context = await createContext({ root, manifest: shippedManifest(), env: { PATH: '' } })
   const role = await currentRole(context)
-  const handler = handlerFactory(name)(context, { role, log: silentLog, daemonStatus: () => ({ running: false, reason: 'test' }) })
+  const handler = handlerFactory(name, HANDLERS)(context, { role, log: silentLog, daemonStatus: () => ({ running: false, reason: 'test' }) })
   const chunks: Buffer[] = []
   const output = new Writable({ write: (chunk: Buffer, _e, done) => void (chunks.push(chunk), done()) })
   const inputStream = new PassThrough()

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadManifest, parseManifest, shippedManifest } from '../../agent/manifest/load'
+import { loadManifest, parseManifest, shippedManifest } from '../../agent/features'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generatedFiles } from '../../agent/generated/registry'
-import { shippedManifest } from '../../agent/manifest/load'
+import { generatedFiles, shippedManifest } from '../../agent/features'
 import { requirePart } from '../helpers/parts'
 import { buildPackages, debControlFile, debEntries, debField, REPO, relations, type DebEntry } from './debs'
 import { verifyUnits } from './verify-units'
@@ -175,7 +174,7 @@ describe.skipIf(missing)('the Debian packages', () => {
   it('has a man page with every command of the program', async () => {
     const page = gunzipSync(readFileSync(join(extracted, `usr/share/man/man1/${AGENT}.1.gz`))).toString('utf8')
     expect(page).toMatch(/^\.TH QUBES\\-WHONIX\\-AGENT 1 /)
-    const { COMMANDS } = await import('../../agent/cli')
+    const { COMMANDS } = await import('../../agent/features')
     for (const word of Object.keys(COMMANDS)) expect(page).toContain(`\\fB${word.replace(/-/g, '\\-')}`)
     for (const file of files) expect(page).toContain(file.path.replace(/-/g, '\\-'))
   })
