@@ -1,6 +1,6 @@
 import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
-import type { AgentCommand, GlobalArgs } from './commands/command'
+import type { AgentCommand, Features, GlobalArgs } from './commands/command'
 import type { Io } from './io'
 
 /** The commands by name, each loaded when it runs (the list is in agent/features.ts). */
@@ -42,7 +42,7 @@ async function commandsFor(argv: readonly string[], commands: CommandTable): Pro
 }
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
-export async function runCli(argv: readonly string[], io: Io, commands: CommandTable): Promise<number> {
+export async function runCli(argv: readonly string[], io: Io, features: Features & { readonly commands: CommandTable }): Promise<number> {
   let exitCode = 0
   let parser = yargs(protectCallerWords(argv))
     .scriptName('qubes-whonix-agent')
@@ -61,13 +61,13 @@ export async function runCli(argv: readonly string[], io: Io, commands: CommandT
       if (error) throw error
       throw new CodedError('USAGE', message.replace(/\s*\n\s*/g, ' '), { exitCode: 2 })
     })
-  for (const command of await commandsFor(argv, commands)) {
+  for (const command of await commandsFor(argv, features.commands)) {
     parser = parser.command(
       command.command as string,
       command.describe,
       (y) => (command.builder ? command.builder(y as never) : y),
       async (args) => {
-        exitCode = await command.run(args as unknown as never & GlobalArgs, io)
+        exitCode = await command.run(args as unknown as never & GlobalArgs, io, features)
       },
     )
   }

@@ -1,4 +1,3 @@
-import { loadManifest } from './features'
 import type { Manifest, SystemPaths } from './manifest/schema'
 import { rootPaths, type RootedPaths } from './paths'
 import { createQubesdbReader, findQubesdbRead, type QubesdbReader } from './qubesdb/reader'
@@ -18,16 +17,15 @@ export interface AgentContext {
 
 export interface ContextOptions {
   readonly root?: string
-  readonly config?: string
-  readonly manifest?: Manifest
+  readonly manifest: Manifest
   readonly env?: NodeJS.ProcessEnv
   readonly run?: Runner
   /** The runner for qubesdb-read (default: direct spawn, no shell). */
   readonly runQubesdb?: Runner
 }
 
-export async function createContext(options: ContextOptions = {}): Promise<AgentContext> {
-  const manifest = options.manifest ?? (await loadManifest(options.config))
+export async function createContext(options: ContextOptions): Promise<AgentContext> {
+  const { manifest } = options
   const env = options.env ?? process.env
   const run = options.run ?? runCommand
   const paths = rootPaths(manifest.paths, options.root ?? '/')
@@ -37,6 +35,9 @@ export async function createContext(options: ContextOptions = {}): Promise<Agent
 }
 
 /** The context for a CLI invocation's global options. */
-export function contextFromArgs(args: { readonly root: string; readonly config: string | undefined }): Promise<AgentContext> {
-  return createContext({ root: args.root, ...(args.config === undefined ? {} : { config: args.config }) })
+export async function contextFromArgs(
+  args: { readonly root: string; readonly config: string | undefined },
+  features: { loadManifest(file?: string): Promise<Manifest> },
+): Promise<AgentContext> {
+  return createContext({ root: args.root, manifest: await features.loadManifest(args.config) })
 }

@@ -113,3 +113,6 @@ export const loadManifest = (file?: string): Promise<Manifest> => readManifest(m
 
 /** Every file the package installs, sorted by path; two generators producing one path is an error. */
 export const generatedFiles = (manifest: Manifest): GeneratedFile[] => collectGeneratedFiles(manifest, GENERATORS)
+
+/** What runCli hands every command (commands never import this file: it loads them). */
+export const FEATURES = { commands: COMMANDS, handlers: HANDLERS, parts: PARTS, loadManifest, generatedFiles }

@@ -1,11 +1,11 @@
 import { isCodedError } from '../rpc/errors'
 import { runCli } from './cli'
-import { COMMANDS } from './features'
+import { FEATURES } from './features'
 import { processIo } from './io'
 
 // A known error is one line for the user; anything else is a bug and gets its stack.
 try {
-  process.exitCode = await runCli(process.argv.slice(2), processIo, COMMANDS)
+  process.exitCode = await runCli(process.argv.slice(2), processIo, FEATURES)
 } catch (error) {
   if (isCodedError(error)) {
     process.stderr.write(`qubes-whonix-agent: ${error.message}\n`)

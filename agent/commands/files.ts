@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
-import { generatedFiles, loadManifest } from '../features'
 import { writeGeneratedFiles } from '../generated/write'
 import { printJson } from '../io'
 import { defineCommand } from './command'
@@ -12,8 +11,8 @@ export const filesCommand = defineCommand({
     yargs
       .positional('action', { choices: ['list', 'show', 'write'] as const, demandOption: true })
       .positional('path', { type: 'string', describe: 'show: the installed path of the file; write: the output directory' }),
-  async run(args, io) {
-    const files = generatedFiles(await loadManifest(args.config))
+  async run(args, io, features) {
+    const files = features.generatedFiles(await features.loadManifest(args.config))
     if (args.action === 'list') {
       if (args.json) printJson(io, files.map(({ path, kind, purpose }) => ({ path, kind, purpose })))
       else for (const file of files) io.out(`${file.path}${file.kind === 'symlink' ? ` -> ${file.target}` : ''}  (${file.purpose})`)

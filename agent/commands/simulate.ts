@@ -5,7 +5,6 @@ import { CodedError } from '../../rpc/errors'
 import { createContext } from '../context'
 import { formatStatus } from '../format'
 import { printJson, type Io } from '../io'
-import { HANDLERS, loadManifest } from '../features'
 import { buildSimulatedQube } from '../simulate/build'
 import { PROFILE_NAMES, PROFILES, type ProfileName } from '../simulate/profiles'
 import { currentStatus } from '../status'
@@ -15,12 +14,12 @@ import { checkApplies } from '../updates-proxy/check'
 import { demoCheck } from '../updates-proxy/demo'
 import { demoQrexecCalls } from '../daemon/demo'
 import { demoStackedTor } from '../forwarders/demo'
-import { defineCommand } from './command'
+import { defineCommand, type Features } from './command'
 
-async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io): Promise<void> {
+async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io, features: Features): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), `qwa-${profileName}-`))
   try {
-    const manifest = await loadManifest(args.config)
+    const manifest = await features.loadManifest(args.config)
     await buildSimulatedQube(root, PROFILES[profileName], manifest)
     // Only the simulated root's qubesdb-read may answer: the host's PATH is not consulted.
     const context = await createContext({ root, manifest, env: { ...process.env, PATH: '' } })
@@ -30,7 +29,7 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     // Whonix qubes: their configuration files get the addresses Qubes assigned (never in a template).
     if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
     if (!args.json && checkApplies(status.role)) await demoCheck(context, status.role, io)
-    if (!args.json) await demoQrexecCalls(context, io, HANDLERS)
+    if (!args.json) await demoQrexecCalls(context, io, features.handlers)
     if (!args.json) await demoStackedTor(context, status.role, io)
   } finally {
     await rm(root, { recursive: true, force: true })
@@ -42,17 +41,17 @@ export const simulateCommand = defineCommand({
   describe: 'Build a sandbox root that looks like a Whonix qube (with --root, kept there); without --root, show the agent on each kind of qube',
   builder: (yargs) =>
     yargs.option('as', { choices: PROFILE_NAMES, describe: 'the kind of qube to simulate (all of them in the demo when omitted)' }),
-  async run(args, io) {
+  async run(args, io, features) {
     const as = args.as as ProfileName | undefined
     if (args.root !== '/') {
       if (as === undefined) throw new CodedError('USAGE', 'simulate --root DIR needs --as PROFILE', { exitCode: 2 })
-      await buildSimulatedQube(args.root, PROFILES[as], await loadManifest(args.config))
+      await buildSimulatedQube(args.root, PROFILES[as], await features.loadManifest(args.config))
       if (args.json) printJson(io, { profile: as, root: args.root })
       else io.out(`Built a simulated ${as} (${PROFILES[as].description}) at ${args.root}\nTry: qubes-whonix-agent --root ${args.root} status`)
       return 0
     }
     if (!args.json) io.out('qubes-whonix-agent demo: each kind of qube is simulated in a temporary root, then removed.')
-    for (const name of as === undefined ? PROFILE_NAMES : [as]) await demo(name, args, io)
+    for (const name of as === undefined ? PROFILE_NAMES : [as]) await demo(name, args, io, features)
     return 0
   },
 })

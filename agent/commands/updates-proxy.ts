@@ -27,8 +27,8 @@ export const updatesProxyCommand = defineCommand({
     yargs
       .positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const, demandOption: true })
       .option('recheck', { type: 'boolean', default: false, describe: 'check: clear a previous pass and prove it again' }),
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     if (args.action === 'check') {
       const role = await currentRole(context)
       return runUpdatesProxyCheck(
