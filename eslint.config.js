@@ -1,6 +1,57 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// Layers (README.md, "Layers"): rpc/ stands alone; the infrastructure and the libraries of agent/
+// never import a feature (agent/features.ts lists the features and hands them down); shipped
+// code never imports test/.
+const FEATURES = [
+  'apt-gate',
+  'commands',
+  'forwarders',
+  'gateway-interface',
+  'packaging',
+  'protected-files',
+  'qrexec-files',
+  'replace-ips',
+  'simulate',
+  'status',
+  'tor-state',
+  'updates-proxy',
+]
+const INFRASTRUCTURE = [
+  'agent/cli.ts',
+  'agent/context.ts',
+  'agent/io.ts',
+  'agent/paths.ts',
+  'agent/run.ts',
+  'agent/daemon/**',
+  'agent/fs/**',
+  'agent/generated/**',
+  'agent/manifest/**',
+  'agent/net/**',
+  'agent/notify/**',
+  'agent/qubesdb/**',
+  'agent/role/**',
+  'agent/services/environment.ts',
+  'agent/services/registry.ts',
+  'agent/services/selectors.ts',
+  'agent/services/table.ts',
+  'agent/systemd/**',
+  'agent/tinyproxy/**',
+  'agent/tor/**',
+]
+const noTest = { group: ['**/test/**'], message: 'Shipped code never imports test/.' }
+const noAgent = { group: ['**/agent/**', '**/agent'], message: 'rpc/ is a library of its own: it never imports agent/.' }
+const noFeature = {
+  group: [...FEATURES.flatMap((name) => [`**/${name}/**`, `**/${name}`]), '**/features'],
+  allowTypeImports: true,
+  message: 'Infrastructure receives the features from agent/features.ts; it never imports one (types excepted).',
+}
+const restrict = (...patterns) => ({
+  'no-restricted-imports': 'off',
+  '@typescript-eslint/no-restricted-imports': ['error', { patterns }],
+})
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'build/', 'coverage/'] },
   js.configs.recommended,
@@ -13,6 +64,9 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  { files: ['agent/**', 'packages-meta/**'], rules: restrict(noTest) },
+  { files: ['rpc/**'], rules: restrict(noTest, noAgent) },
+  { files: INFRASTRUCTURE, rules: restrict(noTest, noFeature) },
   {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
