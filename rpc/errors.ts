@@ -32,6 +32,12 @@ export function isCodedError(value: unknown): value is CodedError {
   return value instanceof CodedError
 }
 
+/** The errno code (ENOENT, EEXIST...) of a failed system call; undefined when there is none. */
+export function errnoCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
+  return typeof error.code === 'string' ? error.code : undefined
+}
+
 /** A message fit for one line, whatever was thrown. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message

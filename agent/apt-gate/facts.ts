@@ -1,6 +1,7 @@
 import { lstatSync, statSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { fileFact, type FileFact } from '../role/facts'
 import { markerPaths, verdictOf, type MarkerState } from '../updates-proxy/markers'
@@ -46,7 +47,7 @@ function directoryOf(path: string): Pick<MarkerReading, 'directory' | 'inode'> {
     const info = statSync(path)
     return info.isDirectory() ? { directory: 'present', inode: info.ino } : { directory: 'not-a-directory', inode: null }
   } catch (error) {
-    return { directory: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
+    return { directory: errnoCode(error) === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
   }
 }
 
@@ -55,7 +56,7 @@ function markerFact(path: string): FileFact {
   try {
     return lstatSync(path).isFile() ? 'present' : 'not-a-file'
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
   }
 }

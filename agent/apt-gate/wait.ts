@@ -1,5 +1,6 @@
 import { statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { MarkerReader, MarkerReading } from './facts'
 
 /**
@@ -80,7 +81,7 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
           current = { path, inode: path === options.directory ? inodeOf(path) : null, watcher }
           return
         } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code
+          const code = errnoCode(error)
           const parent = dirname(path)
           if ((code === 'ENOENT' || code === 'ENOTDIR') && parent !== path) path = parent
           else {

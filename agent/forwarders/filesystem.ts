@@ -1,12 +1,13 @@
 import { constants } from 'node:fs'
 import { chmod, chown, lstat, mkdir, open, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { errnoCode, errorMessage } from '../../rpc/errors'
 import type { Ownership } from './owners'
 
 /** What could not be done about ownership (not root, no such user); the rest still works. */
 export type OwnershipResult = { readonly ok: true } | { readonly ok: false; readonly reason: string }
 
-const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message
+const codeOf = (error: unknown) => errnoCode(error) ?? errorMessage(error)
 
 // Linux's O_PATH (the same value on x86, arm and arm64; Node does not export it).
 const O_PATH = 0o10000000
@@ -53,7 +54,7 @@ export async function ensureDirectory(path: string, mode: number, ownership: Own
     const found = await lstat(path)
     if (!found.isDirectory()) throw new Error(`${path} exists and is not a directory`)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    if (errnoCode(error) !== 'ENOENT') throw error
     await mkdir(dirname(path), { recursive: true, mode: 0o755 })
     await mkdir(path, { mode: mode & 0o777 })
   }
@@ -66,7 +67,7 @@ export async function clearSocketPath(path: string): Promise<void> {
   try {
     found = await lstat(path)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    if (errnoCode(error) === 'ENOENT') return
     throw error
   }
   if (!found.isSocket()) throw new Error(`${path} exists and is not a socket; left alone`)

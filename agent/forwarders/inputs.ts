@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { errnoCode } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { gatewayFrom, type WorkstationInputs } from './plan'
 
@@ -8,7 +9,7 @@ export async function ipv6State(flagPath: string, systemPath: string): Promise<W
   try {
     untrustedText = (await readFile(flagPath, 'utf8')).slice(0, 16).trim()
   } catch (error) {
-    return { enabled: false, reason: `IPv6 is not available (${systemPath}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` }
+    return { enabled: false, reason: `IPv6 is not available (${systemPath}: ${errnoCode(error) ?? 'unreadable'})` }
   }
   if (untrustedText === '0') return { enabled: true }
   return { enabled: false, reason: `IPv6 is disabled (${systemPath} = ${JSON.stringify(untrustedText)})` }

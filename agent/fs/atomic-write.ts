@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { CodedError, errorMessage } from '../../rpc/errors'
+import { CodedError, errnoCode, errorMessage } from '../../rpc/errors'
 import { resolveLinks } from './resolve'
 
 export interface AtomicWriteOptions {
@@ -85,7 +85,7 @@ export async function createTemporary(target: string): Promise<{ name: string; h
     try {
       return { name, handle: await open(name, 'wx', 0o600) }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= TEMPORARY_ATTEMPTS) throw error
+      if (errnoCode(error) !== 'EEXIST' || attempt >= TEMPORARY_ATTEMPTS) throw error
     }
   }
 }

@@ -1,7 +1,7 @@
 import { lstat, open, readlink } from 'node:fs/promises'
 import { constants, type Stats } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { CodedError } from '../../rpc/errors'
+import { CodedError, errnoCode } from '../../rpc/errors'
 import { rootPath } from '../paths'
 
 /**
@@ -18,7 +18,6 @@ export interface LinkEnd {
 
 const MAX_LINKS = 40
 
-const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code
 
 const componentsOf = (path: string) => path.split('/').filter((name) => name !== '' && name !== '.')
 
@@ -78,7 +77,7 @@ export async function resolveLinks(path: string, root = '/'): Promise<LinkEnd> {
     try {
       entry = await lstat(next)
     } catch (error) {
-      if (errnoOf(error) !== 'ENOENT') throw error
+      if (errnoCode(error) !== 'ENOENT') throw error
       if (steerer !== null) throw unsafe(`leading to ${next}, which does not exist`)
       return { target: join(next, ...todo), existing: null }
     }
@@ -153,7 +152,7 @@ export async function pathKind(path: string): Promise<'file' | 'symlink' | 'dire
     if (entry.isSymbolicLink()) return 'symlink'
     return entry.isFile() ? 'file' : entry.isDirectory() ? 'directory' : 'other'
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return 'missing'
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return 'missing'
     throw error
   }
 }

@@ -1,5 +1,6 @@
 import { lstat, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { QubesdbRead, QubesdbReader } from '../qubesdb/reader'
 import { QUBES_SERVICE_NAME } from '../qubesdb/values'
 
@@ -25,7 +26,7 @@ export async function fileFact(path: string, followLinks = true): Promise<FileFa
   try {
     return (await (followLinks ? stat : lstat)(path)).isFile() ? 'present' : 'not-a-file'
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
   }
 }
@@ -42,7 +43,7 @@ export async function enabledServices(dir: string): Promise<RoleFacts['services'
   try {
     untrustedNames = await readdir(dir)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     return code === 'ENOENT' ? { names: [], rejected: [] } : { names: [], rejected: [], error: `cannot list ${dir}: ${code}` }
   }
   const names = untrustedNames.filter((name) => QUBES_SERVICE_NAME.test(name) && name.length <= 255)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errorMessage } from '../../rpc/errors'
+import { errnoCode, errorMessage } from '../../rpc/errors'
 import type { StackedTorSection } from '../forwarders/manifest'
 import type { Ownership } from '../forwarders/owners'
 import { writeFileAtomic } from './write'
@@ -23,7 +23,7 @@ async function readCookie(path: string, size: number): Promise<{ bytes: Buffer }
     const bytes = await readFile(path)
     return bytes.length === size ? { bytes } : { why: `${path} changed while read` }
   } catch (error) {
-    return { why: (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
+    return { why: errnoCode(error) === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
   }
 }
 

@@ -1,5 +1,6 @@
 import { rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import { createTemporary, syncDirectory } from '../fs/atomic-write'
 
 export interface FileOwner {
@@ -22,7 +23,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode: numb
       try {
         await file.chown(owner.uid, owner.gid)
       } catch (error) {
-        ownerProblem = `cannot change the owner of ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`
+        ownerProblem = `cannot change the owner of ${path}: ${errnoCode(error) ?? String(error)}`
       }
     }
     await file.chmod(mode)

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { CodedError } from '../../rpc/errors'
+import { CodedError, errnoCode } from '../../rpc/errors'
 import type { ControlConnection } from './connection'
 import { replyWords } from './syntax'
 
@@ -38,7 +38,7 @@ export async function readCookie(path: string): Promise<Buffer> {
   try {
     handle = await open(path, 'r')
   } catch (error) {
-    throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${errnoCode(error) ?? (error as Error).message}`, { cause: error })
   }
   try {
     const info = await handle.stat()

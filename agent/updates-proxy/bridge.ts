@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import type { Writable } from 'node:stream'
+import { errnoCode } from '../../rpc/errors'
 import type { RpcCall } from '../../rpc/call'
 import type { TorReadiness } from '../tor/readiness'
 import type { CodedError } from '../../rpc/errors'
@@ -46,7 +47,7 @@ export async function bridgeCall(call: RpcCall, options: BridgeOptions): Promise
   try {
     proxy = await connectProxy(options, call.signal)
   } catch (error) {
-    const reason = `the updates proxy ${options.host}:${options.port} is not reachable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
+    const reason = `the updates proxy ${options.host}:${options.port} is not reachable: ${errnoCode(error) ?? (error as Error).message}`
     call.log.warning(reason)
     return endWith(call, notReadyResponse(reason, options.notReadyHeader))
   }

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import type { Role } from '../role'
 import { fileFact, type FileFact } from '../role/facts'
@@ -34,7 +35,7 @@ async function directoryState(path: string): Promise<MarkerState['directory']> {
   try {
     return (await stat(path)).isDirectory() ? 'present' : 'not-a-directory'
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'
+    return errnoCode(error) === 'ENOENT' ? 'missing' : 'unreadable'
   }
 }
 
