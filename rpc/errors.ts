@@ -48,7 +48,7 @@ export function errorMessage(error: unknown): string {
   return String(error)
 }
 
-/** qrexec's own exit codes, as a caller of qrexec-client-vm sees them (docs/qubes-facts.md). */
+/** qrexec's own exit codes, as a caller of qrexec-client-vm sees them (docs/qubes-facts.md, qrexec). */
 export const QREXEC_EXIT = { failure: 125, refused: 126, notFound: 127 } as const
 
 /** The dom0 policy refused the call (exit 126). */

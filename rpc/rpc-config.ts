@@ -1,6 +1,6 @@
 /**
  * `/etc/qubes/rpc-config/SERVICE`: per-service qrexec options, `key = value` lines,
- * booleans true/false, strings in single quotes (QREXEC.md).
+ * booleans true/false, strings in single quotes (docs/qubes-facts.md).
  */
 export interface RpcConfig {
   readonly skipServiceDescriptor?: boolean

@@ -1,7 +1,7 @@
 import { dirname } from 'node:path'
 import { absolutePath, integer, ipAddress, list, ManifestIssue, object, oneOf, optional, record, string, type Checked, type Checker } from '../manifest/check'
 
-// The `stackedTor:` section (SPEC 9): where a workstation listens for applications that
+// The `stackedTor:` section (docs/stacked-tor.md): where a workstation listens for applications that
 // expect a local Tor, where each listener forwards to, and the Tor state it emulates.
 
 /** An octal mode as text ('0666', '2755'): YAML would read a bare 0666 as decimal. */

@@ -1,6 +1,6 @@
 import { absolutePath, integer, object, oneOf, string, type Checked } from '../manifest/check'
 
-// The `gatewayInterface:` section of qubes.yaml (SPEC section 8).
+// The `gatewayInterface:` section of qubes.yaml (docs/gateway-interface.md).
 
 export const gatewayInterfaceSection = object({
   /** A Linux interface name: at most 15 characters, no slash or space. */

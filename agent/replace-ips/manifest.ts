@@ -1,6 +1,6 @@
 import { absolutePath, fileName, integer, list, ManifestIssue, object, oneOf, string, type Checked, type Checker } from '../manifest/check'
 
-// The `replaceIps:` section of qubes.yaml (SPEC section 7).
+// The `replaceIps:` section of qubes.yaml (docs/replace-ips.md).
 
 const addressEntry = object({
   /** The qubesdb key holding the address Qubes assigned. */

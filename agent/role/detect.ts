@@ -4,7 +4,7 @@ export type WhonixFlavour = 'gateway' | 'workstation'
 export type QubeClass = 'template' | 'app' | 'disposable' | 'standalone' | 'net' | 'proxy'
 export type Persistence = 'full' | 'rw-only' | 'none'
 
-/** The stable answer of `role --json` and `whonix.Role` (schema documented in the README). */
+/** The stable answer of `role --json` and `whonix.Role` (schema in docs/json-schemas.md). */
 export interface Role {
   readonly schema: 1
   readonly qubes: boolean

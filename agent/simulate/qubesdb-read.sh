@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stand-in for Qubes' qubesdb-read, written from ../shared/SPEC.md section 1: prints the
+# Stand-in for Qubes' qubesdb-read, as docs/qubes-facts.md describes it (what a qube exposes): prints the
 # value of each KEY followed by a newline and exits 0, or says so on stderr and exits 1
 # for a missing key. Its database is a directory: key /qubes-ip is the file DATA/qubes-ip,
 # holding the value and its newline (so one key costs one process, as the real one does).

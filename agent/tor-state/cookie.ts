@@ -38,7 +38,7 @@ export interface TorStateOptions {
 }
 
 /**
- * Tor's control cookie, emulated (SPEC 9): random bytes made once per installation and
+ * Tor's control cookie, emulated (docs/stacked-tor.md): random bytes made once per installation and
  * kept in `torState.source` (root only), then copied to where Tor clients read it
  * (mode torState.mode, group stackedTor.group). Directories of the copies must exist.
  */

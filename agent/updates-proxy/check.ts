@@ -39,7 +39,7 @@ const DIAGNOSIS_MARGIN_MS = 500
 export const checkApplies = (role: Role): boolean => role.qubes && role.class === 'template' && role.whonix !== null
 
 /**
- * The template's torified updates-proxy check with upstream's contract (SPEC 4): same
+ * The template's torified updates-proxy check with upstream's contract (docs/qubes-facts.md, updates-proxy check): same
  * markers, modes, skip service, user and exit codes. Retries back off instead of waiting
  * a fixed second, and the whole check is bounded by itself.
  */

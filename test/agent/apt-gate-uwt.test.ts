@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { commandLine, descendants, gateSandbox, manifest, start, touch, type GateSandbox } from './apt-gate-helpers'
 
-// uwt's wrapper, as SPEC section 5 describes it: an associative array, every drop-in
+// uwt's wrapper, as docs/qubes-facts.md (apt gate) describes it: an associative array, every drop-in
 // sourced in order, then the real program (here: it reports the array and its arguments).
 const HARNESS = `#!/bin/bash
 set -o errexit -o nounset -o pipefail

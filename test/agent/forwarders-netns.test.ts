@@ -74,7 +74,7 @@ describe.skipIf(!netns || tor.missing)('stacked-Tor forwarders in a workstation 
 
     qube = await simulatedQube('workstation', { 'qubes-gateway': GATEWAY, 'qubes-gateway6': GATEWAY6 })
     await setIpv6Flag(qube.root, '0')
-    // As the daemon's unit runs it: V8's young generation kept small (see README, stacked-Tor forwarders).
+    // As the daemon's unit runs it: V8's young generation kept small (see docs/stacked-tor.md).
     daemon = await startDaemon(qube.root, { netns: WS, env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } })
   }, 90_000)
 

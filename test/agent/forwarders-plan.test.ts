@@ -26,7 +26,7 @@ const inputs = (overrides: Partial<WorkstationInputs> = {}): WorkstationInputs =
 })
 const rows = (plan: ReturnType<typeof workstationPlan>) => plan.map((row) => [row.name, row.target === null ? null : formatEndpoint(row.target)])
 
-describe("a workstation's forwarding table (SPEC 9)", () => {
+describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
   it('forwards each loopback port and socket to the same port of /qubes-gateway, 9151 to 9051', () => {
     const plan = workstationPlan(section, inputs())
     expect(rows(plan)).toEqual([

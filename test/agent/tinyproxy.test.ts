@@ -13,37 +13,37 @@ import { requirePart } from '../helpers/parts'
 import { freePort, simulatedQube, startTinyproxy, tinyproxyConfigLines, waitUntil } from './updates-proxy-helpers'
 
 const tinyproxy = requirePart('tinyproxy')
-const SPEC: BlockSpec = { begin: '# BEGIN ours', end: '# END ours', lines: ['Upstream socks5 127.0.0.1:9104', 'DefaultErrorFile "/x.html"'] }
+const BLOCK: BlockSpec = { begin: '# BEGIN ours', end: '# END ours', lines: ['Upstream socks5 127.0.0.1:9104', 'DefaultErrorFile "/x.html"'] }
 const BASE = 'Port 8082\nAllow 127.0.0.1\n'
 
 describe('tinyproxy block edit', () => {
   it('appends the block once, and a second edit changes nothing', () => {
-    const first = withBlock(BASE, SPEC, 'conf')
+    const first = withBlock(BASE, BLOCK, 'conf')
     expect(first.changed).toBe(true)
     expect(first.text).toBe(`${BASE}# BEGIN ours\nUpstream socks5 127.0.0.1:9104\nDefaultErrorFile "/x.html"\n# END ours\n`)
-    const second = withBlock(first.text, SPEC, 'conf')
+    const second = withBlock(first.text, BLOCK, 'conf')
     expect(second).toMatchObject({ changed: false, text: first.text })
-    expect(hasBlock(first.text, SPEC)).toBe(true)
-    expect(hasBlock(BASE, SPEC)).toBe(false)
+    expect(hasBlock(first.text, BLOCK)).toBe(true)
+    expect(hasBlock(BASE, BLOCK)).toBe(false)
   })
 
   it('replaces an outdated block in place and keeps everything around it', () => {
     const old = `Port 8082\n# BEGIN ours\nUpstream socks5 127.0.0.1:9050\n# END ours\nAllow 10.137.0.0/16\n`
-    const edit = withBlock(old, SPEC, 'conf')
+    const edit = withBlock(old, BLOCK, 'conf')
     expect(edit.text).toBe(`Port 8082\n# BEGIN ours\nUpstream socks5 127.0.0.1:9104\nDefaultErrorFile "/x.html"\n# END ours\nAllow 10.137.0.0/16\n`)
   })
 
   it('adds a final newline to a file without one', () => {
-    expect(withBlock('Port 8082', SPEC, 'conf').text.startsWith('Port 8082\n# BEGIN ours\n')).toBe(true)
+    expect(withBlock('Port 8082', BLOCK, 'conf').text.startsWith('Port 8082\n# BEGIN ours\n')).toBe(true)
   })
 
   it('refuses a damaged block instead of guessing', () => {
     for (const text of [`# BEGIN ours\n${BASE}`, `${BASE}# END ours\n`, '# BEGIN ours\n# END ours\n# BEGIN ours\n# END ours\n', '# END ours\n# BEGIN ours\n'])
-      expect(() => withBlock(text, SPEC, '/etc/tinyproxy/x.conf')).toThrow(/our block is damaged/)
+      expect(() => withBlock(text, BLOCK, '/etc/tinyproxy/x.conf')).toThrow(/our block is damaged/)
   })
 
   it('names upstream rules outside the block', () => {
-    expect(withBlock(`${BASE}upstream http 10.0.0.1:3128\n`, SPEC, 'conf').foreignUpstreams).toEqual(['upstream http 10.0.0.1:3128'])
+    expect(withBlock(`${BASE}upstream http 10.0.0.1:3128\n`, BLOCK, 'conf').foreignUpstreams).toEqual(['upstream http 10.0.0.1:3128'])
   })
 })
 

@@ -22,8 +22,8 @@ const parts = [
 ]
 const missing = parts.find((part) => part.missing)
 
-// SPEC section 11, as Whonix ships them.
-const SPEC_DEPENDS: Record<string, string[]> = {
+// The metapackages' dependencies as Whonix ships them.
+const METAPACKAGE_DEPENDS: Record<string, string[]> = {
   'qubes-whonix-shared-packages-recommended': [
     'qubes-core-agent-passwordless-root | dummy-dependency',
     'qubes-kernel-vm-support',
@@ -60,7 +60,7 @@ describe.skipIf(missing)('the Debian packages', () => {
   })
 
   it('builds the agent and the three metapackages, all architecture-independent', () => {
-    expect(Object.keys(debs).sort()).toEqual([AGENT, ...Object.keys(SPEC_DEPENDS)].sort())
+    expect(Object.keys(debs).sort()).toEqual([AGENT, ...Object.keys(METAPACKAGE_DEPENDS)].sort())
     for (const deb of Object.values(debs)) expect(debField(deb, 'Architecture')).toBe('all')
   })
 
@@ -203,8 +203,8 @@ describe.skipIf(missing)('the Debian packages', () => {
   }, 120_000)
 
   describe('the metapackages', () => {
-    it('carry the dependencies of SPEC section 11 and ship no files', () => {
-      for (const [name, depends] of Object.entries(SPEC_DEPENDS)) {
+    it('carry the dependencies Whonix gives them and ship no files', () => {
+      for (const [name, depends] of Object.entries(METAPACKAGE_DEPENDS)) {
         const deb = debs[name]!
         expect(debField(deb, 'Section')).toBe('metapackages')
         expect(relations(debField(deb, 'Depends'))).toEqual(depends)
@@ -215,12 +215,12 @@ describe.skipIf(missing)('the Debian packages', () => {
     })
 
     it("apt (dry run) finds unmet exactly the dependencies this system's archive lacks", () => {
-      const names = Object.values(SPEC_DEPENDS).flatMap((depends) => depends.flatMap((relation) => relation.split(' | ')))
+      const names = Object.values(METAPACKAGE_DEPENDS).flatMap((depends) => depends.flatMap((relation) => relation.split(' | ')))
       const policy = spawnSync('apt-cache', ['policy', ...names], { encoding: 'utf8' }).stdout
       // One block per package apt knows: `name:` then `  Candidate: VERSION` or `(none)`.
       const candidates = new Set([...policy.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate: (?!\(none\))/gm)].map((match) => match[1]))
       const known = (name: string) => candidates.has(name)
-      for (const [name, depends] of Object.entries(SPEC_DEPENDS)) {
+      for (const [name, depends] of Object.entries(METAPACKAGE_DEPENDS)) {
         const apt = spawnSync('apt-get', ['install', '--simulate', '--no-install-recommends', debs[name]!], { encoding: 'utf8' })
         const unmet = [...apt.stdout.matchAll(/Depends: (\S+) but it is not installable/g)].map((match) => match[1])
         const orAlternatives = [...apt.stdout.matchAll(/or\s+(\S+) but it is not installable/g)].map((match) => match[1])
