@@ -1,6 +1,6 @@
 import yargs from 'yargs/yargs'
 import { CodedError } from '../rpc/errors'
-import type { AgentCommand, Features, GlobalArgs } from './commands/command'
+import type { AgentCommand, Features } from './commands/command'
 import type { Io } from './io'
 
 /** The commands by name, each loaded when it runs (the list is in agent/features.ts). */
@@ -67,7 +67,7 @@ export async function runCli(argv: readonly string[], io: Io, features: Features
       command.describe,
       (y) => (command.builder ? command.builder(y as never) : y),
       async (args) => {
-        exitCode = await command.run(args as unknown as never & GlobalArgs, io, features)
+        exitCode = await command.run(args as never, io, features)
       },
     )
   }

@@ -128,7 +128,7 @@ async function main(options: Options): Promise<void> {
   const agent = agentPackage([nodejsRelation(project.engines.node)])
   const date = new Date(time * 1000).toISOString().slice(0, 10)
   const scripts = maintainerScripts(AGENT, diversions)
-  const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8'))))
+  const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8')) as Parameters<typeof bundledPackageDirs>[0]))
   const man = `man/${AGENT}.1`
   const debian: Record<string, string> = {
     'debian/control': renderControl({ name: SOURCE, maintainer: MAINTAINER, section: 'admin' }, [agent, ...METAPACKAGES]),

@@ -43,5 +43,5 @@ export function parseRpcConfig(text: string): { config: RpcConfig; problems: str
     const value = match[2] ?? ''
     config[key] = value.startsWith("'") ? value.slice(1, -1) : value === 'true'
   })
-  return { config: config as RpcConfig, problems }
+  return { config: config, problems }
 }

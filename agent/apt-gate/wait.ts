@@ -130,7 +130,7 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
     }
 
     const onAbort = () => finish('aborted')
-    const deadline = setTimeout(async () => {
+    const onDeadline = async () => {
       try {
         last = await options.read()
       } catch {
@@ -138,7 +138,8 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
       }
       const outcome = last ? settled(last) : null
       finish(outcome === 'passed' || outcome === 'failed' ? outcome : 'timeout')
-    }, options.timeoutMs)
+    }
+    const deadline = setTimeout(() => void onDeadline(), options.timeoutMs)
     const recheck = setInterval(() => {
       if (options.stillWanted && !options.stillWanted()) finish('aborted')
       else void check()

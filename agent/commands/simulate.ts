@@ -42,7 +42,7 @@ export const simulateCommand = defineCommand({
   builder: (yargs) =>
     yargs.option('as', { choices: PROFILE_NAMES, describe: 'the kind of qube to simulate (all of them in the demo when omitted)' }),
   async run(args, io, features) {
-    const as = args.as as ProfileName | undefined
+    const as = args.as
     if (args.root !== '/') {
       if (as === undefined) throw new CodedError('USAGE', 'simulate --root DIR needs --as PROFILE', { exitCode: 2 })
       await buildSimulatedQube(args.root, PROFILES[as], await features.loadManifest(args.config))

@@ -23,7 +23,7 @@ export const reportPath = (context: AgentContext): string => join(context.paths.
 export function parseReport(untrusted: unknown): CheckReport | null {
   if (typeof untrusted !== 'object' || untrusted === null) return null
   const value = untrusted as Record<string, unknown>
-  const count = (key: string) => (typeof value[key] === 'number' && Number.isInteger(value[key]) && (value[key] as number) >= 0 ? (value[key] as number) : null)
+  const count = (key: string) => (typeof value[key] === 'number' && Number.isInteger(value[key]) && (value[key]) >= 0 ? (value[key]) : null)
   const attempts = count('attempts')
   const elapsedMs = count('elapsedMs')
   if (value.schema !== 1 || !RESULTS.includes(value.result as string) || attempts === null || elapsedMs === null) return null

@@ -57,7 +57,7 @@ export async function startDaemon(
   const node = options.node ?? process.execPath
   const [file, args] = options.netns ? ['ip', ['netns', 'exec', options.netns, node, AGENT, ...agentArgs]] : [node, [AGENT, ...agentArgs]]
   // `ip netns exec` execs the program: the child's pid is the daemon's.
-  const child: ChildProcess = spawn(file as string, args as string[], { stdio: ['ignore', 'ignore', 'pipe'], env: options.env ?? process.env })
+  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: options.env ?? process.env })
   let log = ''
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (log += text))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

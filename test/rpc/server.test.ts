@@ -203,7 +203,7 @@ describe('socket services: streams', () => {
       const socket = connect({ path, allowHalfOpen: true })
       let answered = false
       socket.on('data', () => undefined)
-      socket.on('end', async () => {
+      socket.on('end', () => {
         answered = true
         socket.write('more input')
         socket.end()

@@ -107,7 +107,8 @@ function qvmAction(system: System, name: string, action: string, options: Readon
 const optionsOf = (value: unknown) => new Map(pairs(value) ?? [])
 
 function applyOne(system: System, state: ParsedState, readSource: (url: string) => string, out: Outcome): void {
-  const name = String(state.args.get('name') ?? state.id)
+  const named = state.args.get('name')
+  const name = typeof named === 'string' || typeof named === 'number' ? String(named) : state.id
   const [module, fn] = state.fun.split('.')
   if (state.fun === 'qvm.vm') {
     for (const action of QVM_VM_ORDER) if (state.args.has(action)) qvmAction(system, name, action, optionsOf(state.args.get(action)), out)
