@@ -1,5 +1,5 @@
 import { jsonHandler } from '../../rpc/json'
-import { currentStatus } from './index'
+import { currentStatus } from '.'
 import type { HandlerFactory } from '../services/environment'
 
 /** whonix.Status: the status JSON of `status --json`, with the daemon's live parts. */
