@@ -2,7 +2,7 @@ import type { Role } from './role'
 import type { Status } from './status'
 import { lastCheckLines } from './updates-proxy/format'
 import { protectedFilesSummary } from './protected-files/format'
-import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
+import { stackedTorDetails, stackedTorSummary } from './stacked-tor/format'
 import { daemonSummary } from './daemon/format'
 
 /** Human-readable renderings of the JSON answers; `--json` prints the objects themselves. */

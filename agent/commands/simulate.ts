@@ -13,7 +13,7 @@ import { formatReplaceIps } from '../replace-ips/format'
 import { checkApplies } from '../updates-proxy/check'
 import { demoCheck } from '../updates-proxy/demo'
 import { demoQrexecCalls } from '../daemon/demo'
-import { demoStackedTor } from '../forwarders/demo'
+import { demoStackedTor } from '../stacked-tor/demo'
 import { defineCommand, type Features } from './command'
 
 async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io, features: Features): Promise<void> {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { errnoCode, errorMessage } from '../../rpc/errors'
-import type { StackedTorSection } from '../forwarders/manifest'
-import type { Ownership } from '../forwarders/owners'
+import type { StackedTorSection } from '../stacked-tor/manifest'
+import type { Ownership } from '../stacked-tor/owners'
 import { writeFileAtomic } from './write'
 
 /** What `status` says about the emulated Tor state files. */

@@ -19,7 +19,7 @@ describe('import layers', () => {
 
   it('infrastructure never imports a feature, nor the composition root at run time', async () => {
     expect(await ruleIds('agent/generated/registry.ts', "import { aptGateFiles } from '../apt-gate/files'\nexport const probe = aptGateFiles\n")).toContain(RESTRICTED)
-    expect(await ruleIds('agent/daemon/parts.ts', "import { stackedTorPart } from '../forwarders/part'\nexport const probe = stackedTorPart\n")).toContain(RESTRICTED)
+    expect(await ruleIds('agent/daemon/parts.ts', "import { stackedTorPart } from '../stacked-tor/part'\nexport const probe = stackedTorPart\n")).toContain(RESTRICTED)
     expect(await ruleIds('agent/cli.ts', "import { COMMANDS } from './features'\nexport const probe = COMMANDS\n")).toContain(RESTRICTED)
   })
 

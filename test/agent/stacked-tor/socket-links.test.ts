@@ -1,9 +1,9 @@
 import { chmod, lstat, readFile, readlink, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { tcpEndpoint, unixEndpoint } from '../../../agent/forwarders/endpoint'
-import { applyOwnership } from '../../../agent/forwarders/filesystem'
-import type { ForwarderPlan } from '../../../agent/forwarders/plan'
+import { tcpEndpoint, unixEndpoint } from '../../../agent/stacked-tor/endpoint'
+import { applyOwnership } from '../../../agent/stacked-tor/filesystem'
+import type { ForwarderPlan } from '../../../agent/stacked-tor/plan'
 import { tempRoot } from '../../helpers/sandbox'
 import { serve, startForwarder } from './helpers'
 

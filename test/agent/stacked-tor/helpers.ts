@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url'
 import { onTestFinished } from 'vitest'
 import { parse, stringify } from 'yaml'
 import type { RpcLog } from '../../../rpc/call'
-import { createBufferPools } from '../../../agent/forwarders/buffers'
-import { Forwarder, type ForwarderSettings } from '../../../agent/forwarders/forwarder'
-import type { ForwarderPlan } from '../../../agent/forwarders/plan'
+import { createBufferPools } from '../../../agent/stacked-tor/buffers'
+import { Forwarder, type ForwarderSettings } from '../../../agent/stacked-tor/forwarder'
+import type { ForwarderPlan } from '../../../agent/stacked-tor/plan'
 
 export const MANIFEST_FILE = fileURLToPath(new URL('../../../qubes.yaml', import.meta.url))
 
