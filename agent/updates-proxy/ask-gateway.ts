@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises'
 import { callQrexecService, QREXEC_CLIENT_VM } from '../../rpc/qrexec-client'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
-import { quotePrintable } from './diagnostic'
+import { quotePrintable } from './failure-text'
 import { summarizeHealth, type GatewayHealth } from './health'
 
 export const STATUS_SERVICE = 'whonix.UpdatesProxyStatus'
