@@ -1,4 +1,5 @@
 import { absolutePath, integer, object, oneOf, string, type Checked } from '../manifest/check'
+import { serviceUnitName } from '../manifest/validators'
 
 // The `gatewayInterface:` section of qubes.yaml (docs/gateway-interface.md).
 
@@ -9,7 +10,7 @@ export const gatewayInterfaceSection = object({
   /** iproute2's `ip`, run as it is (a host program, not re-rooted). */
   ipProgram: absolutePath,
   timeoutMs: integer(100, 60_000),
-  unit: string({ pattern: /^[A-Za-z0-9:_.@-]+\.service$/, maxLength: 255 }),
+  unit: serviceUnitName,
 })
 
 export type GatewayInterfaceManifest = Checked<typeof gatewayInterfaceSection>

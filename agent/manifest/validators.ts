@@ -24,7 +24,18 @@ export const fileMode: Checker<number> = (untrusted, at) => {
   return Number.parseInt(text, 8)
 }
 
-export const unitName: Checker<string> = string({ pattern: /^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|timer|mount|path)$/, maxLength: 255 })
+// The one unit-name pattern: systemd's characters (letters, digits, `:_.\-`, `@` of a template) and a unit type.
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|timer|mount|path)$/
+
+/** A systemd unit name of any type the agent orders itself against. */
+export const unitName: Checker<string> = string({ pattern: UNIT_NAME, maxLength: 255 })
+
+/** A `.service` unit name. */
+export const serviceUnitName: Checker<string> = (untrusted, at) => {
+  const name = unitName(untrusted, at)
+  if (!name.endsWith('.service')) throw new ManifestIssue(at, `${JSON.stringify(name)} is not a .service unit`)
+  return name
+}
 
 /** A Unix user name as Debian's adduser accepts it by default. */
 export const userName: Checker<string> = string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })
