@@ -16,6 +16,8 @@ const FEATURES = [
   'stacked-tor',
   'status',
   'tor-state',
+  'updates-bridge',
+  'updates-check',
   'updates-proxy',
 ]
 const INFRASTRUCTURE = [

@@ -30,8 +30,8 @@ import { torSection } from './tor/manifest'
 import { torBrowserProfile } from './tor-state/profile'
 import { updatesProxyFiles } from './updates-proxy/files'
 import { updatesProxySection } from './updates-proxy/manifest'
-import { updatesProxyCheckService } from './updates-proxy/recheck'
-import { updatesProxyService, updatesProxyStatusService } from './updates-proxy/services'
+import { updatesProxyCheckService } from './updates-check/recheck'
+import { updatesProxyService, updatesProxyStatusService } from './updates-bridge/services'
 
 /*
  * The composition root: the one file that names the features. The infrastructure

@@ -1,6 +1,6 @@
 import type { Role } from './role'
 import type { Status } from './status'
-import { lastCheckLines } from './updates-proxy/format'
+import { lastCheckLines } from './updates-check/format'
 import { protectedFilesSummary } from './protected-files/format'
 import { stackedTorDetails, stackedTorSummary } from './stacked-tor/format'
 import { daemonSummary } from './daemon/format'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { errnoCode } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { fileFact, type FileFact } from '../role/facts'
-import { markerPaths, verdictOf, type MarkerState } from '../updates-proxy/markers'
+import { markerPaths, verdictOf, type MarkerState } from '../updates-check/markers'
 import type { GateFacts } from './conditions'
 
 async function exists(path: string): Promise<boolean> {
@@ -64,7 +64,7 @@ function markerFact(path: string): FileFact {
 export type MarkerReader = () => Promise<MarkerReading>
 
 /**
- * Reads the markers as updates-proxy/markers.ts defines them: regular files only, links do
+ * Reads the markers as updates-check/markers.ts defines them: regular files only, links do
  * not count. Synchronous stats (microseconds each): an inotify event is answered on the
  * main thread alone, without a round trip through libuv's thread pool.
  */

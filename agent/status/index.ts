@@ -4,7 +4,7 @@ import { queryDaemonStatus } from '../daemon/query'
 import type { DaemonStatus } from '../daemon/status'
 import { checkProtectedFiles, type ProtectedFilesReport } from '../protected-files/report'
 import { currentRole, type Role } from '../role'
-import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
+import { readMarkerState, type MarkerState } from '../updates-check/markers'
 
 /** The answer of `status --json` and `whonix.Status`; each feature adds its own field. */
 export interface Status {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT, runAgent } from '../../helpers/cli'
 import { requirePart } from '../../helpers/parts'
-import { accepts, freePort, simulatedQube, startHttpServer, startTinyproxy, waitUntil } from './helpers'
+import { accepts, freePort, simulatedQube, startHttpServer, startTinyproxy, waitUntil } from '../updates-proxy/helpers'
 
 const tinyproxy = requirePart('tinyproxy')
 const PROOF = '<meta name="application-name" content="tor proxy"/>'

@@ -1,4 +1,4 @@
-import type { ProbeResult } from './probe'
+import type { ProbeResult } from '../updates-proxy/probe'
 
 /**
  * Untrusted text as one printable line, in JSON's double quotes: newlines, ESC and every

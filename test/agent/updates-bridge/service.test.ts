@@ -14,7 +14,7 @@ import { rawCall } from '../../rpc/serve-helper'
 import { callThroughAgent, type StandInCall } from '../../stand-ins/qrexec-agent'
 import { READY, startDaemon } from '../daemon/helper'
 import { startStandInTor, startTor } from '../tor/helpers'
-import { freePort, simulatedQube, startHttpServer, startTinyproxy } from './helpers'
+import { freePort, simulatedQube, startHttpServer, startTinyproxy } from '../updates-proxy/helpers'
 
 const tinyproxy = requirePart('tinyproxy')
 const tor = requirePart('tor')

@@ -4,7 +4,7 @@ import { describeBootstrap, type BootstrapPhase } from '../tor/bootstrap'
 import { formatControlAddress } from '../tor/address'
 import { TorReadinessMonitor } from '../tor/readiness'
 import { torControlSettings } from '../tor/settings'
-import { probeProxy } from './probe'
+import { probeProxy } from '../updates-proxy/probe'
 
 /** The answer of `whonix.UpdatesProxyStatus` and `updates-proxy health --json` (versioned). */
 export interface GatewayHealth {

@@ -4,7 +4,7 @@ import { callQrexecService, QREXEC_CLIENT_VM } from '../../rpc/qrexec-client'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { quotePrintable } from './failure-text'
-import { summarizeHealth, type GatewayHealth } from './health'
+import { summarizeHealth, type GatewayHealth } from '../updates-bridge/health'
 
 export const STATUS_SERVICE = 'whonix.UpdatesProxyStatus'
 const MAX_ANSWER_BYTES = 64 * 1024

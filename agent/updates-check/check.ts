@@ -6,7 +6,7 @@ import type { Role } from '../role'
 import { fileFact } from '../role/facts'
 import { describeProbe, formatDiagnostic } from './failure-text'
 import { markerPaths } from './markers'
-import { probeProxy, type ProbeResult } from './probe'
+import { probeProxy, type ProbeResult } from '../updates-proxy/probe'
 import { createMarker, ensureDirectory, removeMarker, writeReport } from './record'
 import { reportPath, type CheckReport } from './report'
 
