@@ -6,6 +6,7 @@ import tseslint from 'typescript-eslint'
 // code never imports test/.
 const FEATURES = [
   'apt-gate',
+  'clock',
   'commands',
   'gateway-interface',
   'packaging',

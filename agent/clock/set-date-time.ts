@@ -3,7 +3,7 @@ import { readLine } from '../../rpc/input'
 import { jsonHandler } from '../../rpc/json'
 import { quoteUntrusted } from '../../rpc/descriptor'
 import { writeFileAtomic } from '../fs/atomic-write'
-import type { HandlerFactory } from './environment'
+import type { HandlerFactory } from '../services/environment'
 
 // What dom0 sends (`date -u -Iseconds` and similar): an ISO 8601 time with its offset.
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:Z|([+-])(\d{2}):?(\d{2}))$/

@@ -1,5 +1,5 @@
 import { jsonHandler } from '../../rpc/json'
-import type { HandlerFactory } from './environment'
+import type { HandlerFactory } from '../services/environment'
 
 export const NTP_REFUSAL =
   'Whonix does not synchronise the clock over NTP: NTP is unauthenticated clearnet traffic that would reveal and skew this qube; sdwdate sets the time over Tor'

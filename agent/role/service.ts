@@ -1,6 +1,6 @@
 import type { Handler } from '../../rpc/call'
 import { jsonFailure, jsonLine } from '../../rpc/json'
-import type { HandlerFactory } from './environment'
+import type { HandlerFactory } from '../services/environment'
 
 /** whonix.Role: the role JSON of `role --json`; the answer is built once, a call only writes it. */
 export const roleService: HandlerFactory = (_context, daemon): Handler => {
