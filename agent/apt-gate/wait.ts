@@ -37,11 +37,8 @@ export function settled(reading: MarkerReading): WaitOutcome | null {
   return null
 }
 
-interface Watch {
-  readonly path: string
-  readonly inode: number | null
-  readonly watcher: FSWatcher | null
-}
+/** What is watched: the marker directory (with its inode) or, while it is missing, an ancestor. */
+type Watch = { readonly path: string; readonly inode: number | null; readonly watcher: FSWatcher | null }
 
 export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
   return new Promise((resolve, reject) => new MarkerWait(options, resolve, reject).start())
@@ -52,9 +49,6 @@ export function waitForMarkers(options: WaitOptions): Promise<WaitResult> {
  * nearest existing ancestor), a serialised re-read on every event and re-check, a deadline.
  */
 class MarkerWait {
-  private readonly options: WaitOptions
-  private readonly resolve: (result: WaitResult) => void
-  private readonly reject: (error: unknown) => void
   private readonly started = performance.now()
   private current: Watch | null = null
   private last: MarkerReading | null = null
@@ -65,11 +59,11 @@ class MarkerWait {
   private recheck: NodeJS.Timeout | undefined
   private readonly onAbort = () => this.finish('aborted')
 
-  constructor(options: WaitOptions, resolve: (result: WaitResult) => void, reject: (error: unknown) => void) {
-    this.options = options
-    this.resolve = resolve
-    this.reject = reject
-  }
+  constructor(
+    private readonly options: WaitOptions,
+    private readonly resolve: (result: WaitResult) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
 
   start(): void {
     this.deadline = setTimeout(() => void this.onDeadline(), this.options.timeoutMs)
