@@ -1,7 +1,7 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-// Layers (README.md, "Layers"): rpc/ stands alone; the infrastructure and the libraries of agent/
+// Layers (README.md, "Dependencies"): rpc/ stands alone; the infrastructure and the libraries of agent/
 // never import a feature (agent/features.ts lists the features and hands them down); shipped
 // code never imports test/.
 const FEATURES = [
