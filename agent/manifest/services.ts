@@ -1,7 +1,7 @@
 import { renderPolicyRule, type PolicyRule } from '../../rpc/policy'
 import { ROLE_SELECTORS } from '../services/selectors'
 import { boolean, integer, list, object, oneOf, optional, record, string, ManifestIssue, type Checker, type Checked } from './check'
-import { unitName } from './validators'
+import { unitName, userName } from './validators'
 
 // The `services:` section: the qrexec services of the agent and who may call them.
 
@@ -46,7 +46,7 @@ const rpcConfig: Checker<RpcConfigOptions> = (untrusted, at) => {
     exitOnServiceEof: optional(boolean),
     exitOnClientEof: optional(boolean),
     waitForSession: optional(boolean),
-    forceUser: optional(string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })),
+    forceUser: optional(userName),
   })(untrusted, at)
   const socketOption = options.exitOnServiceEof !== undefined || options.exitOnClientEof !== undefined || options.waitForSession !== undefined
   if (options.forceUser !== undefined && socketOption)

@@ -1,13 +1,10 @@
 import { dirname } from 'node:path'
 import { absolutePath, integer, ipAddress, list, ManifestIssue, object, oneOf, optional, record, string, type Checked, type Checker } from '../manifest/check'
+import { octalMode, userName } from '../manifest/validators'
 
 // The `stackedTor:` section (docs/stacked-tor.md): where a workstation listens for applications that
 // expect a local Tor, where each listener forwards to, and the Tor state it emulates.
 
-/** An octal mode as text ('0666', '2755'): YAML would read a bare 0666 as decimal. */
-export const octalMode: Checker<number> = (untrusted, at) => Number.parseInt(string({ pattern: /^[0-7]?[0-7]{3}$/ })(untrusted, at), 8)
-
-const accountName = string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })
 const port = integer(1, 65535)
 const envName = string({ pattern: /^[A-Z_][A-Z0-9_]{0,63}$/ })
 // Exported into login shells: kept to characters that need no quoting.
@@ -39,8 +36,8 @@ const unixTable: Checker<Checked<typeof unixListener>[]> = (untrusted, at) => {
 }
 
 const shape = object({
-  user: accountName,
-  group: accountName,
+  user: userName,
+  group: userName,
   socketMode: octalMode,
   directories: list(object({ path: absolutePath, mode: octalMode })),
   loopback: object({ ipv4: ipAddress(4), ipv6: ipAddress(6) }),
