@@ -1,29 +1,11 @@
 import { CodedError } from '../rpc/errors'
 import { plainCommandArgs } from './cli-fast'
-import type { AgentCommand, GlobalArgs } from './commands/command'
+import type { AgentCommand, Features } from './commands/command'
 import type { Io } from './io'
 import { AGENT_VERSION } from './version'
 
-/**
- * The commands, by name. Each module is loaded only when its command runs (or for --help),
- * so a command pays start-up time for its own dependencies alone. Add yours with one line.
- */
-export const COMMANDS: Readonly<Record<string, () => Promise<AgentCommand<never>>>> = {
-  role: async () => (await import('./commands/role')).roleCommand as AgentCommand<never>,
-  status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
-  simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
-  files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
-  'protected-files': async () => (await import('./commands/protected-files')).protectedFilesCommand as AgentCommand<never>,
-  'replace-ips': async () => (await import('./commands/replace-ips')).replaceIpsCommand as AgentCommand<never>,
-  'gateway-interface': async () => (await import('./commands/gateway-interface')).gatewayInterfaceCommand as AgentCommand<never>,
-  firewall: async () => (await import('./commands/firewall')).firewallCommand as AgentCommand<never>,
-  'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
-  'apt-gate': async () => (await import('./commands/apt-gate')).aptGateCommand as AgentCommand<never>,
-  daemon: async () => (await import('./commands/daemon')).daemonCommand as AgentCommand<never>,
-  'rpc-call': async () => (await import('./commands/rpc-call')).rpcCallCommand as AgentCommand<never>,
-  'rpc-exec': async () => (await import('./commands/rpc-exec')).rpcExecCommand as AgentCommand<never>,
-  tor: async () => (await import('./commands/tor')).torCommand as AgentCommand<never>,
-}
+/** The commands by name, each loaded when it runs (the list is in agent/features.ts). */
+export type CommandTable = Readonly<Record<string, () => Promise<AgentCommand<never>>>>
 
 const OPTIONS_WITH_VALUE = new Set(['--root', '--config'])
 
@@ -53,21 +35,21 @@ export function protectCallerWords(argv: readonly string[]): string[] {
   return [...argv.slice(0, index + 2), '--', ...argv.slice(index + 2)]
 }
 
-async function commandsFor(argv: readonly string[]): Promise<AgentCommand<never>[]> {
+async function commandsFor(argv: readonly string[], commands: CommandTable): Promise<AgentCommand<never>[]> {
   const word = commandWord(argv)
-  const load = word === undefined ? undefined : COMMANDS[word]
+  const load = word === undefined ? undefined : commands[word]
   // Help, and the suggestion for a mistyped command, need them all.
-  return load ? [await load()] : Promise.all(Object.values(COMMANDS).map((loadOne) => loadOne()))
+  return load ? [await load()] : Promise.all(Object.values(commands).map((loadOne) => loadOne()))
 }
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
-export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+export async function runCli(argv: readonly string[], io: Io, features: Features & { readonly commands: CommandTable }): Promise<number> {
   const word = commandWord(argv)
-  const load = word === undefined ? undefined : COMMANDS[word]
+  const load = word === undefined ? undefined : features.commands[word]
   if (word !== undefined && load) {
     const command = await load()
     const plain = plainCommandArgs(argv, word, command)
-    if (plain) return command.run(plain as never, io)
+    if (plain) return command.run(plain as never, io, features)
   }
   // Loaded here, not at start: a plain command runs without it.
   const { default: yargs } = await import('yargs/yargs')
@@ -89,13 +71,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       if (error) throw error
       throw new CodedError('USAGE', message.replace(/\s*\n\s*/g, ' '), { exitCode: 2 })
     })
-  for (const command of await commandsFor(argv)) {
+  for (const command of await commandsFor(argv, features.commands)) {
     parser = parser.command(
       command.command as string,
       command.describe,
       (y) => (command.builder ? command.builder(y as never) : y),
       async (args) => {
-        exitCode = await command.run(args as unknown as never & GlobalArgs, io)
+        exitCode = await command.run(args as never, io, features)
       },
     )
   }

@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { CodedError } from '../rpc/errors'
-import { loadManifest } from './manifest/load'
+import { CodedError, errnoCode } from '../rpc/errors'
 import type { Manifest, SystemPaths } from './manifest/schema'
 import { rootPaths, type RootedPaths } from './paths'
 import { createQubesdbReader, findQubesdbRead, type QubesdbReader } from './qubesdb/reader'
@@ -20,16 +19,15 @@ export interface AgentContext {
 
 export interface ContextOptions {
   readonly root?: string
-  readonly config?: string
-  readonly manifest?: Manifest
+  readonly manifest: Manifest
   readonly env?: NodeJS.ProcessEnv
   readonly run?: Runner
   /** The runner for qubesdb-read (default: direct spawn, no shell). */
   readonly runQubesdb?: Runner
 }
 
-export async function createContext(options: ContextOptions = {}): Promise<AgentContext> {
-  const manifest = options.manifest ?? (await loadManifest(options.config))
+export async function createContext(options: ContextOptions): Promise<AgentContext> {
+  const { manifest } = options
   const env = options.env ?? process.env
   const run = options.run ?? runCommand
   const paths = rootPaths(manifest.paths, options.root ?? '/')
@@ -40,13 +38,16 @@ export async function createContext(options: ContextOptions = {}): Promise<Agent
 
 /** `--root DIR` names an existing directory: anything else is a usage error (exit 2). */
 export async function checkRoot(root: string): Promise<void> {
-  const found = await stat(root).catch((error: NodeJS.ErrnoException) => error.code ?? 'unreadable')
+  const found = await stat(root).catch((error: unknown) => errnoCode(error) ?? 'unreadable')
   if (typeof found === 'string') throw new CodedError('USAGE', `--root ${root}: ${found === 'ENOENT' ? 'no such directory' : `cannot be used (${found})`}`, { exitCode: 2 })
   if (!found.isDirectory()) throw new CodedError('USAGE', `--root ${root}: not a directory`, { exitCode: 2 })
 }
 
 /** The context for a CLI invocation's global options. */
-export async function contextFromArgs(args: { readonly root: string; readonly config: string | undefined }): Promise<AgentContext> {
+export async function contextFromArgs(
+  args: { readonly root: string; readonly config: string | undefined },
+  features: { loadManifest(file?: string): Promise<Manifest> },
+): Promise<AgentContext> {
   await checkRoot(args.root)
-  return createContext({ root: args.root, ...(args.config === undefined ? {} : { config: args.config }) })
+  return createContext({ root: args.root, manifest: await features.loadManifest(args.config) })
 }

@@ -1,9 +1,9 @@
 import type { Role } from './role'
 import type { Status } from './status'
-import { lastCheckLines } from './updates-proxy/format'
+import { lastCheckLines } from './updates-check/format'
 import { protectedFilesSummary } from './protected-files/format'
 import { torSettingsSummary } from './tor-settings/status'
-import { stackedTorDetails, stackedTorSummary } from './forwarders/format'
+import { stackedTorDetails, stackedTorSummary } from './stacked-tor/format'
 import { daemonSummary } from './daemon/format'
 import { formatFirewallStatus } from './firewall/status'
 

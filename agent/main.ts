@@ -1,5 +1,6 @@
 import { isCodedError } from '../rpc/errors'
 import { runCli } from './cli'
+import { FEATURES } from './features'
 import { processIo } from './io'
 
 // A known error is one line for the user; anything else is a bug and gets its stack.
@@ -14,4 +15,4 @@ function failed(error: unknown): void {
 }
 
 // No top-level await: the bundle is a CommonJS function (scripts/build.mjs).
-runCli(process.argv.slice(2), processIo).then((code) => void (process.exitCode = code), failed)
+runCli(process.argv.slice(2), processIo, FEATURES).then((code) => void (process.exitCode = code), failed)

@@ -9,7 +9,7 @@ export type PathTable = Readonly<Record<string, string>>
 export type RootedPaths<T extends PathTable> = { readonly [K in keyof T]: string } & {
   readonly root: string
   /** Re-root any other absolute system path the same way. */
-  under(systemPath: string): string
+  readonly under: (systemPath: string) => string
 }
 
 export function rootPath(root: string, systemPath: string): string {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { errnoCode } from '../rpc/errors'
 
 /**
  * The one place the agent runs other programs. Callers build a `Command` as data (pure
@@ -70,7 +71,7 @@ export const runCommand: Runner = async (command) => {
   child.stderr.on('data', count)
   try {
     const output = await child
-    const cause = output.cause as NodeJS.ErrnoException | null
+    const cause = errnoCode(output.cause)
     return {
       exitCode: output.exitCode,
       signal: output.signal,
@@ -78,7 +79,7 @@ export const runCommand: Runner = async (command) => {
       stderr: overflowed ? '' : output.stderr.slice(0, MAX_STDERR_KEPT),
       timedOut,
       overflowed,
-      ...(cause?.code ? { spawnError: cause.code } : {}),
+      ...(cause ? { spawnError: cause } : {}),
     }
   } finally {
     clearTimeout(timer)

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { aptGateFiles } from '../agent/apt-gate/files'
 import { writeGeneratedFiles } from '../agent/generated/write'
-import { shippedManifest } from '../agent/manifest/load'
+import { shippedManifest } from '../agent/features'
 import { rootPaths } from '../agent/paths'
 import { buildSimulatedQube } from '../agent/simulate/build'
 import { PROFILES } from '../agent/simulate/profiles'
@@ -24,7 +24,7 @@ const TRIALS = Number(process.env.BENCH_TRIALS ?? 25)
 const RUNS = Number(process.env.BENCH_RUNS ?? 300)
 const AGENT = 'dist/qubes-whonix-agent.mjs'
 
-// Upstream's gate as SPEC section 5 describes it, in bash: the same conditions (with the
+// Upstream's gate as docs/qubes-facts.md (apt gate) describes it, in bash: the same conditions (with the
 // cheapest "path contains apt" test bash has, so the comparison does not flatter ours),
 // a look once a second for up to 120 s, the same uwtwrapper entries. One line on stderr
 // says it waits, as ours does, so the benchmark knows when to create the marker.

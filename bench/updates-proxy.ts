@@ -2,7 +2,7 @@
  * `npm run bench -- updates-proxy`: ours against upstream, side by side in the same run.
  * 1. Detection latency of the template's check: from the updates proxy (a real tinyproxy)
  *    becoming reachable to the marker written. Ours: the agent's check. Upstream: its loop
- *    as SPEC section 4 describes it, reproduced in bash (curl, then a 1 s sleep).
+ *    as docs/qubes-facts.md (updates-proxy check) describes it, reproduced in bash (curl, then a 1 s sleep).
  * 2. qubes.UpdatesProxy on the gateway, both through the qrexec-agent stand-in, to a real
  *    tinyproxy fetching from a local origin. Ours: the daemon's socket service (Tor ready,
  *    per a stand-in control port at 100 %). Upstream: its executable path, a bash service
@@ -20,14 +20,13 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { PassThrough } from 'node:stream'
 import { parse, stringify } from 'yaml'
-import { generatedFiles } from '../agent/generated/registry'
+import { generatedFiles, parseManifest } from '../agent/features'
 import { writeGeneratedFiles } from '../agent/generated/write'
-import { parseManifest } from '../agent/manifest/load'
 import type { Manifest } from '../agent/manifest/schema'
 import { buildSimulatedQube } from '../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../agent/simulate/profiles'
 import { errorPage } from '../agent/tinyproxy/error-page'
-import { createStandInTor } from '../test/agent/tor-stand-in'
+import { createStandInTor } from '../test/agent/tor/stand-in'
 import { callThroughAgent } from '../test/stand-ins/qrexec-agent'
 import shippedYaml from '../qubes.yaml?raw'
 import { median, percentile, round } from './stats'
@@ -88,7 +87,7 @@ async function startTinyproxy(dir: string, manifest: Manifest, port: number): Pr
   return child
 }
 
-// Upstream's check loop (SPEC 4) in bash: a GET, the meta line looked for, 1 s between tries.
+// Upstream's check loop (docs/qubes-facts.md) in bash: a GET, the meta line looked for, 1 s between tries.
 const upstreamCheck = (url: string, proof: string, dir: string) => `#!/bin/bash
 rm -f '${dir}/whonix-secure-proxy-check-done'
 while true; do

@@ -1,8 +1,6 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { COMMANDS } from '../agent/cli'
-import { generatedFiles } from '../agent/generated/registry'
-import { shippedManifest } from '../agent/manifest/load'
+import { COMMANDS, generatedFiles, shippedManifest } from '../agent/features'
 import { rootPath } from '../agent/paths'
 import { renderChangelog } from './changelog'
 import { nodejsRelation, renderControl } from './control'
@@ -130,7 +128,7 @@ async function main(options: Options): Promise<void> {
   const agent = agentPackage([nodejsRelation(project.engines.node)])
   const date = new Date(time * 1000).toISOString().slice(0, 10)
   const scripts = maintainerScripts(AGENT, diversions, { bundle: manifest.packaging.bundle })
-  const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8'))))
+  const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8')) as Parameters<typeof bundledPackageDirs>[0]))
   const man = `man/${AGENT}.1`
   const debian: Record<string, string> = {
     'debian/control': renderControl({ name: SOURCE, maintainer: MAINTAINER, section: 'admin' }, [agent, ...METAPACKAGES]),

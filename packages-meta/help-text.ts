@@ -18,7 +18,7 @@ export function helpSections(help: string): Map<string, HelpEntry[]> {
     const title = /^([A-Z][A-Za-z ]*):$/.exec(line)
     if (title) {
       current = []
-      sections.set(title[1]!, current as HelpEntry[])
+      sections.set(title[1]!, current)
       continue
     }
     if (current === null) continue

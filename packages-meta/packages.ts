@@ -1,5 +1,5 @@
 // The Debian packages this project builds: the agent and the three recommended
-// metapackages (dependencies as Whonix ships them, SPEC section 11; descriptions ours).
+// metapackages (dependencies as Whonix ships them, docs/qubes-facts.md (packages); descriptions ours).
 
 export const SOURCE = 'qubes-whonix-agent'
 export const MAINTAINER = 'qubes-whonix-agent maintainers <maintainers@users.noreply.r-seed-58633974.example>'

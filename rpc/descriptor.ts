@@ -2,7 +2,7 @@ import { CodedError } from './errors'
 
 /**
  * The service descriptor qrexec-agent writes first on a socket service's connection:
- * the text after `QUBESRPC `, then one NUL byte (see QREXEC.md). Every form:
+ * the text after `QUBESRPC `, then one NUL byte (docs/qubes-facts.md, socket services). Every form:
  *   `SERVICE dom0`, `SERVICE+ARG dom0`            dom0 calling this qube
  *   `SERVICE+ source`, `SERVICE+ARG source`       a qube calling this qube
  *   `SERVICE+ARG source name QUBE`, `... keyword adminvm`   a qube calling dom0
@@ -26,7 +26,7 @@ export interface RequestedTarget {
 export const MAX_DESCRIPTOR_BYTES = 65000
 export const MAX_SERVICE_NAME_BYTES = 255
 
-// Policy character set (QREXEC.md); the service name itself has no `+`.
+// Policy character set (docs/qubes-facts.md); the service name itself has no `+`.
 const SERVICE_NAME = /^[A-Za-z0-9._-]+$/
 const ARGUMENT = /^[A-Za-z0-9+._-]*$/
 // Qubes qube names: a letter first, at most 31 characters.

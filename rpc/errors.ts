@@ -1,6 +1,10 @@
+import type { ErrorCode } from './error-codes'
+
+export type { ErrorCode } from './error-codes'
+
 /**
- * The one error base class of the project. `code` is stable (tests, JSON answers and
- * scripts match on it); `message` is one short line for a person.
+ * The one error base class of the project. `code` is one of rpc/error-codes.ts, stable (tests,
+ * JSON answers and scripts match on it); `message` is one short line for a person.
  */
 export interface CodedErrorOptions {
   cause?: unknown
@@ -12,18 +16,18 @@ export interface CodedErrorOptions {
 
 export class CodedError extends Error {
   override readonly name: string = 'CodedError'
-  readonly code: string
+  readonly code: ErrorCode
   readonly command: readonly string[] | undefined
   readonly exitCode: number | undefined
 
-  constructor(code: string, message: string, options: CodedErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: CodedErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.command = options.command
     this.exitCode = options.exitCode
   }
 
-  toJSON(): { code: string; message: string } {
+  toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message }
   }
 }
@@ -32,13 +36,19 @@ export function isCodedError(value: unknown): value is CodedError {
   return value instanceof CodedError
 }
 
+/** The errno code (ENOENT, EEXIST...) of a failed system call; undefined when there is none. */
+export function errnoCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
+  return typeof error.code === 'string' ? error.code : undefined
+}
+
 /** A message fit for one line, whatever was thrown. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
 }
 
-/** qrexec's own exit codes, as a caller of qrexec-client-vm sees them (QREXEC.md). */
+/** qrexec's own exit codes, as a caller of qrexec-client-vm sees them (docs/qubes-facts.md, qrexec). */
 export const QREXEC_EXIT = { failure: 125, refused: 126, notFound: 127 } as const
 
 /** The dom0 policy refused the call (exit 126). */

@@ -9,7 +9,7 @@ import type { ServedService } from './server'
 export const EXECUTABLE_EXIT = { ok: 0, failed: 1, invalidInvocation: 2 } as const
 
 /**
- * The call as qrexec-agent describes it to an executable service (QREXEC.md): the
+ * The call as qrexec-agent describes it to an executable service (docs/qubes-facts.md): the
  * argument in argv[1] when non-empty, the rest in QREXEC_* variables.
  */
 /** The variables qrexec-agent always sets for an executable service. */

@@ -1,7 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { dirname } from 'node:path'
-import { CodedError, errorMessage } from './errors'
+import { CodedError, errnoCode, errorMessage } from './errors'
 import type { ServiceEndpoint } from './server'
 
 /** The first descriptor systemd passes (sd_listen_fds(3)). */
@@ -75,7 +75,7 @@ export async function listenOnPath(endpoint: ServiceEndpoint, path: string, opti
   try {
     existing = lstatSync(path)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new CodedError('LISTEN_FAILED', `cannot check ${path}: ${errorMessage(error)}`, { cause: error })
+    if (errnoCode(error) !== 'ENOENT') throw new CodedError('LISTEN_FAILED', `cannot check ${path}: ${errorMessage(error)}`, { cause: error })
   }
   if (existing) {
     if (!existing.isSocket()) throw new CodedError('LISTEN_FAILED', `${path} exists and is not a socket; not removing it`)

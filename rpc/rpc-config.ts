@@ -1,6 +1,6 @@
 /**
  * `/etc/qubes/rpc-config/SERVICE`: per-service qrexec options, `key = value` lines,
- * booleans true/false, strings in single quotes (QREXEC.md).
+ * booleans true/false, strings in single quotes (docs/qubes-facts.md).
  */
 export interface RpcConfig {
   readonly skipServiceDescriptor?: boolean
@@ -43,5 +43,5 @@ export function parseRpcConfig(text: string): { config: RpcConfig; problems: str
     const value = match[2] ?? ''
     config[key] = value.startsWith("'") ? value.slice(1, -1) : value === 'true'
   })
-  return { config: config as RpcConfig, problems }
+  return { config: config, problems }
 }

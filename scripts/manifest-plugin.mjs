@@ -9,9 +9,9 @@ import { parse } from 'yaml'
 
 const ID = 'virtual:shipped-manifest'
 const MANIFEST = fileURLToPath(new URL('../qubes.yaml', import.meta.url))
-const SCHEMA = fileURLToPath(new URL('../agent/manifest/schema.ts', import.meta.url))
+const SCHEMA = fileURLToPath(new URL('../agent/manifest-schema.ts', import.meta.url))
 
-/** The schema's checker, bundled and loaded here (agent/manifest/schema.ts is TypeScript). */
+/** The schema's checker, bundled and loaded here (agent/manifest-schema.ts is TypeScript). */
 async function manifestSchema() {
   const { outputFiles } = await build({ entryPoints: [SCHEMA], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'warning' })
   const module = { exports: {} }

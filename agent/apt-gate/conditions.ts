@@ -1,7 +1,7 @@
 import type { Manifest } from '../manifest/schema'
 
 /**
- * When the gate applies (SPEC section 5): upstream's conditions, with the command matched
+ * When the gate applies (docs/qubes-facts.md, apt gate): upstream's conditions, with the command matched
  * by its exact name instead of "its path contains apt". Pure; facts.ts gathers the inputs.
  */
 export type GateMode =

@@ -1,8 +1,9 @@
 import { lstatSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import { markerFact, type FileFact } from '../role/facts'
-import { markerPaths, verdictOf, type MarkerState } from '../updates-proxy/markers'
+import { markerPaths, verdictOf, type MarkerState } from '../updates-check/markers'
 import type { GateFacts } from './conditions'
 
 /** The inputs of gateScope, read from this qube (re-rooted by --root). */
@@ -36,7 +37,7 @@ function directoryOf(path: string): Pick<MarkerReading, 'directory' | 'inode'> {
     const info = statSync(path)
     return info.isDirectory() ? { directory: 'present', inode: info.ino } : { directory: 'not-a-directory', inode: null }
   } catch (error) {
-    return { directory: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
+    return { directory: errnoCode(error) === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
   }
 }
 
@@ -45,7 +46,7 @@ function resultMarkerFact(path: string): FileFact {
   try {
     return lstatSync(path).isFile() ? 'present' : 'not-a-file'
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
   }
 }
@@ -53,7 +54,7 @@ function resultMarkerFact(path: string): FileFact {
 export type MarkerReader = () => Promise<MarkerReading>
 
 /**
- * Reads the markers as updates-proxy/markers.ts defines them: regular files only, links do
+ * Reads the markers as updates-check/markers.ts defines them: regular files only, links do
  * not count. Synchronous stats (microseconds each): an inotify event is answered on the
  * main thread alone, without a round trip through libuv's thread pool.
  */

@@ -1,6 +1,6 @@
 import { absolutePath, fileName, integer, list, object, string } from '../manifest/check'
 
-// The `aptGate:` section of qubes.yaml (SPEC section 5).
+// The `aptGate:` section of qubes.yaml (docs/apt-gate.md).
 
 const oneLine = (maxLength: number) => string({ pattern: /^[^\n\r\0]+$/, maxLength })
 const shellWord = string({ pattern: /^[A-Za-z0-9._/+-]+$/, maxLength: 255 })

@@ -71,9 +71,9 @@ export const aptGateCommand = defineCommand<GateArgs>({
       .option('hook', { type: 'boolean', describe: 'run as the APT::Update::Pre-Invoke hook' })
       .option('exec', { type: 'boolean', describe: 'run the command after -- once the gate lets it (exit code and signals passed through)' })
       .option('alert', { type: 'boolean', describe: 'tell the desktop user, once per boot, when the check has not passed (systemd user timer)' })
-      .conflicts({ command: ['hook', 'exec', 'alert'], hook: ['exec', 'alert'], exec: 'alert' }) as never,
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+      .conflicts({ command: ['hook', 'exec', 'alert'], hook: ['exec', 'alert'], exec: 'alert' }),
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const { files } = context.manifest.aptGate
     if (args.alert) {
       const { runAlert } = await import('../apt-gate/alert')

@@ -1,6 +1,10 @@
 import { CodedError } from '../../rpc/errors'
 import type { Argv } from 'yargs'
+import type { DaemonPart } from '../daemon/parts'
+import type { GeneratedFile } from '../generated/file'
 import type { Io } from '../io'
+import type { Manifest } from '../manifest/schema'
+import type { HandlerFactory } from '../services/environment'
 
 /** Options every command accepts (see cli.ts). */
 export interface GlobalArgs {
@@ -10,12 +14,25 @@ export interface GlobalArgs {
   readonly verbose: boolean
 }
 
+/**
+ * What the composition root (agent/features.ts) hands every command. Commands never import
+ * it: it loads them.
+ */
+export interface Features {
+  loadManifest(file?: string): Promise<Manifest>
+  generatedFiles(manifest: Manifest): GeneratedFile[]
+  readonly handlers: Readonly<Record<string, HandlerFactory>>
+  readonly parts: readonly DaemonPart[]
+  /** Frees what service handlers share across calls (the Tor readiness connections), after the last call. */
+  releaseShared(): void
+}
+
 /** One CLI command: its yargs shape and what it does; returns the exit code. */
 export interface AgentCommand<A = object> {
   readonly command: string | readonly string[]
   readonly describe: string
   readonly builder?: (yargs: Argv<GlobalArgs>) => Argv<A & GlobalArgs>
-  run(args: A & GlobalArgs, io: Io): Promise<number>
+  run(args: A & GlobalArgs, io: Io, features: Features): Promise<number>
 }
 
 export const defineCommand = <A>(command: AgentCommand<A>): AgentCommand<A> => command

@@ -1,10 +1,8 @@
 import { resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
 import { ensureDirectory } from '../fs/entries'
-import { generatedFiles } from '../generated/registry'
 import { writeGeneratedFiles } from '../generated/write'
 import { printJson } from '../io'
-import { loadManifest } from '../manifest/load'
 import { defineCommand, requireAction } from './command'
 
 export const filesCommand = defineCommand({
@@ -14,9 +12,9 @@ export const filesCommand = defineCommand({
     yargs
       .positional('action', { choices: ['list', 'show', 'write'] as const })
       .positional('path', { type: 'string', describe: 'show: the installed path of the file; write: the output directory' }),
-  async run(args, io) {
+  async run(args, io, features) {
     const action = requireAction('files', args.action, ['list', 'show PATH', 'write DIR'])
-    const files = generatedFiles(await loadManifest(args.config))
+    const files = features.generatedFiles(await features.loadManifest(args.config))
     if (action === 'list') {
       if (args.json) printJson(io, files.map(({ path, kind, purpose }) => ({ path, kind, purpose })))
       else for (const file of files) io.out(`${file.path}${file.kind === 'symlink' ? ` -> ${file.target}` : ''}  (${file.purpose})`)

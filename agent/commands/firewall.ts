@@ -17,8 +17,8 @@ export const firewallCommand = defineCommand({
       .option('mode', { choices: ['full', 'timesync-fail-closed'] as const, describe: 'override firewall_mode for this run' })
       .option('fail-closed', { type: 'boolean', default: false, describe: 'apply: on any failure load the fail-closed ruleset (the boot unit)' })
       .option('write', { type: 'boolean', default: false, describe: 'torrc: write the file (else print it)' }),
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const role = await currentRole(context)
     const options = args.mode === undefined ? {} : { mode: args.mode }
     if (args.action === 'torrc') {

@@ -9,8 +9,8 @@ export const replaceIpsCommand = defineCommand({
   command: 'replace-ips',
   describe: "Put the addresses Qubes assigned into Whonix's configuration files (gateway and workstation AppVMs, never templates)",
   builder: (yargs) => yargs.option('dry-run', { type: 'boolean', default: false, describe: 'say what would change; write nothing, restart nothing' }),
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const report = await replaceIps(context, await currentRole(context), { dryRun: args['dry-run'] })
     if (args.json) printJson(io, report)
     else io.out(formatReplaceIps(report, args.verbose))

@@ -7,8 +7,8 @@ import { defineCommand } from './command'
 export const roleCommand = defineCommand({
   command: 'role',
   describe: 'Tell what kind of qube this is (Whonix flavour, qube class, persistence) and why',
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const role = await currentRole(context)
     if (args.json) printJson(io, role)
     else io.out(formatRole(role, args.verbose))

@@ -62,8 +62,8 @@ export const rpcCallCommand = defineCommand({
       .option('stdin', { type: 'boolean', default: false, describe: "send this command's stdin as the call's input" })
       .option('timeout', { type: 'number', default: 30_000, describe: 'milliseconds to wait for the whole answer' })
       .conflicts('target-name', 'target-keyword'),
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const target = args['target-name'] !== undefined ? { type: 'name' as const, value: args['target-name'] } : args['target-keyword'] !== undefined ? { type: 'keyword' as const, value: args['target-keyword'] } : null
     const descriptor = descriptorOf(args.service, args.source, target)
     const socket = await findServiceSocket(context, descriptor.service, descriptor.argument)

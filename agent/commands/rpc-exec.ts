@@ -4,7 +4,7 @@ import { jsonHandler } from '../../rpc/json'
 import { contextFromArgs } from '../context'
 import { journalLog } from '../daemon/log'
 import { currentRole } from '../role'
-import { handlerFactory, releaseSharedResources } from '../services/registry'
+import { handlerFactory } from '../services/registry'
 import { limitsOf } from '../services/table'
 import { servedHere } from '../services/selectors'
 import { defineCommand } from './command'
@@ -16,21 +16,21 @@ export const rpcExecCommand = defineCommand({
     yargs
       .positional('service', { type: 'string', demandOption: true, describe: 'the service name (its handler comes from the manifest)' })
       .positional('argument', { type: 'string', describe: 'argv[1] from qrexec (the argument; QREXEC_SERVICE_ARGUMENT is what counts)' }),
-  async run(args) {
+  async run(args, _io, features) {
     const log = journalLog((text) => void process.stderr.write(text), args.verbose)
-    const context = await contextFromArgs(args)
+    const context = await contextFromArgs(args, features)
     const entry = Object.hasOwn(context.manifest.services.table, args.service) ? context.manifest.services.table[args.service] : undefined
     if (!entry) throw new CodedError('RPC_SERVICE_NOT_FOUND', `no service ${JSON.stringify(args.service)} in the manifest`, { exitCode: 127 })
     const role = await currentRole(context)
     const handler = servedHere(entry.servedBy, role)
-      ? handlerFactory(entry.handler)(context, { role, log, daemonStatus: () => ({ running: false, reason: 'served as an executable service' }) })
+      ? handlerFactory(entry.handler, features.handlers)(context, { role, log, daemonStatus: () => ({ running: false, reason: 'served as an executable service' }) })
       : jsonHandler(() => {
           throw new CodedError('SERVICE_NOT_SERVED', `${args.service} is not served on this qube`)
         })
     try {
       return await serveExecutable({ name: args.service, handler, limits: limitsOf(context.manifest.services, entry) }, { env: process.env, stdin: process.stdin, stdout: process.stdout, log })
     } finally {
-      releaseSharedResources()
+      features.releaseShared()
     }
   },
 })

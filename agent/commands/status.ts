@@ -7,8 +7,8 @@ import { defineCommand } from './command'
 export const statusCommand = defineCommand({
   command: 'status',
   describe: "Show the role and the state of each of the agent's parts",
-  async run(args, io) {
-    const context = await contextFromArgs(args)
+  async run(args, io, features) {
+    const context = await contextFromArgs(args, features)
     const status = await currentStatus(context)
     if (args.json) printJson(io, status)
     else io.out(formatStatus(status, args.verbose))

@@ -36,9 +36,9 @@ export const torCommand = defineCommand({
   command: 'tor <action> [verb] [file]',
   describe: "On the Whonix-Gateway: Tor's network and bridges (status, enable, disable, bridges set FILE|-, bridges clear)",
   builder: (yargs) => yargs.positional('action', { choices: ['status', 'enable', 'disable', 'bridges'] as const, demandOption: true }).positional('verb', { type: 'string' }).positional('file', { type: 'string' }),
-  async run(args, io) {
+  async run(args, io, features) {
     const parsed = parseTorWords(args.action, args.verb, args.file)
-    const context = await contextFromArgs(args)
+    const context = await contextFromArgs(args, features)
     if (parsed.kind === 'status') {
       printJson(io, await torSettingsStatus(context))
       return 0

@@ -5,10 +5,10 @@ import { contextFromArgs } from '../context'
 import { printJson } from '../io'
 import { currentRole, type Role } from '../role'
 import type { Io } from '../io'
-import { checkApplies, runUpdatesProxyCheck } from '../updates-proxy/check'
-import { askUpdatesQube } from '../updates-proxy/diagnosis'
-import { armTerminationRecord } from '../updates-proxy/terminate'
-import { gatewayHealth, summarizeHealth } from '../updates-proxy/health'
+import { checkApplies, runUpdatesProxyCheck } from '../updates-check/check'
+import { askUpdatesQube } from '../updates-check/ask-gateway'
+import { armTerminationRecord } from '../updates-check/terminate'
+import { gatewayHealth, summarizeHealth } from '../updates-bridge/health'
 import { applyTinyproxyBlock } from '../tinyproxy/config'
 import { defineCommand, requireAction } from './command'
 
@@ -36,9 +36,9 @@ export const updatesProxyCommand = defineCommand({
     yargs
       .positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const })
       .option('recheck', { type: 'boolean', default: false, describe: 'check: clear a previous pass and prove it again' }),
-  async run(args, io) {
+  async run(args, io, features) {
     const action = requireAction('updates-proxy', args.action, ['check', 'setup-tinyproxy', 'health'])
-    const context = await contextFromArgs(args)
+    const context = await contextFromArgs(args, features)
     if (action === 'check') {
       const role = await currentRole(context)
       if (!checkApplies(role)) return sayNoCheck(io, role, args.json)

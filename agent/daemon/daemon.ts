@@ -6,9 +6,9 @@ import { socketsFromSystemd } from '../../rpc/listen'
 import { serviceEndpoint } from '../../rpc/server'
 import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
-import { HANDLERS, handlerFactory, releaseSharedResources, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
+import { handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
-import { PARTS, startParts, type DaemonPart, type StartedParts } from './parts'
+import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { namedLog } from './log'
 import { CONTROL_SERVICE, CONTROL_SOCKET_NAMES } from './query'
 import { SocketTable } from './sockets'
@@ -25,8 +25,11 @@ export interface DaemonOptions {
   readonly log: RpcLog
   /** Read once for LISTEN_FDS (socket activation); the variables are removed from it. */
   readonly env: NodeJS.ProcessEnv
-  readonly handlers?: Readonly<Record<string, HandlerFactory>>
-  readonly parts?: readonly DaemonPart[]
+  /** From agent/features.ts (tests pass their own). */
+  readonly handlers: Readonly<Record<string, HandlerFactory>>
+  readonly parts: readonly DaemonPart[]
+  /** Frees what handlers share across calls (connections kept open), once nothing is served any more. */
+  readonly releaseShared?: () => void
 }
 
 export interface RunningDaemon {
@@ -47,7 +50,7 @@ const notServedHere = (name: string, role: Role) =>
 
 export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
   const { log } = options
-  const handlers = options.handlers ?? HANDLERS
+  const { handlers } = options
   const sockets = new SocketTable(socketsFromSystemd(options.env), log)
   const since = new Date().toISOString()
   let served: string[] = []
@@ -79,7 +82,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       await sockets.serve(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log), '', SERVICE_SOCKET_MODE)
     served = [...wanted].sort()
     await parts?.stop()
-    parts = await startParts(options.parts ?? PARTS, context, role, log)
+    parts = await startParts(options.parts, context, role, log)
     log.info(`serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`)
   }
 
@@ -104,7 +107,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       stopping ??= (async () => {
         log.info(`stopping: open calls get ${graceMs} ms`)
         await Promise.all([sockets.close(graceMs), parts?.stop()])
-        releaseSharedResources()
+        options.releaseShared?.()
         log.info('stopped')
       })()
       return stopping

@@ -1,14 +1,11 @@
 import type { RpcLog } from '../../rpc/call'
 import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
-import { stackedTorPart } from '../forwarders/part'
-import { updatesGatePart } from '../updates-gate/part'
 import type { Role } from '../role'
 import { namedLog } from './log'
 
 /**
- * Long-running parts of the daemon that are not qrexec services (the stacked-Tor
- * forwarders, ...). The daemon starts every part that applies to this qube's role, stops
+ * Long-running parts of the daemon that are not qrexec services (listed in agent/features.ts). The daemon starts every part that applies to this qube's role, stops
  * them on SIGTERM (and restarts them on SIGHUP), and puts their status() in `status` and
  * `whonix.Status` under `daemon.parts.NAME`.
  */
@@ -26,9 +23,6 @@ export interface RunningPart {
   /** JSON-serialisable, cheap (called on every `status` request). */
   status(): unknown
 }
-
-// Each feature adds its part here with one line.
-export const PARTS: readonly DaemonPart[] = [stackedTorPart, updatesGatePart]
 
 export type PartState = { readonly state: 'running'; readonly status: unknown } | { readonly state: 'failed'; readonly error: string }
 

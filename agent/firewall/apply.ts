@@ -1,5 +1,6 @@
 import { firewallRunner } from './runner'
 import { CodedError, errorMessage } from '../../rpc/errors'
+import type { ErrorCode } from '../../rpc/error-codes'
 import type { AgentContext } from '../context'
 import { writeFileAtomic } from '../fs/atomic-write'
 import type { Role } from '../role'
@@ -15,12 +16,12 @@ export interface ApplyReport {
   readonly script: string
 }
 
-export function commandFailure(code: string, command: Command, result: CommandResult, exitCode: number): CodedError {
+export function commandFailure(code: ErrorCode, command: Command, result: CommandResult, exitCode: number): CodedError {
   const why = result.spawnError ?? (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
   return new CodedError(code, `${command.argv[0]}: ${why}`, { command: command.argv, exitCode })
 }
 
-async function run(context: AgentContext, command: Command, code: string, exitCode: number): Promise<CommandResult> {
+async function run(context: AgentContext, command: Command, code: ErrorCode, exitCode: number): Promise<CommandResult> {
   const result = await firewallRunner(context)(command)
   if (result.exitCode !== 0) throw commandFailure(code, command, result, exitCode)
   return result

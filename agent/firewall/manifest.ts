@@ -1,5 +1,5 @@
 import { absolutePath, integer, list, object, string, type Checked } from '../manifest/check'
-import { unitName } from '../updates-proxy/settings'
+import { unitName } from '../manifest/validators'
 
 // The `firewall:` section of qubes.yaml (docs/firewall.md).
 

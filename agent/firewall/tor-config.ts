@@ -26,7 +26,7 @@ async function listenAddresses(context: AgentContext, role: Role): Promise<Liste
 
 /** Generates the gateway's Tor listener file for this qube's addresses; writes it atomically with `write`. */
 export async function writeTorListeners(context: AgentContext, role: Role, options: { write: boolean }): Promise<TorListeners> {
-  if (role.whonix !== 'gateway' || role.class === 'template') throw new CodedError('NOT_GATEWAY', 'the Tor listeners belong to a Whonix-Gateway that is not a template', { exitCode: 5 })
+  if (role.whonix !== 'gateway' || role.class === 'template') throw new CodedError('NOT_A_GATEWAY', 'the Tor listeners belong to a Whonix-Gateway that is not a template', { exitCode: 5 })
   const addresses = await listenAddresses(context, role)
   const content = torListenerConfig(context.manifest.torPorts, addresses, HEADER)
   const path = context.paths.under(context.manifest.torPorts.torrcFile)

@@ -1,6 +1,6 @@
 import { constants, type Stats } from 'node:fs'
 import { lstat, open } from 'node:fs/promises'
-import { CodedError } from '../../rpc/errors'
+import { CodedError, errnoCode } from '../../rpc/errors'
 import { at, pinEntry, type PinnedEntry } from './pinned'
 import { READ_FLAGS, readOpened } from './read-bounded'
 
@@ -67,7 +67,7 @@ export async function pathKind(path: string): Promise<'file' | 'symlink' | 'dire
     if (entry.isSymbolicLink()) return 'symlink'
     return entry.isFile() ? 'file' : entry.isDirectory() ? 'directory' : 'other'
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return 'missing'
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return 'missing'
     throw error
   }
 }

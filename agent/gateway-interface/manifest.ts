@@ -1,6 +1,7 @@
 import { absolutePath, integer, object, oneOf, string, type Checked } from '../manifest/check'
+import { serviceUnitName } from '../manifest/validators'
 
-// The `gatewayInterface:` section of qubes.yaml (SPEC section 8).
+// The `gatewayInterface:` section of qubes.yaml (docs/gateway-interface.md).
 
 export const gatewayInterfaceSection = object({
   /** A Linux interface name: at most 15 characters, no slash or space. */
@@ -9,7 +10,7 @@ export const gatewayInterfaceSection = object({
   /** iproute2's `ip`, run as it is (a host program, not re-rooted). */
   ipProgram: absolutePath,
   timeoutMs: integer(100, 60_000),
-  unit: string({ pattern: /^[A-Za-z0-9:_.@-]+\.service$/, maxLength: 255 }),
+  unit: serviceUnitName,
 })
 
 export type GatewayInterfaceManifest = Checked<typeof gatewayInterfaceSection>

@@ -1,14 +1,15 @@
 import { readBounded } from '../fs/read-bounded'
 import shipped from 'virtual:shipped-manifest'
 import { CodedError } from '../../rpc/errors'
-import { ManifestIssue } from './check'
-import { manifestSchema, type Manifest } from './schema'
+import { ManifestIssue, type Checker } from './check'
 
 export const SHIPPED_MANIFEST_NAME = 'qubes.yaml (built in)'
 const MAX_MANIFEST_BYTES = 1024 * 1024
 
+// The checker is the whole manifest's, composed in agent/features.ts (which binds these to it).
+
 /** Parses and validates manifest text; every error names the file, the line and what is wrong. */
-export async function parseManifest(text: string, fileName: string): Promise<Manifest> {
+export async function parseManifestWith<T>(schema: Checker<T>, text: string, fileName: string): Promise<T> {
   // The YAML parser is loaded only for a manifest given with --config (the shipped one is pre-parsed).
   const { LineCounter, parseDocument, isNode } = await import('yaml')
   const lineCounter = new LineCounter()
@@ -25,7 +26,7 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
     throw new CodedError('MANIFEST_INVALID', `${fileName}: ${(error as Error).message} (YAML aliases are not allowed)`, { cause: error })
   }
   try {
-    return manifestSchema(untrusted, [])
+    return schema(untrusted, [])
   } catch (error) {
     if (!(error instanceof ManifestIssue)) throw error
     // The deepest node that exists on the way, so a missing key points at its parent.
@@ -43,20 +44,20 @@ export async function parseManifest(text: string, fileName: string): Promise<Man
 
 const describeIssue = (issue: ManifestIssue) => (issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message)
 
-/** The manifest built into the program (qubes.yaml, parsed and checked at build time). */
-export function shippedManifest(): Manifest {
+/** The manifest built into the program (qubes.yaml, parsed and checked against the schema at build time). */
+export function shippedManifestCopy<T>(): T {
   // A copy of its own for each caller, as the check used to give.
-  return structuredClone(shipped) as Manifest
+  return structuredClone(shipped) as T
 }
 
 /** The manifest from `--config FILE`, or the one built into the program. */
-export async function loadManifest(file?: string): Promise<Manifest> {
-  if (file === undefined) return shippedManifest()
+export async function readManifest<T>(schema: Checker<T>, file?: string): Promise<T> {
+  if (file === undefined) return shippedManifestCopy<T>()
   let text: string
   try {
     text = (await readBounded(file, MAX_MANIFEST_BYTES)).toString('utf8')
   } catch (error) {
     throw new CodedError('MANIFEST_UNREADABLE', `cannot read manifest ${file}: ${(error as Error).message}`, { cause: error })
   }
-  return parseManifest(text, file)
+  return parseManifestWith(schema, text, file)
 }

@@ -1,6 +1,7 @@
 import { renderPolicyRule, type PolicyRule } from '../../rpc/policy'
 import { ROLE_SELECTORS } from '../services/selectors'
 import { boolean, integer, list, object, oneOf, optional, record, string, ManifestIssue, type Checker, type Checked } from './check'
+import { unitName, userName } from './validators'
 
 // The `services:` section: the qrexec services of the agent and who may call them.
 
@@ -50,7 +51,7 @@ const rpcConfig: Checker<RpcConfigOptions> = (untrusted, at) => {
     exitOnServiceEof: optional(boolean),
     exitOnClientEof: optional(boolean),
     waitForSession: optional(boolean),
-    forceUser: optional(string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })),
+    forceUser: optional(userName),
   })(untrusted, at)
   const socketOption = options.exitOnServiceEof !== undefined || options.exitOnClientEof !== undefined || options.waitForSession !== undefined
   if (options.forceUser !== undefined && socketOption)
@@ -80,7 +81,7 @@ export const servicesSection = object({
   units: object({
     service: string({ pattern: /^[a-z0-9-]+\.service$/, maxLength: 64 }),
     socketPrefix: string({ pattern: /^[a-z0-9-]+-$/, maxLength: 64 }),
-    after: list(string({ pattern: /^[A-Za-z0-9@._-]+\.(service|target|socket|mount)$/ })),
+    after: list(unitName),
   }),
   table: record(service, serviceName),
 })

@@ -38,7 +38,7 @@ export async function sendNotification(busAddress: string, notification: Desktop
       body: [notification.appName, 0, '', notification.summary, notification.body, [], { urgency: new dbus.Variant('y', URGENCY[notification.urgency]) }, notification.expireTimeoutMs],
     })
     const reply = await Promise.race([bus.call(message), failed])
-    const id = reply?.body[0]
+    const id: unknown = reply?.body[0]
     if (typeof id !== 'number') throw new CodedError('NOTIFY_FAILED', 'the notification server gave no notification id')
     return id
   } catch (error) {

@@ -1,6 +1,6 @@
 import { absolutePath, integer, ipAddress, list, object, oneOf, record, string, type Checked } from '../manifest/check'
 
-// The `protectedFiles:` section of qubes.yaml (SPEC section 6).
+// The `protectedFiles:` section of qubes.yaml (docs/protected-files.md).
 
 export const CONTENT_KINDS = ['hostname', 'hosts', 'localtime', 'timezone', 'resolver'] as const
 export type ContentKind = (typeof CONTENT_KINDS)[number]

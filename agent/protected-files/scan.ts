@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { errorMessage } from '../../rpc/errors'
+import { errnoCode, errorMessage } from '../../rpc/errors'
 import { readFileThrough } from '../fs/resolve'
 import { isIgnoredListFile, parseListFile, type ListFile } from './rule'
 
@@ -33,7 +33,6 @@ export interface ScanLimits {
 
 const MAX_DEPTH = 16
 
-const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException).code
 
 export async function scanListDirectories(directories: readonly ListDirectory[], limits: ScanLimits): Promise<ListScan> {
   const lists: ListFile[] = []
@@ -83,7 +82,7 @@ export async function scanListDirectories(directories: readonly ListDirectory[],
         if (entry.isFile()) await readList(directory.rooted, directory.path)
       }
     } catch (error) {
-      state = errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR' ? 'missing' : 'unreadable'
+      state = errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR' ? 'missing' : 'unreadable'
       if (state === 'unreadable') problems.push(`cannot read ${directory.path}: ${errorMessage(error)}`)
     }
     states.push({ path: directory.path, state })

@@ -1,6 +1,7 @@
 import { absolutePath, fileName, integer, list, ManifestIssue, object, oneOf, string, type Checked, type Checker } from '../manifest/check'
+import { serviceUnitName } from '../manifest/validators'
 
-// The `replaceIps:` section of qubes.yaml (SPEC section 7).
+// The `replaceIps:` section of qubes.yaml (docs/replace-ips.md).
 
 const addressEntry = object({
   /** The qubesdb key holding the address Qubes assigned. */
@@ -29,7 +30,7 @@ const roleSection: Checker<Checked<typeof roleFiles>> = (untrusted, at) => {
 export const replaceIpsSection = object({
   cacheDirectory: absolutePath,
   maxFileBytes: integer(1024, 64 * 1024 * 1024),
-  unit: string({ pattern: /^[A-Za-z0-9:_.@-]+\.service$/, maxLength: 255 }),
+  unit: serviceUnitName,
   gateway: roleSection,
   workstation: roleSection,
 })

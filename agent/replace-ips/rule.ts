@@ -1,5 +1,5 @@
 /**
- * Upstream's replacement rule (SPEC section 7), line by line: an old address becomes the
+ * Upstream's replacement rule (docs/qubes-facts.md, IP replacement), line by line: an old address becomes the
  * new one wherever no digit follows it, and so does its network address (`.0` of the
  * same /24; for IPv6 the last group replaced by `:0`); comment lines stay as they are.
  *

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import { lstat, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { errnoCode } from '../../rpc/errors'
 import type { QubesdbRead, QubesdbReader } from '../qubesdb/reader'
 import { QUBES_SERVICE_NAME } from '../qubesdb/values'
 
@@ -56,7 +57,7 @@ export function markerExistsSync(path: string): boolean {
 }
 
 function missingOrUnreadable(error: unknown): FileFact {
-  const code = (error as NodeJS.ErrnoException).code
+  const code = errnoCode(error)
   return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
 }
 
@@ -72,7 +73,7 @@ export async function enabledServices(dir: string): Promise<RoleFacts['services'
   try {
     untrustedNames = await readdir(dir)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     return code === 'ENOENT' ? { names: [], rejected: [] } : { names: [], rejected: [], error: `cannot list ${dir}: ${code}` }
   }
   const names = untrustedNames.filter((name) => QUBES_SERVICE_NAME.test(name) && name.length <= 255)

@@ -1,6 +1,6 @@
 /**
  * The qubes `simulate` can build: what Qubes and Whonix put on a real one of each kind,
- * as SPEC section 1 lists it. Values are Qubes-style examples.
+ * as docs/qubes-facts.md lists it (what a qube exposes). Values are Qubes-style examples.
  */
 export const PROFILE_NAMES = ['template-gateway', 'template-workstation', 'gateway', 'workstation', 'disposable-workstation', 'plain-qube'] as const
 export type ProfileName = (typeof PROFILE_NAMES)[number]

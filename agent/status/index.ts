@@ -5,7 +5,7 @@ import type { DaemonStatus } from '../daemon/status'
 import { firewallStatus, type FirewallStatus } from '../firewall/status'
 import { checkProtectedFiles, type ProtectedFilesReport } from '../protected-files/report'
 import { currentRole, type Role } from '../role'
-import { readMarkerState, type MarkerState } from '../updates-proxy/markers'
+import { readMarkerState, type MarkerState } from '../updates-check/markers'
 import { torSettingsStatus, type TorSettingsStatus } from '../tor-settings/status'
 
 /** The answer of `status --json` and `whonix.Status`; each feature adds its own field. */

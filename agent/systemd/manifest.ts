@@ -1,8 +1,7 @@
 import { absolutePath, integer, list, object, string, type Checked } from '../manifest/check'
+import { unitName } from '../manifest/validators'
 
 // The `systemd:` section of qubes.yaml: what the agent's units and its D-Bus client need.
-
-export const unitName = string({ pattern: /^[A-Za-z0-9:_.@\\-]+\.(service|socket|target|path|timer|mount)$/, maxLength: 255 })
 
 export const systemdSection = object({
   /** Where the package installs its units. */

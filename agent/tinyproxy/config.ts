@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { CodedError } from '../../rpc/errors'
+import { CodedError, errnoCode } from '../../rpc/errors'
 import { writeFileAtomic } from '../fs/atomic-write'
 import type { AgentContext } from '../context'
 import { withBlock, hasBlock, type BlockSpec } from './block'
@@ -30,7 +30,7 @@ async function readConfig(path: string): Promise<{ text: string }> {
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
-    throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `cannot read ${path}: ${errnoCode(error) ?? (error as Error).message}`, { cause: error })
   }
   try {
     const info = await handle.stat()

@@ -87,7 +87,7 @@ class Walk {
     const oursHere = await this.isOurs(directory, basename(this.ours))
     if (oursHere && !names.includes(basename(this.ours))) names.push(basename(this.ours))
     const paths = names.filter((entry) => !entry.startsWith('.')).sort(byBytes).map((name) => join(directory, name))
-    const kinds = await Promise.all(paths.map((path) => (oursHere && basename(path) === basename(this.ours) ? 'file' : this.status(path))))
+    const kinds = await Promise.all(paths.map((path) => (oursHere && basename(path) === basename(this.ours) ? Promise.resolve('file') : this.status(path))))
     return paths.filter((_, index) => kinds[index] === 'file')
   }
 

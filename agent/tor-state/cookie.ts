@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { lstat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { errorMessage } from '../../rpc/errors'
-import type { StackedTorSection } from '../forwarders/manifest'
-import type { Ownership } from '../forwarders/owners'
+import { errnoCode, errorMessage } from '../../rpc/errors'
+import type { StackedTorSection } from '../stacked-tor/manifest'
+import type { Ownership } from '../stacked-tor/owners'
 import { writeFileAtomic } from '../fs/atomic-write'
 import { readFileThrough } from '../fs/resolve'
 
@@ -24,7 +24,7 @@ async function readCookie(path: string, size: number): Promise<{ bytes: Buffer }
     const read = await readFileThrough(path, { maxBytes: size })
     return read?.content.length === size ? { bytes: read.content } : { why: `${path} changed while read` }
   } catch (error) {
-    return { why: (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
+    return { why: errnoCode(error) === 'ENOENT' ? `${path} does not exist yet` : errorMessage(error) }
   }
 }
 
@@ -39,7 +39,7 @@ export interface TorStateOptions {
 }
 
 /**
- * Tor's control cookie, emulated (SPEC 9): random bytes made once per installation and
+ * Tor's control cookie, emulated (docs/stacked-tor.md): random bytes made once per installation and
  * kept in `torState.source` (root only), then copied to where Tor clients read it
  * (mode torState.mode, group stackedTor.group). Directories of the copies must exist.
  */

@@ -2,7 +2,7 @@ import { textFile, type GeneratedFile } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
 
 /**
- * Tor Browser's environment in a Whonix-Workstation (SPEC 9), sourced by login shells:
+ * Tor Browser's environment in a Whonix-Workstation (docs/stacked-tor.md), sourced by login shells:
  * start no Tor of its own and talk to the gateway's Tor through the agent's Unix sockets.
  * Only workstations export it (the package is installed in gateways too).
  */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { CodedError } from '../../rpc/errors'
+import { CodedError, errnoCode } from '../../rpc/errors'
 import { READ_FLAGS } from '../fs/read-bounded'
 import type { ControlConnection } from './connection'
 import { replyWords } from './syntax'
@@ -40,7 +40,7 @@ export async function readCookie(path: string): Promise<Buffer> {
     // Non-blocking: a FIFO put where the cookie should be is refused below, never waited on.
     handle = await open(path, READ_FLAGS)
   } catch (error) {
-    throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${errnoCode(error) ?? (error as Error).message}`, { cause: error })
   }
   try {
     const info = await handle.stat()

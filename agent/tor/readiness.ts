@@ -1,4 +1,4 @@
-import { monotonicMs } from '../clock/monotonic'
+import { monotonicMs } from '../time/monotonic'
 import { errorMessage } from '../../rpc/errors'
 import { bootstrapEvent, describeBootstrap, readBootstrapPhase, type BootstrapPhase } from './bootstrap'
 import { openTorControl, type TorControl, type TorControlSettings } from './client'

@@ -1,6 +1,6 @@
 import { dom0Steps } from '../apt-gate/refusal'
 import type { Manifest } from '../manifest/schema'
-import type { CheckReport } from '../updates-proxy/report'
+import type { CheckReport } from '../updates-check/report'
 
 export interface GateRefusal {
   /** pending: no result yet; failed: check-done without a pass; unusable: the result cannot be read. */

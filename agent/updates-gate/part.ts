@@ -1,7 +1,7 @@
 import { QREXEC_CLIENT_VM } from '../../rpc/qrexec-client'
 import { markerReader } from '../apt-gate/facts'
 import type { DaemonPart } from '../daemon/parts'
-import { reportPath } from '../updates-proxy/report'
+import { reportPath } from '../updates-check/report'
 import { UpdatesGate } from './gate'
 import { gateAddress, gateApplies } from './rule'
 

@@ -40,7 +40,7 @@ function describeError(error: NodeJS.ErrnoException): string {
 }
 
 /**
- * One HTTP GET of the updates proxy's own URL (SPEC 4). The body is read until the
+ * One HTTP GET of the updates proxy's own URL (docs/updates-proxy.md). The body is read until the
  * proof line appears, it ends, or a bound is hit: size and time are both bounded.
  */
 export function probeProxy(url: URL, proofLine: string, notReadyHeader: string, limits: ProbeLimits): Promise<ProbeResult> {

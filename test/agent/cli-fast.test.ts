@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { plainCommandArgs } from '../../agent/cli-fast'
-import { COMMANDS } from '../../agent/cli'
+import { COMMANDS } from '../../agent/features'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
-import { READY, simulatedRoot, startDaemon } from './daemon-helper'
+import { READY, simulatedRoot, startDaemon } from './daemon/helper'
 
 // What a new user meets first: every answer is said, usage errors are one line and exit 2.
 const usageError = (run: { code: number | null; stdout: string; stderr: string }, message: string | RegExp) => {

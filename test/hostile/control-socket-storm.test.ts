@@ -3,7 +3,7 @@ import { chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { AGENT, runAgent } from '../helpers/cli'
-import { READY, simulatedRoot, startDaemon } from '../agent/daemon-helper'
+import { READY, simulatedRoot, startDaemon } from '../agent/daemon/helper'
 
 // An unprivileged user of the qube against the daemon's control socket (0666): thousands of
 // connections of every bad kind, and every slot held. The daemon's log stays a few lines,

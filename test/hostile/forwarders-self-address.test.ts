@@ -2,13 +2,13 @@ import { writeFile } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { ownAddresses } from '../../agent/forwarders/inputs'
-import { gatewayFrom } from '../../agent/forwarders/plan'
+import { ownAddresses } from '../../agent/stacked-tor/inputs'
+import { gatewayFrom } from '../../agent/stacked-tor/plan'
 import { addressBytes, isSelfAddress } from '../../agent/net/ip'
 import { checkQubesdbValue } from '../../agent/qubesdb/values'
 import { tempRoot } from '../helpers/sandbox'
-import { setIpv6Flag, simulatedQube, stackedTor, startDaemon } from '../agent/forwarders-daemon'
-import { freePorts, manifestText, talk } from '../agent/forwarders-helpers'
+import { setIpv6Flag, simulatedQube, stackedTor, startDaemon } from '../agent/stacked-tor/daemon'
+import { freePorts, manifestText, talk } from '../agent/stacked-tor/helpers'
 
 // A workstation's forwarders must never take this qube for its gateway: one connection to a
 // forwarder that forwards to itself becomes as many self-connections as it has descriptors.

@@ -1,8 +1,8 @@
 // A oneshot unit with no start timeout waits for ever on a step that hangs (a FIFO where a
 // file should be), and the boot with it: every oneshot the package installs has one.
 import { describe, expect, it } from 'vitest'
-import { generatedFiles } from '../../agent/generated/registry'
-import { shippedManifest } from '../../agent/manifest/load'
+import { generatedFiles } from '../../agent/features'
+import { shippedManifest } from '../../agent/features'
 
 describe('oneshot units', () => {
   it('every generated Type=oneshot unit has a TimeoutStartSec', () => {

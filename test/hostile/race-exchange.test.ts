@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeFileAtomic } from '../../agent/fs/atomic-write'
 import { readFileThrough } from '../../agent/fs/resolve'
-import { shippedManifest } from '../../agent/manifest/load'
+import { shippedManifest } from '../../agent/features'
 import { buildSimulatedQube } from '../../agent/simulate/build'
 import { PROFILES } from '../../agent/simulate/profiles'
 import { runAgent } from '../helpers/cli'
@@ -50,7 +50,7 @@ describe.skipIf(!isRoot || python.missing)("root and a user's directory swapped 
       const content = `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`
       await writeFileAtomic(file, content, { root }).then(
         () => count('write ok'),
-        (error: { code?: string }) => count(`write ${error.code ?? String(error)}`),
+        (error: { code?: string; message?: string }) => count(`write ${error.code ?? error.message}`),
       )
       if (!(await rootOnlyUntouched(rootOnly))) {
         writeWins++
@@ -61,7 +61,7 @@ describe.skipIf(!isRoot || python.missing)("root and a user's directory swapped 
           count('read ok')
           if (read?.content.toString() === ROOT_SECRET) readWins++
         },
-        (error: { code?: string }) => count(`read ${error.code ?? String(error)}`),
+        (error: { code?: string; message?: string }) => count(`read ${error.code ?? error.message}`),
       )
     }
     const swaps = await attacker.stop()

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeFileAtomic } from '../../agent/fs/atomic-write'
 import { readFileThrough } from '../../agent/fs/resolve'
-import { shippedManifest } from '../../agent/manifest/load'
+import { shippedManifest } from '../../agent/features'
 import { buildSimulatedQube } from '../../agent/simulate/build'
 import { PROFILES } from '../../agent/simulate/profiles'
 import { runAgent } from '../helpers/cli'
@@ -41,7 +41,7 @@ describe.skipIf(!isRoot || python.missing)('a FIFO where root expects a regular 
     const attacker = await startExchanger(directory, 'xchat.conf', 'fifo')
     const outcomes = new Map<string, number>()
     const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
-    const code = (error: { code?: string }) => error.code ?? String(error)
+    const code = (error: { code?: string; message?: string }) => error.code ?? error.message
     for (let run = 0; run < RUNS; run++) {
       await withinBound(readFileThrough(file, { root, maxBytes: 4096 }), 'a read').then(
         () => count('read ok'),

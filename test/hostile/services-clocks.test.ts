@@ -7,13 +7,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createContext } from '../../agent/context'
 import { currentRole } from '../../agent/role'
 import { TorReadinessMonitor } from '../../agent/tor/readiness'
-import { recheckService } from '../../agent/updates-proxy/recheck'
+import { recheckService } from '../../agent/updates-check/recheck'
 import { silentLog } from '../../rpc/call'
 import { jsonHandler } from '../../rpc/json'
 import { AGENT } from '../helpers/cli'
 import { jsonOf, rawCall, serveOnSocket } from '../rpc/serve-helper'
-import { startStandInTor } from '../agent/tor-helpers'
-import { simulatedQube } from '../agent/updates-proxy-helpers'
+import { startStandInTor } from '../agent/tor/helpers'
+import { simulatedQube } from '../agent/updates-proxy/helpers'
 
 // sdwdate and qubes.SetDateTime move the wall clock of a Whonix qube, by hours at times.
 // Here Date.now() jumps an hour at every read: no deadline, wait or ordering may notice.

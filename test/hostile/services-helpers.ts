@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { onTestFinished } from 'vitest'
 import { parse } from 'yaml'
-import { generatedFiles } from '../../agent/generated/registry'
+import { generatedFiles } from '../../agent/features'
 import { writeGeneratedFiles } from '../../agent/generated/write'
-import { READY, startDaemon } from '../agent/daemon-helper'
-import { SHIPPED_MANIFEST, simulatedQube } from '../agent/updates-proxy-helpers'
+import { READY, startDaemon } from '../agent/daemon/helper'
+import { SHIPPED_MANIFEST, simulatedQube } from '../agent/updates-proxy/helpers'
 import { callThroughAgent, type StandInCall } from '../stand-ins/qrexec-agent'
 
 // A simulated sys-whonix with its real daemon, and the callers of its qubes.UpdatesProxy:

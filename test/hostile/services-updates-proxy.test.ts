@@ -3,9 +3,9 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { requirePart } from '../helpers/parts'
-import { eventually } from '../agent/forwarders-helpers'
-import { startStandInTor } from '../agent/tor-helpers'
-import { freePort, startTinyproxy } from '../agent/updates-proxy-helpers'
+import { eventually } from '../agent/stacked-tor/helpers'
+import { startStandInTor } from '../agent/tor/helpers'
+import { freePort, startTinyproxy } from '../agent/updates-proxy/helpers'
 import { hostileCall, hostileGateway, percentile, type HostileCall } from './services-helpers'
 
 // Other qubes calling sys-whonix's qubes.UpdatesProxy as attackers would: holding calls

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generatedFiles } from '../../agent/generated/registry'
-import { shippedManifest } from '../../agent/manifest/load'
+import { generatedFiles, shippedManifest } from '../../agent/features'
 import { requirePart } from '../helpers/parts'
 import { buildPackages, debControlFile, debEntries, debField, REPO, relations, type DebEntry } from './debs'
 import { verifyUnits } from './verify-units'
@@ -23,8 +22,8 @@ const parts = [
 ]
 const missing = parts.find((part) => part.missing)
 
-// SPEC section 11, as Whonix ships them.
-const SPEC_DEPENDS: Record<string, string[]> = {
+// The metapackages' dependencies as Whonix ships them.
+const METAPACKAGE_DEPENDS: Record<string, string[]> = {
   'qubes-whonix-shared-packages-recommended': [
     'qubes-core-agent-passwordless-root | dummy-dependency',
     'qubes-kernel-vm-support',
@@ -61,7 +60,7 @@ describe.skipIf(missing)('the Debian packages', () => {
   })
 
   it('builds the agent and the three metapackages, all architecture-independent', () => {
-    expect(Object.keys(debs).sort()).toEqual([AGENT, ...Object.keys(SPEC_DEPENDS)].sort())
+    expect(Object.keys(debs).sort()).toEqual([AGENT, ...Object.keys(METAPACKAGE_DEPENDS)].sort())
     for (const deb of Object.values(debs)) expect(debField(deb, 'Architecture')).toBe('all')
   })
 
@@ -180,7 +179,7 @@ describe.skipIf(missing)('the Debian packages', () => {
   it('has a man page with every command of the program', async () => {
     const page = gunzipSync(readFileSync(join(extracted, `usr/share/man/man1/${AGENT}.1.gz`))).toString('utf8')
     expect(page).toMatch(/^\.TH QUBES\\-WHONIX\\-AGENT 1 /)
-    const { COMMANDS } = await import('../../agent/cli')
+    const { COMMANDS } = await import('../../agent/features')
     for (const word of Object.keys(COMMANDS)) expect(page).toContain(`\\fB${word.replace(/-/g, '\\-')}`)
     for (const file of files) expect(page).toContain(file.path.replace(/-/g, '\\-'))
   })
@@ -209,8 +208,8 @@ describe.skipIf(missing)('the Debian packages', () => {
   }, 120_000)
 
   describe('the metapackages', () => {
-    it('carry the dependencies of SPEC section 11 and ship no files', () => {
-      for (const [name, depends] of Object.entries(SPEC_DEPENDS)) {
+    it('carry the dependencies Whonix gives them and ship no files', () => {
+      for (const [name, depends] of Object.entries(METAPACKAGE_DEPENDS)) {
         const deb = debs[name]!
         expect(debField(deb, 'Section')).toBe('metapackages')
         expect(relations(debField(deb, 'Depends'))).toEqual(depends)
@@ -221,12 +220,12 @@ describe.skipIf(missing)('the Debian packages', () => {
     })
 
     it("apt (dry run) finds unmet exactly the dependencies this system's archive lacks", () => {
-      const names = Object.values(SPEC_DEPENDS).flatMap((depends) => depends.flatMap((relation) => relation.split(' | ')))
+      const names = Object.values(METAPACKAGE_DEPENDS).flatMap((depends) => depends.flatMap((relation) => relation.split(' | ')))
       const policy = spawnSync('apt-cache', ['policy', ...names], { encoding: 'utf8' }).stdout
       // One block per package apt knows: `name:` then `  Candidate: VERSION` or `(none)`.
       const candidates = new Set([...policy.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate: (?!\(none\))/gm)].map((match) => match[1]))
       const known = (name: string) => candidates.has(name)
-      for (const [name, depends] of Object.entries(SPEC_DEPENDS)) {
+      for (const [name, depends] of Object.entries(METAPACKAGE_DEPENDS)) {
         const apt = spawnSync('apt-get', ['install', '--simulate', '--no-install-recommends', debs[name]!], { encoding: 'utf8' })
         const unmet = [...apt.stdout.matchAll(/Depends: (\S+) but it is not installable/g)].map((match) => match[1])
         const orAlternatives = [...apt.stdout.matchAll(/or\s+(\S+) but it is not installable/g)].map((match) => match[1])

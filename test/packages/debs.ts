@@ -62,7 +62,7 @@ export function debEntries(deb: string): DebEntry[] {
       const [, perms, owner, rawPath, target] = match
       const type = perms![0] === 'd' ? 'dir' : perms![0] === 'l' ? 'symlink' : 'file'
       const path = rawPath === '/' ? '/' : rawPath!.replace(/\/$/, '')
-      return { path, type, mode: permissionsToMode(perms!), owner: owner!, ...(target === undefined ? {} : { target }) } as DebEntry
+      return { path, type, mode: permissionsToMode(perms!), owner: owner!, ...(target === undefined ? {} : { target }) }
     })
 }
 

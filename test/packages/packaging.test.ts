@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, s
 import { join, posix } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { textFile, symlink } from '../../agent/generated/file'
-import { shippedManifest } from '../../agent/manifest/load'
+import { shippedManifest } from '../../agent/features'
 import { packagingFiles } from '../../agent/packaging/files'
 import { bundledPackageDirs, declaredLicense } from '../../packages-meta/bundled'
 import { changelogDate, renderChangelog } from '../../packages-meta/changelog'

@@ -5,7 +5,7 @@ import { badDescriptors } from './bad-descriptors'
 
 const parse = (text: string | Uint8Array) => parseDescriptor(typeof text === 'string' ? Buffer.from(text) : text)
 
-describe('parseDescriptor: the forms of QREXEC.md', () => {
+describe('parseDescriptor: the forms qrexec sends', () => {
   it('dom0 calling a qube, with and without an argument (no + added by dom0)', () => {
     expect(parse('whonix.Role dom0')).toEqual({ service: 'whonix.Role', argument: null, source: 'dom0', target: null })
     expect(parse('whonix.Role+abc dom0')).toEqual({ service: 'whonix.Role', argument: 'abc', source: 'dom0', target: null })

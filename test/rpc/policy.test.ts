@@ -9,7 +9,7 @@ describe('policy rendering', () => {
     expect(renderPolicyRule(rule({ target: 'sys-whonix', params: { user: 'root', notify: 'yes' } }))).toBe('qubes.UpdatesProxy * @tag:whonix-updatevm sys-whonix allow user=root notify=yes')
     expect(renderPolicyRule(rule({ target: '@anyvm', action: 'deny', params: {} }))).toBe('qubes.UpdatesProxy * @tag:whonix-updatevm @anyvm deny')
   })
-  it('accepts every source and target token of QREXEC.md', () => {
+  it('accepts every source and target token of the policy format', () => {
     for (const source of ['*', '@anyvm', '@adminvm', '@tag:anon-vm', '@type:TemplateVM', '@dispvm:whonix-ws-dvm', '@dispvm:@tag:x', 'sys-whonix'])
       expect(() => renderPolicyRule(rule({ source, target: 'sys-whonix', params: {} }))).not.toThrow()
     for (const target of ['@default', '@dispvm', '@anyvm', '@adminvm', '@tag:t', '@type:AppVM', '@dispvm:dvm', 'dom0'])

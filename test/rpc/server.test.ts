@@ -203,7 +203,7 @@ describe('socket services: streams', () => {
       const socket = connect({ path, allowHalfOpen: true })
       let answered = false
       socket.on('data', () => undefined)
-      socket.on('end', async () => {
+      socket.on('end', () => {
         answered = true
         socket.write('more input')
         socket.end()
@@ -264,10 +264,10 @@ describe('socket services: streams', () => {
 
   it('a CodedError keeps its code and message', async () => {
     const refusing = jsonHandler(() => {
-      throw new CodedError('NOPE', 'not today')
+      throw new CodedError('SERVICE_NOT_SERVED', 'not today')
     })
     const { path } = await serveOnSocket('test.Nope', refusing)
-    expect(jsonOf(await rawCall(path, 'test.Nope dom0\0'))).toEqual({ ok: false, error: { code: 'NOPE', message: 'not today' } })
+    expect(jsonOf(await rawCall(path, 'test.Nope dom0\0'))).toEqual({ ok: false, error: { code: 'SERVICE_NOT_SERVED', message: 'not today' } })
   })
 
   it('drain lets open calls finish within the grace, then cuts the rest', async () => {

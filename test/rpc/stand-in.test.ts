@@ -59,7 +59,7 @@ describe('a socket service end to end through the qrexec-agent stand-in', () => 
   })
 })
 
-describe('the stand-in follows QREXEC.md lookup rules', () => {
+describe("the stand-in follows qrexec's lookup rules", () => {
   it('SERVICE+ARG in every directory before SERVICE; directories in order', async () => {
     const dirs = await qube()
     const script = (dir: string, name: string, text: string) => {

@@ -55,7 +55,7 @@ describe.skipIf(part.missing)('Salt formula in dom0 (Debian Jinja2 + PyYAML, as 
     expect(await dom0()).toEqual(await dom0())
   })
 
-  it('applied to a fresh system gives the Whonix qubes of SPEC section 10, and a second run changes nothing', async () => {
+  it('applied to a fresh system gives the Whonix qubes Qubes\' own states create, and a second run changes nothing', async () => {
     const { states } = await dom0()
     const { system, first, second } = applied(states)
     expect(first.failures).toEqual([])

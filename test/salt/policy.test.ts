@@ -36,7 +36,7 @@ describe.skipIf(part.missing)('the policy file the Salt formula installs', () =>
     expect(validatePolicyFile(text)).toEqual([])
   })
 
-  it('routes the Whonix templates\' updates to sys-whonix and nowhere else (SPEC section 10)', async () => {
+  it('routes the Whonix templates\' updates to sys-whonix and nowhere else', async () => {
     const text = await readFile((await policyState()).source, 'utf8')
     const rules = text.split('\n').map((line) => line.replace(/#.*$/, '').trim().split(/\s+/).join(' ')).filter((rule) => rule.startsWith('qubes.UpdatesProxy '))
     const allow = rules.indexOf('qubes.UpdatesProxy * @tag:whonix-updatevm @default allow target=sys-whonix')

@@ -113,7 +113,8 @@ function qvmAction(system: System, name: string, action: string, options: Readon
 const optionsOf = (value: unknown) => new Map(pairs(value) ?? [])
 
 function applyOne(system: System, state: ParsedState, readSource: (url: string) => string, out: Outcome): void {
-  const name = String(state.args.get('name') ?? state.id)
+  const named = state.args.get('name')
+  const name = typeof named === 'string' || typeof named === 'number' ? String(named) : state.id
   const [module, fn] = state.fun.split('.')
   if (state.fun === 'qvm.vm') {
     for (const action of QVM_VM_ORDER) if (state.args.has(action)) qvmAction(system, name, action, optionsOf(state.args.get(action)), out)
@@ -135,8 +136,8 @@ function applyOne(system: System, state: ParsedState, readSource: (url: string) 
     out.changes.push(`${name}: package installed`)
   } else if (state.fun === 'cmd.run') {
     const unless = state.args.get('unless')
-    if (unless !== undefined && runShell(system.tor, String(unless)).exitCode === 0) return
-    const result = runShell(system.tor, name, String(state.args.get('stdin') ?? ''))
+    if (unless !== undefined && runShell(system.tor, typeof unless === "string" ? unless : JSON.stringify(unless)).exitCode === 0) return
+    const result = runShell(system.tor, name, String((state.args.get('stdin') as string | undefined) ?? ''))
     if (result.exitCode !== 0) throw new Refused(`${name} failed`)
     out.changes.push(`${state.id}: ran`)
   } else if (state.fun === 'test.fail_without_changes') {

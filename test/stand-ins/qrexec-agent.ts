@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 
 /**
- * A stand-in for the service side of qrexec-agent, written from ../../../shared/QREXEC.md
+ * A stand-in for the service side of qrexec-agent, written from docs/qubes-facts.md (qrexec)
  * (not from our rpc/ code): service lookup over directories, socket vs executable vs
  * /dev/tcp link, the descriptor forms, rpc-config options, half-close and exit codes.
  * Only the vchan to the caller is left out: the caller's stdin/stdout are in-process.

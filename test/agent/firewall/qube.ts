@@ -1,6 +1,6 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { shippedManifest } from '../../../agent/manifest/load'
+import { shippedManifest } from '../../../agent/features'
 import { buildSimulatedQube, writeQubesdbData } from '../../../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../../../agent/simulate/profiles'
 import { tempRoot } from '../../helpers/sandbox'

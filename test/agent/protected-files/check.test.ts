@@ -1,7 +1,7 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { shippedManifest } from '../../../agent/manifest/load'
+import { shippedManifest } from '../../../agent/features'
 import { checkHostname, checkHosts, checkLocaltimeLink, checkResolver, checkTimezone } from '../../../agent/protected-files/expected'
 import type { ProtectedFilesReport } from '../../../agent/protected-files/report'
 import { buildSimulatedQube } from '../../../agent/simulate/build'

@@ -1,7 +1,7 @@
 import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shippedManifest } from '../../../agent/manifest/load'
+import { shippedManifest } from '../../../agent/features'
 import type { ReplaceIpsReport } from '../../../agent/replace-ips/apply'
 import { buildSimulatedQube, writeQubesdbData } from '../../../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../../../agent/simulate/profiles'

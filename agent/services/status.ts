@@ -1,6 +1,0 @@
-import { jsonHandler } from '../../rpc/json'
-import { currentStatus } from '../status'
-import type { HandlerFactory } from './environment'
-
-/** whonix.Status: the status JSON of `status --json`, with the daemon's live parts. */
-export const statusService: HandlerFactory = (context, daemon) => jsonHandler(() => currentStatus(context, daemon.role, daemon.daemonStatus()))
