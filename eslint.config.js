@@ -44,7 +44,10 @@ const INFRASTRUCTURE = [
   'agent/tor/**',
 ]
 const noTest = { group: ['**/test/**'], message: 'Shipped code never imports test/.' }
-const noAgent = { group: ['**/agent/**', '**/agent'], message: 'rpc/ is a library of its own: it never imports agent/.' }
+const noAgent = {
+  group: ['**/agent/**', '**/agent'],
+  message: 'rpc/ is a library of its own: it never imports agent/.',
+}
 const noFeature = {
   group: [...FEATURES.flatMap((name) => [`**/${name}/**`, `**/${name}`]), '**/features'],
   allowTypeImports: true,

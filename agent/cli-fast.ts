@@ -1,7 +1,11 @@
 import type { AgentCommand, GlobalArgs } from './commands/command'
 
 const VALUE_OPTIONS: Readonly<Record<string, 'root' | 'config'>> = { '--root': 'root', '--config': 'config' }
-const FLAG_OPTIONS: Readonly<Record<string, 'json' | 'verbose'>> = { '--json': 'json', '--verbose': 'verbose', '-v': 'verbose' }
+const FLAG_OPTIONS: Readonly<Record<string, 'json' | 'verbose'>> = {
+  '--json': 'json',
+  '--verbose': 'verbose',
+  '-v': 'verbose',
+}
 
 /**
  * The arguments of a command that takes none of its own (no builder, no positionals), when
@@ -10,9 +14,18 @@ const FLAG_OPTIONS: Readonly<Record<string, 'json' | 'verbose'>> = { '--json': '
  * Undefined for anything else (help, `--root=DIR`, a repeated or unknown option): yargs
  * parses it then, and says what is wrong.
  */
-export function plainCommandArgs(argv: readonly string[], word: string, command: AgentCommand<never>): GlobalArgs | undefined {
+export function plainCommandArgs(
+  argv: readonly string[],
+  word: string,
+  command: AgentCommand<never>,
+): GlobalArgs | undefined {
   if (command.builder !== undefined || command.command !== word) return undefined
-  const args: { root: string; config: string | undefined; json: boolean; verbose: boolean } = { root: '/', config: undefined, json: false, verbose: false }
+  const args: { root: string; config: string | undefined; json: boolean; verbose: boolean } = {
+    root: '/',
+    config: undefined,
+    json: false,
+    verbose: false,
+  }
   const seen = new Set<string>()
   let sawWord = false
   for (let index = 0; index < argv.length; index++) {

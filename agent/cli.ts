@@ -43,7 +43,11 @@ async function commandsFor(argv: readonly string[], commands: CommandTable): Pro
 }
 
 /** Parses argv and runs one command; resolves to the exit code. Errors propagate to main.ts. */
-export async function runCli(argv: readonly string[], io: Io, features: Features & { readonly commands: CommandTable }): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: Io,
+  features: Features & { readonly commands: CommandTable },
+): Promise<number> {
   const word = commandWord(argv)
   const load = word === undefined ? undefined : features.commands[word]
   if (word !== undefined && load) {
@@ -57,8 +61,17 @@ export async function runCli(argv: readonly string[], io: Io, features: Features
   let parser = yargs(protectCallerWords(argv))
     .scriptName('qubes-whonix-agent')
     .usage('$0 <command> [options]\n\nWhonix integration for Qubes OS.')
-    .option('root', { type: 'string', default: '/', describe: 'Re-root every system path under DIR (a simulated qube)', requiresArg: true })
-    .option('config', { type: 'string', describe: 'The manifest to use instead of the built-in qubes.yaml', requiresArg: true })
+    .option('root', {
+      type: 'string',
+      default: '/',
+      describe: 'Re-root every system path under DIR (a simulated qube)',
+      requiresArg: true,
+    })
+    .option('config', {
+      type: 'string',
+      describe: 'The manifest to use instead of the built-in qubes.yaml',
+      requiresArg: true,
+    })
     .option('json', { type: 'boolean', default: false, describe: 'Print machine-readable JSON' })
     .option('verbose', { type: 'boolean', default: false, alias: 'v', describe: 'Say more (evidence, details)' })
     .strict()

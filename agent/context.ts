@@ -39,7 +39,12 @@ export async function createContext(options: ContextOptions): Promise<AgentConte
 /** `--root DIR` names an existing directory: anything else is a usage error (exit 2). */
 export async function checkRoot(root: string): Promise<void> {
   const found = await stat(root).catch((error: unknown) => errnoCode(error) ?? 'unreadable')
-  if (typeof found === 'string') throw new CodedError('USAGE', `--root ${root}: ${found === 'ENOENT' ? 'no such directory' : `cannot be used (${found})`}`, { exitCode: 2 })
+  if (typeof found === 'string')
+    throw new CodedError(
+      'USAGE',
+      `--root ${root}: ${found === 'ENOENT' ? 'no such directory' : `cannot be used (${found})`}`,
+      { exitCode: 2 },
+    )
   if (!found.isDirectory()) throw new CodedError('USAGE', `--root ${root}: not a directory`, { exitCode: 2 })
 }
 

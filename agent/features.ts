@@ -71,9 +71,11 @@ export const COMMANDS: CommandTable = {
   status: async () => (await import('./commands/status')).statusCommand as AgentCommand<never>,
   simulate: async () => (await import('./commands/simulate')).simulateCommand as AgentCommand<never>,
   files: async () => (await import('./commands/files')).filesCommand as AgentCommand<never>,
-  'protected-files': async () => (await import('./commands/protected-files')).protectedFilesCommand as AgentCommand<never>,
+  'protected-files': async () =>
+    (await import('./commands/protected-files')).protectedFilesCommand as AgentCommand<never>,
   'replace-ips': async () => (await import('./commands/replace-ips')).replaceIpsCommand as AgentCommand<never>,
-  'gateway-interface': async () => (await import('./commands/gateway-interface')).gatewayInterfaceCommand as AgentCommand<never>,
+  'gateway-interface': async () =>
+    (await import('./commands/gateway-interface')).gatewayInterfaceCommand as AgentCommand<never>,
   firewall: async () => (await import('./commands/firewall')).firewallCommand as AgentCommand<never>,
   'updates-proxy': async () => (await import('./commands/updates-proxy')).updatesProxyCommand as AgentCommand<never>,
   'apt-gate': async () => (await import('./commands/apt-gate')).aptGateCommand as AgentCommand<never>,
@@ -86,7 +88,8 @@ export const COMMANDS: CommandTable = {
 export { manifestSchema }
 
 /** Parses and validates manifest text; every error names the file, the line and what is wrong. */
-export const parseManifest = (text: string, fileName: string): Promise<Manifest> => parseManifestWith(manifestSchema, text, fileName)
+export const parseManifest = (text: string, fileName: string): Promise<Manifest> =>
+  parseManifestWith(manifestSchema, text, fileName)
 
 /** The manifest built into the program (qubes.yaml, pre-parsed at build time). */
 export const shippedManifest = (): Manifest => shippedManifestCopy<Manifest>()
@@ -101,4 +104,11 @@ export const generatedFiles = (manifest: Manifest): GeneratedFile[] => collectGe
 export const releaseShared = (): void => closeSharedTorMonitors()
 
 /** What runCli hands every command (commands never import this file: it loads them). */
-export const FEATURES = { commands: COMMANDS, handlers: HANDLERS, parts: PARTS, loadManifest, generatedFiles, releaseShared }
+export const FEATURES = {
+  commands: COMMANDS,
+  handlers: HANDLERS,
+  parts: PARTS,
+  loadManifest,
+  generatedFiles,
+  releaseShared,
+}

@@ -30,7 +30,8 @@ function roleDetails(role: Role, verbose: boolean): string[] {
   const lines: string[] = []
   if (verbose) {
     lines.push('Evidence:')
-    for (const [field, items] of Object.entries(role.evidence)) for (const item of items) lines.push(`  ${field}: ${item}`)
+    for (const [field, items] of Object.entries(role.evidence))
+      for (const item of items) lines.push(`  ${field}: ${item}`)
   }
   for (const warning of role.warnings) lines.push(`warning: ${warning}`)
   return lines
@@ -63,7 +64,9 @@ export function formatStatus(status: Status, verbose = false): string {
     ]),
     ...(workstation ? stackedTorDetails(status.daemon, verbose) : []),
     ...(verbose && status.updatesProxy.applicable
-      ? [`  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`]
+      ? [
+          `  marker directory ${status.updatesProxy.directory}, secure proxy ${status.updatesProxy.secureProxy}, check done ${status.updatesProxy.checkDone}`,
+        ]
       : []),
     ...lastCheckLines(status.updatesProxy, verbose),
     ...roleDetails(status.role, verbose),

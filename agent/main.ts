@@ -9,7 +9,9 @@ function failed(error: unknown): void {
     process.stderr.write(`qubes-whonix-agent: ${error.message}\n`)
     process.exitCode = error.exitCode ?? 1
   } else {
-    process.stderr.write(`qubes-whonix-agent: internal error (a bug; please report it)\n${(error as Error)?.stack ?? String(error)}\n`)
+    process.stderr.write(
+      `qubes-whonix-agent: internal error (a bug; please report it)\n${(error as Error)?.stack ?? String(error)}\n`,
+    )
     process.exitCode = 70
   }
 }

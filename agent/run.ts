@@ -36,7 +36,8 @@ const MAX_STDERR_KEPT = 4096
  */
 export function shellEnvironment(base: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(base)) if (value !== undefined && key !== 'BASH_ENV' && key !== 'ENV') env[key] = value
+  for (const [key, value] of Object.entries(base))
+    if (value !== undefined && key !== 'BASH_ENV' && key !== 'ENV') env[key] = value
   const level = Number.parseInt(env.SHLVL ?? '', 10)
   env.SHLVL = String(Number.isSafeInteger(level) && level >= 1 ? level : 1)
   return env
@@ -93,7 +94,10 @@ export const runCommand: Runner = async (command) => {
 export const spawnCommand: Runner = (command) =>
   new Promise((resolve) => {
     const [file, ...args] = command.argv
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(command.env === undefined ? {} : { env: { ...command.env } }) })
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(command.env === undefined ? {} : { env: { ...command.env } }),
+    })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let seen = 0

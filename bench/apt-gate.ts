@@ -69,7 +69,13 @@ type Side = 'ours' | 'upstream'
 // Woken by the benchmark itself the moment it creates the marker.
 const floor = (fifo: string) => `echo "waiting (floor)" >&2\nread -r _ < ${fifo}\nuwtwrapper["/usr/bin/apt-get"]="0"\n`
 
-function reaction(wrapper: string, env: NodeJS.ProcessEnv, secure: string, delayMs: number, fifo?: string): Promise<number> {
+function reaction(
+  wrapper: string,
+  env: NodeJS.ProcessEnv,
+  secure: string,
+  delayMs: number,
+  fifo?: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(wrapper, ['/bin/true'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let created = 0n
@@ -106,12 +112,18 @@ try {
   const secure = join(paths.updatesProxyCheckDir, manifest.updatesProxy.markers.secure)
   const upstreamDir = join(root, 'upstream-uwt.d')
   await mkdir(upstreamDir)
-  await writeFile(join(upstreamDir, '40_qubes.conf'), upstream(paths.updatesProxyCheckDir, join(paths.runQubes, manifest.qubes.typeMarkers.template)))
+  await writeFile(
+    join(upstreamDir, '40_qubes.conf'),
+    upstream(paths.updatesProxyCheckDir, join(paths.runQubes, manifest.qubes.typeMarkers.template)),
+  )
   const wrapper = join(root, 'uwt-wrapper')
   await writeFile(wrapper, WRAPPER)
   await chmod(wrapper, 0o755)
   const base = { ...process.env, PATH: `${join(root, 'usr/bin')}:/usr/bin:/bin` }
-  const envOf: Record<Side, NodeJS.ProcessEnv> = { ours: { ...base, UWT_DIR: join(root, 'etc/uwt.d') }, upstream: { ...base, UWT_DIR: upstreamDir } }
+  const envOf: Record<Side, NodeJS.ProcessEnv> = {
+    ours: { ...base, UWT_DIR: join(root, 'etc/uwt.d') },
+    upstream: { ...base, UWT_DIR: upstreamDir },
+  }
   const fifo = join(root, 'floor.fifo')
   spawnSync('mkfifo', [fifo])
   const floorDir = join(root, 'floor-uwt.d')
@@ -133,7 +145,8 @@ try {
   writeFileSync(secure, '')
   const overhead: Record<Side, number[]> = { ours: [], upstream: [] }
   for (let i = 0; i < 10; i++) for (const side of ['ours', 'upstream'] as const) wholeProcessMs(wrapper, envOf[side])
-  for (let i = 0; i < RUNS; i++) for (const side of ['ours', 'upstream'] as const) overhead[side].push(wholeProcessMs(wrapper, envOf[side]))
+  for (let i = 0; i < RUNS; i++)
+    for (const side of ['ours', 'upstream'] as const) overhead[side].push(wholeProcessMs(wrapper, envOf[side]))
 
   const figures = {
     trials: TRIALS,
@@ -151,13 +164,28 @@ try {
     marker_present_ratio: round(median(overhead.ours) / median(overhead.upstream), 3),
   }
   console.log(`reaction, marker created -> gated command started (${TRIALS} trials each):`)
-  console.log(`  ours (inotify):          p50 ${figures.reaction_ours_p50_ms} ms, p95 ${figures.reaction_ours_p95_ms} ms`)
-  console.log(`  upstream (1 s polling):  p50 ${figures.reaction_upstream_p50_ms} ms, p95 ${figures.reaction_upstream_p95_ms} ms`)
-  console.log(`  floor (FIFO wake-up):    p50 ${figures.reaction_floor_p50_ms} ms, p95 ${figures.reaction_floor_p95_ms} ms`)
+  console.log(
+    `  ours (inotify):          p50 ${figures.reaction_ours_p50_ms} ms, p95 ${figures.reaction_ours_p95_ms} ms`,
+  )
+  console.log(
+    `  upstream (1 s polling):  p50 ${figures.reaction_upstream_p50_ms} ms, p95 ${figures.reaction_upstream_p95_ms} ms`,
+  )
+  console.log(
+    `  floor (FIFO wake-up):    p50 ${figures.reaction_floor_p50_ms} ms, p95 ${figures.reaction_floor_p95_ms} ms`,
+  )
   console.log(`marker present, whole wrapper process (${RUNS} runs each):`)
-  console.log(`  ours: median ${figures.marker_present_ours_median_ms} ms; upstream: median ${figures.marker_present_upstream_median_ms} ms; ratio ${figures.marker_present_ratio}`)
+  console.log(
+    `  ours: median ${figures.marker_present_ours_median_ms} ms; upstream: median ${figures.marker_present_upstream_median_ms} ms; ratio ${figures.marker_present_ratio}`,
+  )
   const met = figures.reaction_ours_p95_ms <= 10 && figures.marker_present_ratio <= 1.1
-  console.log(JSON.stringify({ bench: 'apt-gate', figures, goal: 'reaction p95 <= 10 ms; marker-present overhead <= 1.1x upstream', met }))
+  console.log(
+    JSON.stringify({
+      bench: 'apt-gate',
+      figures,
+      goal: 'reaction p95 <= 10 ms; marker-present overhead <= 1.1x upstream',
+      met,
+    }),
+  )
 } finally {
   await rm(root, { recursive: true, force: true })
 }

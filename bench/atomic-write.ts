@@ -56,8 +56,17 @@ try {
     byPathP99Ms: round(percentile(byPath, 99), 3),
     ratioP50: round(median(ours) / median(byPath), 2),
   }
-  console.log(`pinned writer: p50 ${figures.oursP50Ms} ms, p99 ${figures.oursP99Ms} ms; by-path writer: p50 ${figures.byPathP50Ms} ms, p99 ${figures.byPathP99Ms} ms (${WRITES} writes each)`)
-  console.log(JSON.stringify({ bench: 'atomic-write', figures, goal: 'pinning costs at most 2x the by-path writer at p50', met: figures.ratioP50 <= 2 }))
+  console.log(
+    `pinned writer: p50 ${figures.oursP50Ms} ms, p99 ${figures.oursP99Ms} ms; by-path writer: p50 ${figures.byPathP50Ms} ms, p99 ${figures.byPathP99Ms} ms (${WRITES} writes each)`,
+  )
+  console.log(
+    JSON.stringify({
+      bench: 'atomic-write',
+      figures,
+      goal: 'pinning costs at most 2x the by-path writer at p50',
+      met: figures.ratioP50 <= 2,
+    }),
+  )
 } finally {
   await rm(base, { recursive: true, force: true })
 }

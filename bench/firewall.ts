@@ -28,7 +28,17 @@ import { median } from './stats'
 const RUNS = Number(process.env.BENCH_RUNS ?? 15)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5)
 const manifest = shippedManifest()
-const ACCOUNTS = ['clearnet', 'notunnel', 'root', 'sdwdate', 'systemcheck', 'debian-tor', 'tunnel', 'updatesproxycheck', 'user']
+const ACCOUNTS = [
+  'clearnet',
+  'notunnel',
+  'root',
+  'sdwdate',
+  'systemcheck',
+  'debian-tor',
+  'tunnel',
+  'updatesproxycheck',
+  'user',
+]
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6
 const inside = (ns: string, argv: string[], input?: string) => {
@@ -57,17 +67,26 @@ async function loadFigures(work: string) {
   await mkdir(root)
   await buildSimulatedQube(root, PROFILES.gateway, manifest)
   await mkdir(join(root, 'etc'), { recursive: true })
-  await writeFile(join(root, 'etc/passwd'), `${ACCOUNTS.map((name, index) => `${name}:x:${name === 'root' ? 0 : 4100 + index}:100::/:/bin/false`).join('\n')}\n`)
+  await writeFile(
+    join(root, 'etc/passwd'),
+    `${ACCOUNTS.map((name, index) => `${name}:x:${name === 'root' ? 0 : 4100 + index}:100::/:/bin/false`).join('\n')}\n`,
+  )
   const dropIns = join(root, manifest.firewall.dropInDirs[0] ?? '/etc/whonix_firewall.d')
   await mkdir(dropIns, { recursive: true })
   await chmod(dropIns, 0o755)
-  await writeFile(join(dropIns, '30_whonix_gateway_default.conf'), 'GATEWAY_ALLOW_INCOMING_RELATED_STATE=0\nWORKSTATION_TRANSPARENT_TCP=1\nWORKSTATION_TRANSPARENT_DNS=1\nWORKSTATION_ALLOW_SOCKSIFIED=1\nCONTROL_PORT_FILTER_PROXY_ENABLE=1\nGATEWAY_ALLOW_INCOMING_ICMP_FRAG_NEEDED=1\nfirewall_mode=full\n')
+  await writeFile(
+    join(dropIns, '30_whonix_gateway_default.conf'),
+    'GATEWAY_ALLOW_INCOMING_RELATED_STATE=0\nWORKSTATION_TRANSPARENT_TCP=1\nWORKSTATION_TRANSPARENT_DNS=1\nWORKSTATION_ALLOW_SOCKSIFIED=1\nCONTROL_PORT_FILTER_PROXY_ENABLE=1\nGATEWAY_ALLOW_INCOMING_ICMP_FRAG_NEEDED=1\nfirewall_mode=full\n',
+  )
   const context = await createContext({ root, manifest })
   const role = await currentRole(context)
   const scriptFile = join(work, 'ours.nft')
   const plan = await planFirewall(context, role)
   const upstreamFile = join(work, 'upstream.sh')
-  await writeFile(upstreamFile, upstreamProgram(plan.script.split('\n').slice(1).filter(Boolean), join(work, 'upstream.nft')))
+  await writeFile(
+    upstreamFile,
+    upstreamProgram(plan.script.split('\n').slice(1).filter(Boolean), join(work, 'upstream.nft')),
+  )
   const run = firewallRunner(context)
   const ours = async () => {
     const start = process.hrtime.bigint()
@@ -101,7 +120,13 @@ async function loadFigures(work: string) {
     times.upstream.push(upstream())
   }
   const byRule = [ruleByRule(), ruleByRule(), ruleByRule()]
-  return { lines: plan.script.split('\n').length - 2, generate: median(times.generate), ours: median(times.ours), upstream: median(times.upstream), ruleByRule: median(byRule) }
+  return {
+    lines: plan.script.split('\n').length - 2,
+    generate: median(times.generate),
+    ours: median(times.ours),
+    upstream: median(times.upstream),
+    ruleByRule: median(byRule),
+  }
 }
 
 const CLIENT = `
@@ -124,13 +149,26 @@ if (mode === 'bulk') {
 `
 
 function client(ns: string, mode: 'bulk' | 'connect', host: string, port: number): number {
-  const result = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, mode, host, String(port), String(SECONDS)], { encoding: 'utf8' })
+  const result = spawnSync(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, '-e', CLIENT, mode, host, String(port), String(SECONDS)],
+    { encoding: 'utf8' },
+  )
   return Number(result.stdout)
 }
 
 /** Packets the gateway received from the workstation during a bulk run, per second. */
-function bulkPackets(topology: { gw: string; ws: string }, host: string, port: number): { bytes: number; packets: number } {
-  const received = () => Number(execFileSync('ip', ['netns', 'exec', topology.gw, 'cat', '/sys/class/net/vif5.0/statistics/rx_packets'], { encoding: 'utf8' }))
+function bulkPackets(
+  topology: { gw: string; ws: string },
+  host: string,
+  port: number,
+): { bytes: number; packets: number } {
+  const received = () =>
+    Number(
+      execFileSync('ip', ['netns', 'exec', topology.gw, 'cat', '/sys/class/net/vif5.0/statistics/rx_packets'], {
+        encoding: 'utf8',
+      }),
+    )
   const before = received()
   const start = process.hrtime.bigint()
   const bytes = client(topology.ws, 'bulk', host, port)
@@ -139,10 +177,28 @@ function bulkPackets(topology: { gw: string; ws: string }, host: string, port: n
 
 async function throughputFigures(ruleset: string) {
   const topology = createTopology()
-  const sink = spawn('ip', ['netns', 'exec', topology.gw, process.execPath, '-e', `require('net').createServer((s)=>{s.on('data',()=>{});s.on('end',()=>s.end());s.on('error',()=>{})}).listen(9040,'${GW.v4}')`], { stdio: 'ignore' })
+  const sink = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      topology.gw,
+      process.execPath,
+      '-e',
+      `require('net').createServer((s)=>{s.on('data',()=>{});s.on('end',()=>s.end());s.on('error',()=>{})}).listen(9040,'${GW.v4}')`,
+    ],
+    { stdio: 'ignore' },
+  )
   try {
     await new Promise((resolve) => setTimeout(resolve, 500))
-    const times = { bulkNone: [] as number[], bulkOurs: [] as number[], ppsNone: [] as number[], ppsOurs: [] as number[], connNone: [] as number[], connOurs: [] as number[] }
+    const times = {
+      bulkNone: [] as number[],
+      bulkOurs: [] as number[],
+      ppsNone: [] as number[],
+      ppsOurs: [] as number[],
+      connNone: [] as number[],
+      connOurs: [] as number[],
+    }
     for (let run = 0; run < Math.max(3, Math.round(RUNS / 3)); run++) {
       inside(topology.gw, ['nft', 'flush', 'ruleset'])
       const none = bulkPackets(topology, GW.v4, 9040)
@@ -156,7 +212,14 @@ async function throughputFigures(ruleset: string) {
       times.ppsOurs.push(ours.packets)
       times.connOurs.push(client(topology.ws, 'connect', CLEAR.v4, 80))
     }
-    return { bulkNone: median(times.bulkNone), bulkOurs: median(times.bulkOurs), ppsNone: median(times.ppsNone), ppsOurs: median(times.ppsOurs), connNone: median(times.connNone), connOurs: median(times.connOurs) }
+    return {
+      bulkNone: median(times.bulkNone),
+      bulkOurs: median(times.bulkOurs),
+      ppsNone: median(times.ppsNone),
+      ppsOurs: median(times.ppsOurs),
+      connNone: median(times.connNone),
+      connOurs: median(times.connOurs),
+    }
   } finally {
     sink.kill('SIGKILL')
     topology.remove()
@@ -172,8 +235,17 @@ const work = await mkdtemp(join(tmpdir(), 'qwa-bench-firewall-'))
 const ns = `qwa-bench-fw-${process.pid}`
 try {
   execFileSync('ip', ['netns', 'add', ns])
-  const inner = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? '', '--inside', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  const load = JSON.parse(inner.stdout) as { lines: number; generate: number; ours: number; upstream: number; ruleByRule: number }
+  const inner = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? '', '--inside', work], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const load = JSON.parse(inner.stdout) as {
+    lines: number
+    generate: number
+    ours: number
+    upstream: number
+    ruleByRule: number
+  }
   const ruleset = readFileSync(join(work, 'ours.nft'), 'utf8')
   const flow = await throughputFigures(ruleset)
   const figures = {
@@ -194,10 +266,21 @@ try {
     no_firewall_connections_per_s: +flow.connNone.toFixed(0),
     redirect_connections_ratio: +(flow.connOurs / flow.connNone).toFixed(2),
   }
-  console.log(`load the gateway ruleset (${load.lines} lines): ours ${figures.ours_generate_and_load_median_ms} ms, upstream's script way ${figures.upstream_script_build_check_load_median_ms} ms, rule by rule ${figures.upstream_rule_by_rule_median_ms} ms`)
-  console.log(`through the TransPort redirect: ${figures.redirect_bulk_mib_s} MiB/s vs ${figures.no_firewall_bulk_mib_s} MiB/s without firewall; ${figures.redirect_packets_per_s} vs ${figures.no_firewall_packets_per_s} packets/s; ${figures.redirect_connections_per_s} vs ${figures.no_firewall_connections_per_s} connections/s`)
+  console.log(
+    `load the gateway ruleset (${load.lines} lines): ours ${figures.ours_generate_and_load_median_ms} ms, upstream's script way ${figures.upstream_script_build_check_load_median_ms} ms, rule by rule ${figures.upstream_rule_by_rule_median_ms} ms`,
+  )
+  console.log(
+    `through the TransPort redirect: ${figures.redirect_bulk_mib_s} MiB/s vs ${figures.no_firewall_bulk_mib_s} MiB/s without firewall; ${figures.redirect_packets_per_s} vs ${figures.no_firewall_packets_per_s} packets/s; ${figures.redirect_connections_per_s} vs ${figures.no_firewall_connections_per_s} connections/s`,
+  )
   const met = figures.load_speedup_vs_upstream_script >= 5 && figures.redirect_packets_ratio >= 0.9
-  console.log(JSON.stringify({ bench: 'firewall', figures, goal: 'load >= 5x faster than upstream script way; packets/s through the redirect >= 0.9x no firewall', met }))
+  console.log(
+    JSON.stringify({
+      bench: 'firewall',
+      figures,
+      goal: 'load >= 5x faster than upstream script way; packets/s through the redirect >= 0.9x no firewall',
+      met,
+    }),
+  )
 } finally {
   spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
   await rm(work, { recursive: true, force: true })

@@ -87,7 +87,8 @@ function bulk(port: number): Promise<number> {
         while (sent < BULK_BYTES) {
           const piece = Math.min(chunk.length, BULK_BYTES - sent)
           sent += piece
-          if (!socket.write(piece === chunk.length ? chunk : chunk.subarray(0, piece))) return void socket.once('drain', pump)
+          if (!socket.write(piece === chunk.length ? chunk : chunk.subarray(0, piece)))
+            return void socket.once('drain', pump)
         }
       }
       pump()
@@ -96,7 +97,8 @@ function bulk(port: number): Promise<number> {
     socket.on('error', fail)
     socket.on('end', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      if (answer !== 'done') fail(new Error(`the sink did not get all ${BULK_BYTES} bytes (answer ${JSON.stringify(answer)})`))
+      if (answer !== 'done')
+        fail(new Error(`the sink did not get all ${BULK_BYTES} bytes (answer ${JSON.stringify(answer)})`))
       else done(round(BULK_BYTES / 2 ** 20 / seconds))
       socket.destroy()
     })
@@ -128,7 +130,11 @@ function roundTrips(port: number): Promise<{ perSecond: number; p50Us: number; p
       if (latencies.length < ROUND_TRIPS) return send()
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       socket.destroy()
-      done({ perSecond: round(ROUND_TRIPS / seconds), p50Us: round(percentile(latencies, 50)), p99Us: round(percentile(latencies, 99)) })
+      done({
+        perSecond: round(ROUND_TRIPS / seconds),
+        p50Us: round(percentile(latencies, 50)),
+        p99Us: round(percentile(latencies, 99)),
+      })
     })
     socket.on('error', fail)
   })
@@ -190,7 +196,12 @@ async function measureAll(contenders: readonly Contender[]): Promise<Record<stri
   for (const contender of contenders) {
     // A warm-up of each path (JIT, pools, socket buffers) before anything counts.
     await connections(contender.answer, 0.5)
-    best[contender.name] = { mibPerSecond: 0, cpuSecondsPerGiB: null, roundTrips: { perSecond: 0, p50Us: 0, p99Us: 0 }, connections: { perSecond: 0, failed: 0 } }
+    best[contender.name] = {
+      mibPerSecond: 0,
+      cpuSecondsPerGiB: null,
+      roundTrips: { perSecond: 0, p50Us: 0, p99Us: 0 },
+      connections: { perSecond: 0, failed: 0 },
+    }
   }
   for (let round_ = 0; round_ < ROUNDS; round_++) {
     for (const contender of contenders) {
@@ -199,9 +210,12 @@ async function measureAll(contenders: readonly Contender[]): Promise<Record<stri
       const mibPerSecond = await bulk(contender.sink)
       // socat's per-connection child counts once its parent has reaped it.
       await sleep(300)
-      const cpuPerGiB = contender.pids ? round((cpuOf(contender.pids.sink) - cpuBefore) / (BULK_BYTES / 2 ** 30), 2) : null
+      const cpuPerGiB = contender.pids
+        ? round((cpuOf(contender.pids.sink) - cpuBefore) / (BULK_BYTES / 2 ** 30), 2)
+        : null
       if (mibPerSecond > entry.mibPerSecond) Object.assign(entry, { mibPerSecond })
-      if (cpuPerGiB !== null && (entry.cpuSecondsPerGiB === null || cpuPerGiB < entry.cpuSecondsPerGiB)) entry.cpuSecondsPerGiB = cpuPerGiB
+      if (cpuPerGiB !== null && (entry.cpuSecondsPerGiB === null || cpuPerGiB < entry.cpuSecondsPerGiB))
+        entry.cpuSecondsPerGiB = cpuPerGiB
     }
     for (const contender of contenders) {
       const trips = await roundTrips(contender.echo)
@@ -225,12 +239,17 @@ function start(file: string, args: string[], options: { env?: NodeJS.ProcessEnv 
 
 try {
   const servers = start(process.execPath, ['-e', SERVERS])
-  const target = await new Promise<{ echo: number; sink: number; answer: number }>((done) => servers.stdout?.once('data', (line: Buffer) => done(JSON.parse(line.toString()))))
+  const target = await new Promise<{ echo: number; sink: number; answer: number }>((done) =>
+    servers.stdout?.once('data', (line: Buffer) => done(JSON.parse(line.toString()))),
+  )
 
   // Ours: the agent daemon as a Whonix-Workstation template runs it (127.0.0.1:PORT to the
   // manifest's gateway address), with a bench manifest whose gateway is this loopback.
   const [oursEcho, oursSink, oursAnswer] = [await freePort(), await freePort(), await freePort()]
-  const manifest = parse(readFileSync('qubes.yaml', 'utf8')) as { whonix: { addresses: Record<string, string> }; stackedTor: { template: { tcp: unknown[] } } }
+  const manifest = parse(readFileSync('qubes.yaml', 'utf8')) as {
+    whonix: { addresses: Record<string, string> }
+    stackedTor: { template: { tcp: unknown[] } }
+  }
   manifest.whonix.addresses.gateway = LOOPBACK
   manifest.stackedTor.template.tcp = [
     { port: oursEcho, to: target.echo },
@@ -239,26 +258,52 @@ try {
   ]
   const config = join(root, 'qubes.yaml')
   writeFileSync(config, stringify(manifest))
-  if (spawnSync(process.execPath, [AGENT, '--root', root, '--config', config, 'simulate', '--as', 'template-workstation']).status !== 0) throw new Error('simulate failed')
-  const daemon = start(process.execPath, [AGENT, '--root', root, '--config', config, 'daemon'], { env: { PATH: '/usr/bin:/bin', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) } })
+  if (
+    spawnSync(process.execPath, [AGENT, '--root', root, '--config', config, 'simulate', '--as', 'template-workstation'])
+      .status !== 0
+  )
+    throw new Error('simulate failed')
+  const daemon = start(process.execPath, [AGENT, '--root', root, '--config', config, 'daemon'], {
+    env: {
+      PATH: '/usr/bin:/bin',
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+    },
+  })
   await waitForPort(oursEcho, 'the agent daemon')
   await waitForPort(oursSink, 'the agent daemon')
   await waitForPort(oursAnswer, 'the agent daemon')
   await sleep(1000)
   const daemonBefore = procStat(daemon.pid!)
 
-  const proxyd = (to: number, port: number) => start('systemd-socket-activate', ['-l', `${LOOPBACK}:${port}`, PROXYD, `${LOOPBACK}:${to}`])
+  const proxyd = (to: number, port: number) =>
+    start('systemd-socket-activate', ['-l', `${LOOPBACK}:${port}`, PROXYD, `${LOOPBACK}:${to}`])
   const [proxydEcho, proxydSink, proxydAnswer] = [await freePort(), await freePort(), await freePort()]
-  const proxydProcesses = { echo: proxyd(target.echo, proxydEcho), sink: proxyd(target.sink, proxydSink), answer: proxyd(target.answer, proxydAnswer) }
-  const socat = (to: number, port: number) => start('socat', [`TCP-LISTEN:${port},bind=${LOOPBACK},fork,reuseaddr`, `TCP:${LOOPBACK}:${to}`])
+  const proxydProcesses = {
+    echo: proxyd(target.echo, proxydEcho),
+    sink: proxyd(target.sink, proxydSink),
+    answer: proxyd(target.answer, proxydAnswer),
+  }
+  const socat = (to: number, port: number) =>
+    start('socat', [`TCP-LISTEN:${port},bind=${LOOPBACK},fork,reuseaddr`, `TCP:${LOOPBACK}:${to}`])
   const [socatEcho, socatSink, socatAnswer] = [await freePort(), await freePort(), await freePort()]
-  const socatProcesses = { echo: socat(target.echo, socatEcho), sink: socat(target.sink, socatSink), answer: socat(target.answer, socatAnswer) }
-  for (const port of [proxydEcho, proxydSink, proxydAnswer, socatEcho, socatSink, socatAnswer]) await waitForPort(port, 'a forwarder')
+  const socatProcesses = {
+    echo: socat(target.echo, socatEcho),
+    sink: socat(target.sink, socatSink),
+    answer: socat(target.answer, socatAnswer),
+  }
+  for (const port of [proxydEcho, proxydSink, proxydAnswer, socatEcho, socatSink, socatAnswer])
+    await waitForPort(port, 'a forwarder')
 
   const contenders: Contender[] = [
     { name: 'direct', ...target, pids: null },
     { name: 'agent daemon', echo: oursEcho, sink: oursSink, answer: oursAnswer, pids: { sink: daemon.pid! } },
-    { name: 'systemd-socket-proxyd', echo: proxydEcho, sink: proxydSink, answer: proxydAnswer, pids: { sink: proxydProcesses.sink.pid! } },
+    {
+      name: 'systemd-socket-proxyd',
+      echo: proxydEcho,
+      sink: proxydSink,
+      answer: proxydAnswer,
+      pids: { sink: proxydProcesses.sink.pid! },
+    },
     { name: 'socat', echo: socatEcho, sink: socatSink, answer: socatAnswer, pids: { sink: socatProcesses.sink.pid! } },
   ]
   const results = await measureAll(contenders)
@@ -269,7 +314,9 @@ try {
   const proxydResult = results['systemd-socket-proxyd']!
   const throughputRatio = round(ours.mibPerSecond / proxydResult.mibPerSecond, 2)
   const connectionRatio = round(ours.connections.perSecond / proxydResult.connections.perSecond, 2)
-  console.log(`loopback, best of ${ROUNDS} rounds: ${BULK_BYTES / 2 ** 20} MiB bulk, ${ROUND_TRIPS} round trips of 64 bytes, connections for ${CONNECT_SECONDS} s (${CONCURRENCY} at once):`)
+  console.log(
+    `loopback, best of ${ROUNDS} rounds: ${BULK_BYTES / 2 ** 20} MiB bulk, ${ROUND_TRIPS} round trips of 64 bytes, connections for ${CONNECT_SECONDS} s (${CONCURRENCY} at once):`,
+  )
   for (const [name, result] of Object.entries(results)) {
     const cpu = result.cpuSecondsPerGiB === null ? '' : `, ${result.cpuSecondsPerGiB} CPU-s/GiB`
     console.log(
@@ -277,7 +324,9 @@ try {
     )
   }
   console.log(`  agent / systemd-socket-proxyd: throughput ${throughputRatio}x, connections ${connectionRatio}x`)
-  console.log(`  agent daemon RSS: ${round(daemonBefore.rssMiB)} MiB before, ${round(daemonAfter.rssMiB)} MiB after the load`)
+  console.log(
+    `  agent daemon RSS: ${round(daemonBefore.rssMiB)} MiB before, ${round(daemonAfter.rssMiB)} MiB after the load`,
+  )
   const goals = {
     throughput: throughputRatio >= 1,
     connections: connectionRatio >= 1,

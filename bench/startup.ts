@@ -55,9 +55,20 @@ try {
     node_e0_peak_rss_mib: peakRssMiB(baseline),
     role_json_peak_rss_mib: peakRssMiB(ours),
   }
-  console.log(`node -e 0:        median ${figures.node_e0_median_ms} ms, p90 ${figures.node_e0_p90_ms} ms, peak RSS ${figures.node_e0_peak_rss_mib?.toFixed(1)} MiB`)
-  console.log(`role --json:      median ${figures.role_json_median_ms} ms, p90 ${figures.role_json_p90_ms} ms, peak RSS ${figures.role_json_peak_rss_mib?.toFixed(1)} MiB`)
-  console.log(JSON.stringify({ bench: 'startup', figures, goal: 'role --json median <= 1.5x node -e 0 median', met: figures.ratio_median <= 1.5 }))
+  console.log(
+    `node -e 0:        median ${figures.node_e0_median_ms} ms, p90 ${figures.node_e0_p90_ms} ms, peak RSS ${figures.node_e0_peak_rss_mib?.toFixed(1)} MiB`,
+  )
+  console.log(
+    `role --json:      median ${figures.role_json_median_ms} ms, p90 ${figures.role_json_p90_ms} ms, peak RSS ${figures.role_json_peak_rss_mib?.toFixed(1)} MiB`,
+  )
+  console.log(
+    JSON.stringify({
+      bench: 'startup',
+      figures,
+      goal: 'role --json median <= 1.5x node -e 0 median',
+      met: figures.ratio_median <= 1.5,
+    }),
+  )
 } finally {
   await rm(root, { recursive: true, force: true })
 }

@@ -99,7 +99,9 @@ async function startOurs(client: string): Promise<number> {
   await writeFile(join(dir, manifest.updatesProxy.markers.secure), '')
   // The very same program Qubes' way runs: a link, no wrapper of its own.
   await symlink(client, join(root, 'usr/bin/qrexec-client-vm'))
-  const daemon = spawnLogged([process.execPath, AGENT, '--root', root, '--config', config, 'daemon'], { PATH: '/usr/bin:/bin' })
+  const daemon = spawnLogged([process.execPath, AGENT, '--root', root, '--config', config, 'daemon'], {
+    PATH: '/usr/bin:/bin',
+  })
   await until('the gate to listen', () => {
     if (daemon.child.exitCode !== null) throw new Error(`daemon exited: ${daemon.log()}`)
     return /updates-gate: .*listening/.test(daemon.log())
@@ -110,7 +112,20 @@ async function startOurs(client: string): Promise<number> {
 /** Qubes' unit: Accept=true, StandardInput=socket, StandardOutput=inherit. */
 async function startQubesWay(client: string): Promise<number> {
   const port = await freePort()
-  spawnLogged(['systemd-socket-activate', '-l', `127.0.0.1:${port}`, '--accept', '--inetd', client, '--use-stdin-socket', '', 'qubes.UpdatesProxy'], { PATH: '/usr/bin:/bin' })
+  spawnLogged(
+    [
+      'systemd-socket-activate',
+      '-l',
+      `127.0.0.1:${port}`,
+      '--accept',
+      '--inetd',
+      client,
+      '--use-stdin-socket',
+      '',
+      'qubes.UpdatesProxy',
+    ],
+    { PATH: '/usr/bin:/bin' },
+  )
   await until('systemd-socket-activate to listen', () => accepts(port))
   return port
 }
@@ -121,7 +136,9 @@ function request(port: number, path: string): Promise<{ firstMs: number; totalMs
     const started = performance.now()
     let first = 0
     let bytes = 0
-    const socket: Socket = connect({ host: '127.0.0.1', port }, () => socket.write(`GET ${path} HTTP/1.0\r\nHost: origin\r\n\r\n`))
+    const socket: Socket = connect({ host: '127.0.0.1', port }, () =>
+      socket.write(`GET ${path} HTTP/1.0\r\nHost: origin\r\n\r\n`),
+    )
     socket.on('data', (chunk: Buffer) => {
       if (first === 0) first = performance.now()
       bytes += chunk.length
@@ -144,7 +161,8 @@ try {
   // Warm both, then alternate, so a busy moment of the machine hits both alike.
   for (const port of Object.values(arms)) await request(port, '/small')
   for (let index = 0; index < CALLS; index++) {
-    for (const arm of index % 2 === 0 ? (['ours', 'qubes'] as const) : (['qubes', 'ours'] as const)) setup[arm].push((await request(arms[arm], '/small')).firstMs)
+    for (const arm of index % 2 === 0 ? (['ours', 'qubes'] as const) : (['qubes', 'ours'] as const))
+      setup[arm].push((await request(arms[arm], '/small')).firstMs)
   }
   const expected = PAYLOAD_MIB * 1024 * 1024
   for (let index = 0; index < DOWNLOADS; index++) {
@@ -167,10 +185,21 @@ try {
     throughput_qubes_mib_s: round(median(throughput.qubes), 1),
     throughput_ratio: round(median(throughput.ours) / median(throughput.qubes), 2),
   }
-  console.log(`connection setup, first byte of a small answer (${CALLS} each): ours p50 ${figures.setup_ours_p50_ms} ms (p95 ${figures.setup_ours_p95_ms}), Qubes' way p50 ${figures.setup_qubes_p50_ms} ms (p95 ${figures.setup_qubes_p95_ms}): ${figures.setup_ratio}x`)
-  console.log(`throughput, ${PAYLOAD_MIB} MiB (${DOWNLOADS} each): ours ${figures.throughput_ours_mib_s} MiB/s, Qubes' way ${figures.throughput_qubes_mib_s} MiB/s: ${figures.throughput_ratio}x`)
+  console.log(
+    `connection setup, first byte of a small answer (${CALLS} each): ours p50 ${figures.setup_ours_p50_ms} ms (p95 ${figures.setup_ours_p95_ms}), Qubes' way p50 ${figures.setup_qubes_p50_ms} ms (p95 ${figures.setup_qubes_p95_ms}): ${figures.setup_ratio}x`,
+  )
+  console.log(
+    `throughput, ${PAYLOAD_MIB} MiB (${DOWNLOADS} each): ours ${figures.throughput_ours_mib_s} MiB/s, Qubes' way ${figures.throughput_qubes_mib_s} MiB/s: ${figures.throughput_ratio}x`,
+  )
   const met = figures.setup_ratio <= 1.0 && figures.throughput_ratio >= 1.0
-  console.log(JSON.stringify({ bench: 'updates-forwarder', figures, goal: "setup p50 <= 1.0x and throughput >= 1.0x Qubes' way (systemd Accept=true spawning the client per connection)", met }))
+  console.log(
+    JSON.stringify({
+      bench: 'updates-forwarder',
+      figures,
+      goal: "setup p50 <= 1.0x and throughput >= 1.0x Qubes' way (systemd Accept=true spawning the client per connection)",
+      met,
+    }),
+  )
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup()
 }

@@ -56,7 +56,10 @@ const accepts = (port: number) =>
     socket.on('error', () => resolve(false))
   })
 
-async function qube(profile: ProfileName, changes: Record<string, unknown>): Promise<{ root: string; config: string; manifest: Manifest }> {
+async function qube(
+  profile: ProfileName,
+  changes: Record<string, unknown>,
+): Promise<{ root: string; config: string; manifest: Manifest }> {
   const root = await mkdtemp(join(tmpdir(), `qwa-bench-${profile}-`))
   cleanups.push(() => rm(root, { recursive: true, force: true }))
   const tree = parse(shippedYaml) as Record<string, Record<string, unknown>>
@@ -80,7 +83,17 @@ async function startTinyproxy(dir: string, manifest: Manifest, port: number): Pr
   await writeFile(page, errorPage(manifest))
   await writeFile(join(dir, 'filter'), '^127\\.0\\.0\\.1$\n')
   const config = join(dir, `tinyproxy-${port}.conf`)
-  const lines = [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', `DefaultErrorFile "${page}"`, 'LogLevel Warning', 'MaxClients 100', 'Allow 127.0.0.1', `Filter "${join(dir, 'filter')}"`, 'FilterType ere']
+  const lines = [
+    `Port ${port}`,
+    'Listen 127.0.0.1',
+    'Timeout 30',
+    `DefaultErrorFile "${page}"`,
+    'LogLevel Warning',
+    'MaxClients 100',
+    'Allow 127.0.0.1',
+    `Filter "${join(dir, 'filter')}"`,
+    'FilterType ere',
+  ]
   await writeFile(config, `${lines.join('\n')}\n`)
   const child = spawn('tinyproxy', ['-d', '-c', config], { stdio: 'ignore' })
   cleanups.push(() => child.kill('SIGKILL'))
@@ -117,7 +130,13 @@ const server = require('node:http').createServer((request, response) => {
 `
 
 /** One trial: the checker runs with nothing listening, tinyproxy starts later; ms from reachable to marker. */
-async function detection(command: readonly string[], root: string, dir: string, manifest: Manifest, port: number): Promise<number> {
+async function detection(
+  command: readonly string[],
+  root: string,
+  dir: string,
+  manifest: Manifest,
+  port: number,
+): Promise<number> {
   await rm(join(dir, SECURE), { force: true })
   // Both checkers remove check-done as they begin asking: that says when they are in their loop.
   const done = join(dir, 'whonix-secure-proxy-check-done')
@@ -128,7 +147,13 @@ async function detection(command: readonly string[], root: string, dir: string, 
   })
   const checker = spawn(command[0] as string, command.slice(1), { stdio: 'ignore' })
   const exited = once(checker, 'exit')
-  while (await access(done).then(() => true, () => false)) await sleep(5)
+  while (
+    await access(done).then(
+      () => true,
+      () => false,
+    )
+  )
+    await sleep(5)
   // A random moment of upstream's 1 s rhythm.
   await sleep(200 + Math.random() * 1000)
   let reachableAt = 0
@@ -162,9 +187,18 @@ const SIDES: readonly Side[] = ['ours', 'upstream', 'qubesTcp']
  * socat. Beside them, Qubes' own kind of TCP service (a /dev/tcp link: the stand-in connects
  * to the address itself, no process in the middle), what plain Qubes does without Whonix.
  */
-async function bothServices(gateway: { root: string; config: string; manifest: Manifest }, host: string, port: number): Promise<Record<Side, string[]>> {
-  await writeGeneratedFiles(gateway.root, generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')))
-  const daemon = spawn(process.execPath, [AGENT, '--root', gateway.root, '--config', gateway.config, 'daemon'], { stdio: ['ignore', 'ignore', 'pipe'] })
+async function bothServices(
+  gateway: { root: string; config: string; manifest: Manifest },
+  host: string,
+  port: number,
+): Promise<Record<Side, string[]>> {
+  await writeGeneratedFiles(
+    gateway.root,
+    generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+  )
+  const daemon = spawn(process.execPath, [AGENT, '--root', gateway.root, '--config', gateway.config, 'daemon'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   cleanups.push(() => daemon.kill('SIGKILL'))
   let log = ''
   daemon.stderr?.setEncoding('utf8').on('data', (text: string) => (log += text))
@@ -186,7 +220,11 @@ async function bothServices(gateway: { root: string; config: string; manifest: M
  * One call through the stand-in, the caller behaving as a template's apt does: the request
  * in, stdin kept open until the whole answer (Content-Length) has arrived, then closed.
  */
-async function timedCall(serviceDirs: readonly string[], rpcConfigDirs: readonly string[], request: string): Promise<Timing> {
+async function timedCall(
+  serviceDirs: readonly string[],
+  rpcConfigDirs: readonly string[],
+  request: string,
+): Promise<Timing> {
   const input = new PassThrough()
   input.write(request)
   const started = performance.now()
@@ -219,25 +257,45 @@ async function timedCall(serviceDirs: readonly string[], rpcConfigDirs: readonly
       },
     },
   )
-  if (result.exitCode !== 0 || lastByteMs === 0) throw new Error(`call failed: exit ${result.exitCode}, ${received} of ${expected} bytes: ${result.stdout.subarray(0, 200).toString()}`)
+  if (result.exitCode !== 0 || lastByteMs === 0)
+    throw new Error(
+      `call failed: exit ${result.exitCode}, ${received} of ${expected} bytes: ${result.stdout.subarray(0, 200).toString()}`,
+    )
   return { firstByteMs, lastByteMs, bytes: received }
 }
 
 try {
   // 1. Detection latency.
   const port = await freePort()
-  const template = await qube('template-workstation', { 'updatesProxy.check.url': `http://127.0.0.1:${port}/`, 'updatesProxy.check.timeoutSec': 60 })
+  const template = await qube('template-workstation', {
+    'updatesProxy.check.url': `http://127.0.0.1:${port}/`,
+    'updatesProxy.check.timeoutSec': 60,
+  })
   const markerDir = join(template.root, 'run/updatesproxycheck')
   const upstreamScript = join(template.root, 'upstream-check')
-  await writeFile(upstreamScript, upstreamCheck(`http://127.0.0.1:${port}/`, template.manifest.updatesProxy.check.proofLine, markerDir))
+  await writeFile(
+    upstreamScript,
+    upstreamCheck(`http://127.0.0.1:${port}/`, template.manifest.updatesProxy.check.proofLine, markerDir),
+  )
   await chmod(upstreamScript, 0o755)
   const checkers = {
-    ours: [process.execPath, AGENT, '--root', template.root, '--config', template.config, 'updates-proxy', 'check', '--recheck'],
+    ours: [
+      process.execPath,
+      AGENT,
+      '--root',
+      template.root,
+      '--config',
+      template.config,
+      'updates-proxy',
+      'check',
+      '--recheck',
+    ],
     upstream: ['/bin/bash', upstreamScript],
   }
   const latency = { ours: [] as number[], upstream: [] as number[] }
   for (let trial = 0; trial < TRIALS; trial++)
-    for (const side of ['ours', 'upstream'] as const) latency[side].push(await detection(checkers[side], template.root, markerDir, template.manifest, port))
+    for (const side of ['ours', 'upstream'] as const)
+      latency[side].push(await detection(checkers[side], template.root, markerDir, template.manifest, port))
 
   // 2. qubes.UpdatesProxy: our socket service vs upstream's executable, both through the stand-in.
   // The origin is a process of its own, so that serving does not compete with the caller's side.
@@ -252,18 +310,36 @@ try {
   // proxy's place, so that the bridge, not tinyproxy, bounds the figures.
   const tinyproxyPort = await freePort()
   const arrangements = {
-    tinyproxy: { host: '127.0.0.1', port: tinyproxyPort, small: `GET ${originUrl}/small HTTP/1.0\r\nHost: 127.0.0.2\r\n\r\n`, big: `GET ${originUrl}/big HTTP/1.0\r\nHost: 127.0.0.2\r\n\r\n` },
-    direct: { host: '127.0.0.2', port: Number(originPort.toString()), small: 'GET /small HTTP/1.0\r\n\r\n', big: 'GET /big HTTP/1.0\r\n\r\n' },
+    tinyproxy: {
+      host: '127.0.0.1',
+      port: tinyproxyPort,
+      small: `GET ${originUrl}/small HTTP/1.0\r\nHost: 127.0.0.2\r\n\r\n`,
+      big: `GET ${originUrl}/big HTTP/1.0\r\nHost: 127.0.0.2\r\n\r\n`,
+    },
+    direct: {
+      host: '127.0.0.2',
+      port: Number(originPort.toString()),
+      small: 'GET /small HTTP/1.0\r\n\r\n',
+      big: 'GET /big HTTP/1.0\r\n\r\n',
+    },
   }
   const results: Record<string, { setup: Record<Side, number[]>; throughput: Record<Side, number[]> }> = {}
   for (const [name, behind] of Object.entries(arrangements)) {
-    const gateway = await qube('gateway', { 'updatesProxy.gateway.proxy': { host: behind.host, port: behind.port }, 'tor.control': `127.0.0.1:${standIn.port}` })
+    const gateway = await qube('gateway', {
+      'updatesProxy.gateway.proxy': { host: behind.host, port: behind.port },
+      'tor.control': `127.0.0.1:${standIn.port}`,
+    })
     if (name === 'tinyproxy') await startTinyproxy(gateway.root, gateway.manifest, tinyproxyPort)
     const services = await bothServices(gateway, behind.host, behind.port)
     const rpcConfig = [join(gateway.root, 'etc/qubes/rpc-config')]
-    const result = { setup: { ours: [] as number[], upstream: [] as number[], qubesTcp: [] as number[] }, throughput: { ours: [] as number[], upstream: [] as number[], qubesTcp: [] as number[] } }
+    const result = {
+      setup: { ours: [] as number[], upstream: [] as number[], qubesTcp: [] as number[] },
+      throughput: { ours: [] as number[], upstream: [] as number[], qubesTcp: [] as number[] },
+    }
     for (let i = 0; i < 10; i++) for (const side of SIDES) await timedCall(services[side], rpcConfig, behind.small)
-    for (let i = 0; i < CALLS; i++) for (const side of SIDES) result.setup[side].push((await timedCall(services[side], rpcConfig, behind.small)).firstByteMs)
+    for (let i = 0; i < CALLS; i++)
+      for (const side of SIDES)
+        result.setup[side].push((await timedCall(services[side], rpcConfig, behind.small)).firstByteMs)
     // Warm-up: a fresh origin and fresh connections start slowly, whichever side goes first.
     for (let i = 0; i < 2; i++) for (const side of SIDES) await timedCall(services[side], rpcConfig, behind.big)
     for (let i = 0; i < DOWNLOADS; i++)
@@ -299,15 +375,34 @@ try {
     throughput_via_tinyproxy_upstream_mib_s: round(median(tiny.throughput.upstream), 1),
   }
   console.log(`detection, tinyproxy reachable -> marker written (${TRIALS} trials each):`)
-  console.log(`  ours (20 ms poll while refused):  p50 ${figures.detection_ours_p50_ms} ms, p95 ${figures.detection_ours_p95_ms} ms`)
-  console.log(`  upstream (curl, sleep 1):         p50 ${figures.detection_upstream_p50_ms} ms, p95 ${figures.detection_upstream_p95_ms} ms`)
+  console.log(
+    `  ours (20 ms poll while refused):  p50 ${figures.detection_ours_p50_ms} ms, p95 ${figures.detection_ours_p95_ms} ms`,
+  )
+  console.log(
+    `  upstream (curl, sleep 1):         p50 ${figures.detection_upstream_p50_ms} ms, p95 ${figures.detection_upstream_p95_ms} ms`,
+  )
   console.log('qubes.UpdatesProxy through the qrexec-agent stand-in (ours: socket service; upstream: bash + socat):')
-  console.log(`  setup, first byte of 1 KiB (${CALLS} calls each): ours ${figures.setup_ours_p50_ms} ms, upstream ${figures.setup_upstream_p50_ms} ms (${figures.setup_speedup}x); Qubes' TCP service ${figures.setup_qubes_tcp_p50_ms} ms`)
-  console.log(`    via tinyproxy:                 ours ${figures.setup_via_tinyproxy_ours_p50_ms} ms, upstream ${figures.setup_via_tinyproxy_upstream_p50_ms} ms`)
-  console.log(`  throughput, ${PAYLOAD_MIB} MiB (${DOWNLOADS} each): ours ${figures.throughput_ours_mib_s} MiB/s, upstream ${figures.throughput_upstream_mib_s} MiB/s (${figures.throughput_ratio}x); Qubes' TCP service ${figures.throughput_qubes_tcp_mib_s} MiB/s`)
-  console.log(`    via tinyproxy:                 ours ${figures.throughput_via_tinyproxy_ours_mib_s} MiB/s, upstream ${figures.throughput_via_tinyproxy_upstream_mib_s} MiB/s`)
+  console.log(
+    `  setup, first byte of 1 KiB (${CALLS} calls each): ours ${figures.setup_ours_p50_ms} ms, upstream ${figures.setup_upstream_p50_ms} ms (${figures.setup_speedup}x); Qubes' TCP service ${figures.setup_qubes_tcp_p50_ms} ms`,
+  )
+  console.log(
+    `    via tinyproxy:                 ours ${figures.setup_via_tinyproxy_ours_p50_ms} ms, upstream ${figures.setup_via_tinyproxy_upstream_p50_ms} ms`,
+  )
+  console.log(
+    `  throughput, ${PAYLOAD_MIB} MiB (${DOWNLOADS} each): ours ${figures.throughput_ours_mib_s} MiB/s, upstream ${figures.throughput_upstream_mib_s} MiB/s (${figures.throughput_ratio}x); Qubes' TCP service ${figures.throughput_qubes_tcp_mib_s} MiB/s`,
+  )
+  console.log(
+    `    via tinyproxy:                 ours ${figures.throughput_via_tinyproxy_ours_mib_s} MiB/s, upstream ${figures.throughput_via_tinyproxy_upstream_mib_s} MiB/s`,
+  )
   const met = figures.detection_ours_p50_ms <= 100 && figures.setup_speedup >= 10 && figures.throughput_ratio >= 1.5
-  console.log(JSON.stringify({ bench: 'updates-proxy', figures, goal: 'detection p50 <= 100 ms; setup >= 10x faster; throughput >= 1.5x (service against the origin at the proxy port; via tinyproxy reported beside)', met }))
+  console.log(
+    JSON.stringify({
+      bench: 'updates-proxy',
+      figures,
+      goal: 'detection p50 <= 100 ms; setup >= 10x faster; throughput >= 1.5x (service against the origin at the proxy port; via tinyproxy reported beside)',
+      met,
+    }),
+  )
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup()
 }

@@ -44,7 +44,8 @@ function parseArgs(argv: readonly string[]): Options {
   const value = (name: string) => {
     const index = argv.indexOf(name)
     const found = index >= 0 ? argv[index + 1] : undefined
-    if (!found) throw new Error(`usage: package-tool --out DIR --bundle FILE --metafile FILE --work DIR (missing ${name})`)
+    if (!found)
+      throw new Error(`usage: package-tool --out DIR --bundle FILE --metafile FILE --work DIR (missing ${name})`)
     return resolve(found)
   }
   return { out: value('--out'), bundle: value('--bundle'), metafile: value('--metafile'), work: value('--work') }
@@ -61,7 +62,12 @@ async function commitTime(): Promise<number> {
   return git && /^\d+$/.test(git.stdout.trim()) ? Number(git.stdout.trim()) : Math.floor(Date.now() / 1000)
 }
 
-async function manPage(bundle: string, project: ProjectJson, date: string, files: readonly { path: string; purpose: string }[]) {
+async function manPage(
+  bundle: string,
+  project: ProjectJson,
+  date: string,
+  files: readonly { path: string; purpose: string }[],
+) {
   const top = await help(bundle, [])
   const globals = helpSections(top).get('Options') ?? []
   const globalNames = new Set(globals.map((entry) => entry.name))
@@ -69,7 +75,8 @@ async function manPage(bundle: string, project: ProjectJson, date: string, files
     Object.entries(COMMANDS).map(async ([word, load]) => {
       const command = await load()
       const sections = helpSections(await help(bundle, [word]))
-      const own = (name: string): HelpEntry[] => (sections.get(name) ?? []).filter((entry) => !globalNames.has(entry.name))
+      const own = (name: string): HelpEntry[] =>
+        (sections.get(name) ?? []).filter((entry) => !globalNames.has(entry.name))
       const usage = Array.isArray(command.command) ? String(command.command[0]) : String(command.command)
       return { usage, describe: command.describe, entries: [...own('Positionals'), ...own('Options')] }
     }),
@@ -115,7 +122,9 @@ async function main(options: Options): Promise<void> {
   const expected = [...files.map((file) => file.path), manifest.packaging.bundle].sort()
   const staged = (await listTree(root)).map((entry) => entry.path).sort()
   if (JSON.stringify(staged) !== JSON.stringify(expected))
-    throw new Error(`the staged tree differs from the registry:\nstaged: ${staged.join(' ')}\nregistry: ${expected.join(' ')}`)
+    throw new Error(
+      `the staged tree differs from the registry:\nstaged: ${staged.join(' ')}\nregistry: ${expected.join(' ')}`,
+    )
 
   const diversions = planDiversions(manifest.packaging.diversions, manifest.packaging.displaceSuffix, new Set(expected))
   // A file we take over from another package: we ship ours beside its path, never the path
@@ -128,10 +137,18 @@ async function main(options: Options): Promise<void> {
   const agent = agentPackage([nodejsRelation(project.engines.node)])
   const date = new Date(time * 1000).toISOString().slice(0, 10)
   const scripts = maintainerScripts(AGENT, diversions, { bundle: manifest.packaging.bundle })
-  const bundled = await describeBundled(REPO, bundledPackageDirs(JSON.parse(await readFile(options.metafile, 'utf8')) as Parameters<typeof bundledPackageDirs>[0]))
+  const bundled = await describeBundled(
+    REPO,
+    bundledPackageDirs(
+      JSON.parse(await readFile(options.metafile, 'utf8')) as Parameters<typeof bundledPackageDirs>[0],
+    ),
+  )
   const man = `man/${AGENT}.1`
   const debian: Record<string, string> = {
-    'debian/control': renderControl({ name: SOURCE, maintainer: MAINTAINER, section: 'admin' }, [agent, ...METAPACKAGES]),
+    'debian/control': renderControl({ name: SOURCE, maintainer: MAINTAINER, section: 'admin' }, [
+      agent,
+      ...METAPACKAGES,
+    ]),
     'debian/changelog': renderChangelog({
       source: SOURCE,
       version: project.version,
@@ -141,7 +158,10 @@ async function main(options: Options): Promise<void> {
     }),
     'debian/copyright': renderCopyright({
       source: SOURCE,
-      project: { copyright: `${new Date(time * 1000).getUTCFullYear()} qubes-whonix-agent maintainers`, license: project.license },
+      project: {
+        copyright: `${new Date(time * 1000).getUTCFullYear()} qubes-whonix-agent maintainers`,
+        license: project.license,
+      },
       bundlePath: manifest.packaging.bundle,
       bundled,
     }),
@@ -153,9 +173,17 @@ async function main(options: Options): Promise<void> {
     [`debian/${AGENT}.manpages`]: `${man}\n`,
     [`debian/${AGENT}.lintian-overrides`]: lintianOverrides(manifest, files),
     [MODES_FILE]: modesFile(files),
-    [man]: await manPage(options.bundle, project, date, files.map(({ path, purpose }) => ({ path, purpose }))),
+    [man]: await manPage(
+      options.bundle,
+      project,
+      date,
+      files.map(({ path, purpose }) => ({ path, purpose })),
+    ),
   }
-  const executable = new Set(['debian/rules', ...['postinst', 'prerm', 'postrm'].map((script) => `debian/${AGENT}.${script}`)])
+  const executable = new Set([
+    'debian/rules',
+    ...['postinst', 'prerm', 'postrm'].map((script) => `debian/${AGENT}.${script}`),
+  ])
   await writeTree(source, debian, executable)
 
   await mustRun({

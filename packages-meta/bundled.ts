@@ -27,7 +27,9 @@ const authorText = (author: PackageJson['author']) =>
   typeof author === 'string' ? author : author ? `${author.name}${author.email ? ` <${author.email}>` : ''}` : undefined
 
 interface Metafile {
-  readonly outputs: Readonly<Record<string, { readonly inputs: Readonly<Record<string, { readonly bytesInOutput: number }>> }>>
+  readonly outputs: Readonly<
+    Record<string, { readonly inputs: Readonly<Record<string, { readonly bytesInOutput: number }>> }>
+  >
 }
 
 /** The npm package directories (node_modules/x, or nested deeper) that left code in the bundle. */
@@ -52,7 +54,14 @@ export async function describeBundled(root: string, dirs: readonly string[]): Pr
       if (licenseFile === undefined) throw new Error(`${dir}: no licence file`)
       const licenseText = await readFile(join(root, dir, licenseFile), 'utf8')
       const license = declaredLicense(pkg) ?? identifyLicense(licenseText)
-      return { dirs: [dir], name: pkg.name, version: pkg.version, license, copyright: copyrightLines(licenseText, authorText(pkg.author)), licenseText }
+      return {
+        dirs: [dir],
+        name: pkg.name,
+        version: pkg.version,
+        license,
+        copyright: copyrightLines(licenseText, authorText(pkg.author)),
+        licenseText,
+      }
     }),
   )
   // One entry per name and version, however many copies npm nested.

@@ -28,7 +28,10 @@ export function fill(paragraph: string, width = WIDTH): string[] {
 /** A description in control syntax: the synopsis, then the paragraphs filled, ` .` between them. */
 export function descriptionField(synopsis: string, paragraphs: readonly string[]): string {
   if (synopsis.length > WIDTH) throw new Error(`synopsis longer than ${WIDTH} characters: ${synopsis}`)
-  const body = paragraphs.flatMap((paragraph, index) => [...(index > 0 ? [' .'] : []), ...fill(paragraph).map((line) => ` ${line}`)])
+  const body = paragraphs.flatMap((paragraph, index) => [
+    ...(index > 0 ? [' .'] : []),
+    ...fill(paragraph).map((line) => ` ${line}`),
+  ])
   return [`Description: ${synopsis}`, ...body].join('\n')
 }
 

@@ -47,7 +47,10 @@ export function licensesOf(spdx: string): LicenseInfo[] {
     .split(/\s+OR\s+/)
     .map((part) => {
       const info = LICENSES[ALIASES[part.trim()] ?? part.trim()]
-      if (!info) throw new Error(`no DEP-5 mapping for the licence ${JSON.stringify(part)}: add it to packages-meta/copyright.ts`)
+      if (!info)
+        throw new Error(
+          `no DEP-5 mapping for the licence ${JSON.stringify(part)}: add it to packages-meta/copyright.ts`,
+        )
       return info
     })
 }
@@ -88,7 +91,8 @@ const AGPL_NOTICE = [
 export function licenseBody(text: string): string[] {
   const lines = text.replace(/\r\n/g, '\n').trimEnd().split('\n')
   const kept = lines.filter((line) => !/^\s*(copyright\b|\(c\))/i.test(line))
-  while (kept.length > 0 && (kept[0]!.trim() === '' || /^\s*(the )?(MIT|ISC) license\s*(\(MIT\))?\s*$/i.test(kept[0]!))) kept.shift()
+  while (kept.length > 0 && (kept[0]!.trim() === '' || /^\s*(the )?(MIT|ISC) license\s*(\(MIT\))?\s*$/i.test(kept[0]!)))
+    kept.shift()
   return kept.map((line) => line.trimEnd())
 }
 
@@ -114,12 +118,18 @@ export function copyrightLines(text: string, author?: string): string[] {
 export function renderCopyright(input: CopyrightInput): string {
   const project = licenseOf(input.project.license)
   const paragraphs = [
-    ['Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/', `Upstream-Name: ${input.source}`].join('\n'),
+    [
+      'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
+      `Upstream-Name: ${input.source}`,
+    ].join('\n'),
     ['Files: *', `Copyright: ${input.project.copyright}`, `License: ${project.name}`].join('\n'),
   ]
-  if (project.name !== 'AGPL-3+') throw new Error(`the project's licence text for ${project.name} is missing in packages-meta/copyright.ts`)
+  if (project.name !== 'AGPL-3+')
+    throw new Error(`the project's licence text for ${project.name} is missing in packages-meta/copyright.ts`)
   const texts = new Map<string, readonly string[]>([[project.name, AGPL_NOTICE]])
-  for (const pkg of [...input.bundled].sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version))) {
+  for (const pkg of [...input.bundled].sort(
+    (a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version),
+  )) {
     const licenses = licensesOf(pkg.license)
     paragraphs.push(
       [
@@ -131,7 +141,10 @@ export function renderCopyright(input: CopyrightInput): string {
     )
     for (const license of licenses) {
       if (texts.has(license.name)) continue
-      if (license.common) texts.set(license.name, [`On Debian systems the full text of this licence is in /usr/share/common-licenses/${license.common}.`])
+      if (license.common)
+        texts.set(license.name, [
+          `On Debian systems the full text of this licence is in /usr/share/common-licenses/${license.common}.`,
+        ])
       // A dual-licensed package's file may name both licences without either text: take the text from another.
       else if (licenses.length === 1) texts.set(license.name, licenseBody(pkg.licenseText))
     }

@@ -13,7 +13,11 @@ export interface Diversion {
   readonly ours: string | null
 }
 
-export function planDiversions(diversions: Readonly<Record<string, string>>, suffix: string, shipped: ReadonlySet<string>): Diversion[] {
+export function planDiversions(
+  diversions: Readonly<Record<string, string>>,
+  suffix: string,
+  shipped: ReadonlySet<string>,
+): Diversion[] {
   return Object.entries(diversions).map(([path, from]) => ({
     path,
     from,
@@ -23,7 +27,8 @@ export function planDiversions(diversions: Readonly<Record<string, string>>, suf
 }
 
 /** One word for sh, whatever the path holds. */
-export const shellQuote = (word: string): string => (/^[A-Za-z0-9_./:+@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
+export const shellQuote = (word: string): string =>
+  /^[A-Za-z0-9_./:+@=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 
 // As config-package-dev's "displace": postinst diverts and links, prerm unlinks and puts
 // theirs back. Paths are given as installed; $DPKG_ROOT (set by `dpkg --root`) prefixes what
@@ -75,7 +80,8 @@ const GIVE_BACK = [
   '}',
 ]
 
-const script = (body: readonly string[]): string => ['#!/bin/sh', 'set -e', '', ...body, '', '#DEBHELPER#', '', 'exit 0', ''].join('\n')
+const script = (body: readonly string[]): string =>
+  ['#!/bin/sh', 'set -e', '', ...body, '', '#DEBHELPER#', '', 'exit 0', ''].join('\n')
 
 export interface MaintainerScripts {
   readonly postinst: string
@@ -98,24 +104,57 @@ const writeCodeCache = ({ bundle }: CodeCache): string[] => [
 ]
 
 // Not a file of the package: dpkg would leave it, and the directory, behind.
-const removeCodeCache = ({ bundle }: CodeCache): string[] => ['# The code cache postinst wrote.', `[ "$1" != remove ] || rm -f "$DPKG_ROOT"${shellQuote(`${bundle}.code-cache`)}`]
+const removeCodeCache = ({ bundle }: CodeCache): string[] => [
+  '# The code cache postinst wrote.',
+  `[ "$1" != remove ] || rm -f "$DPKG_ROOT"${shellQuote(`${bundle}.code-cache`)}`,
+]
 
-export function maintainerScripts(pkg: string, diversions: readonly Diversion[], codeCache?: CodeCache): MaintainerScripts {
-  const part = (header: string, functions: readonly string[], name: string, actions: string, list: readonly Diversion[]) => {
+export function maintainerScripts(
+  pkg: string,
+  diversions: readonly Diversion[],
+  codeCache?: CodeCache,
+): MaintainerScripts {
+  const part = (
+    header: string,
+    functions: readonly string[],
+    name: string,
+    actions: string,
+    list: readonly Diversion[],
+  ) => {
     if (list.length === 0) return []
-    const call = (d: Diversion) => `\t${name} ${shellQuote(d.path)} ${d.ours ? shellQuote(d.ours) : "''"} ${shellQuote(d.original)}`
+    const call = (d: Diversion) =>
+      `\t${name} ${shellQuote(d.path)} ${d.ours ? shellQuote(d.ours) : "''"} ${shellQuote(d.original)}`
     return [header, ...PACKAGE(pkg), ...functions, '', 'case "$1" in', `${actions})`, ...list.map(call), '\t;;', 'esac']
   }
   const backwards = [...diversions].reverse()
-  const takeOver = part('# Take over the files of other packages that ours replace (qubes.yaml packaging.diversions).', TAKE_OVER, 'take_over', 'configure|abort-remove|abort-deconfigure', diversions)
-  const giveBack = part("# Give the other packages' files back before ours go.", GIVE_BACK, 'give_back', 'remove|deconfigure', backwards)
+  const takeOver = part(
+    '# Take over the files of other packages that ours replace (qubes.yaml packaging.diversions).',
+    TAKE_OVER,
+    'take_over',
+    'configure|abort-remove|abort-deconfigure',
+    diversions,
+  )
+  const giveBack = part(
+    "# Give the other packages' files back before ours go.",
+    GIVE_BACK,
+    'give_back',
+    'remove|deconfigure',
+    backwards,
+  )
   // `$package` is set by the first part, else here.
-  const then = (first: string[], lines: string[]) => (lines.length === 0 ? first : [...first, ...(first.length > 0 ? [''] : PACKAGE(pkg)), ...lines])
+  const then = (first: string[], lines: string[]) =>
+    lines.length === 0 ? first : [...first, ...(first.length > 0 ? [''] : PACKAGE(pkg)), ...lines]
   return {
     postinst: script(then(takeOver, codeCache ? writeCodeCache(codeCache) : [])),
     prerm: script(then(giveBack, codeCache ? removeCodeCache(codeCache) : [])),
     postrm: script(
-      part('# The same where no prerm ran (a failed install, a package that disappeared); else a no-op.', GIVE_BACK, 'give_back', 'remove|abort-install|disappear', backwards),
+      part(
+        '# The same where no prerm ran (a failed install, a package that disappeared); else a no-op.',
+        GIVE_BACK,
+        'give_back',
+        'remove|abort-install|disappear',
+        backwards,
+      ),
     ),
   }
 }

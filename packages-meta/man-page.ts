@@ -59,7 +59,9 @@ export function renderManPage(page: ManPageInput): string {
     ...tagged('2', 'A usage error.'),
     ...tagged('70', 'A bug: the program prints a stack trace; please report it.'),
     '.PP',
-    roffText('Commands that keep an upstream contract (the updates-proxy check, the apt gate) document their own codes.'),
+    roffText(
+      'Commands that keep an upstream contract (the updates-proxy check, the apt gate) document their own codes.',
+    ),
     '.SH FILES',
     roffText(`The files the package installs besides the program, as \`${page.name} files list\` prints them:`),
   )

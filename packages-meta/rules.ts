@@ -18,7 +18,9 @@ export interface SystemUnit {
 /** Unit files directly in the system unit directory (drop-in directories are not units). */
 export function systemUnits(files: readonly GeneratedFile[], unitDirectory: string): SystemUnit[] {
   return files
-    .flatMap((file) => (file.kind === 'file' && posix.dirname(file.path) === unitDirectory && UNIT.test(file.path) ? [file] : []))
+    .flatMap((file) =>
+      file.kind === 'file' && posix.dirname(file.path) === unitDirectory && UNIT.test(file.path) ? [file] : [],
+    )
     .map((file) => ({ name: posix.basename(file.path), oneshot: /^\s*Type\s*=\s*oneshot\s*$/m.test(file.content) }))
     .filter((unit) => !unit.name.includes('@'))
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -27,7 +29,9 @@ export function systemUnits(files: readonly GeneratedFile[], unitDirectory: stri
 /** `MODE PATH` lines restoring each generated file's mode after dh_fixperms. */
 export function modesFile(files: readonly GeneratedFile[]): string {
   return files
-    .flatMap((file) => (file.kind === 'file' ? [`${file.mode.toString(8).padStart(4, '0')} ${file.path.slice(1)}`] : []))
+    .flatMap((file) =>
+      file.kind === 'file' ? [`${file.mode.toString(8).padStart(4, '0')} ${file.path.slice(1)}`] : [],
+    )
     .map((line) => `${line}\n`)
     .join('')
 }
@@ -37,7 +41,9 @@ const recipe = (lines: readonly string[]) => lines.map((line) => `\t${line}`)
 export function renderRules(agent: string, units: readonly SystemUnit[]): string {
   const names = (oneshot: boolean) => units.filter((unit) => unit.oneshot === oneshot).map((unit) => unit.name)
   const installSystemd = [
-    ...(names(true).length > 0 ? [`dh_installsystemd -p${agent} --no-start --restart-after-upgrade ${names(true).join(' ')}`] : []),
+    ...(names(true).length > 0
+      ? [`dh_installsystemd -p${agent} --no-start --restart-after-upgrade ${names(true).join(' ')}`]
+      : []),
     ...(names(false).length > 0 ? [`dh_installsystemd -p${agent} ${names(false).join(' ')}`] : []),
   ]
   return [
@@ -66,7 +72,10 @@ export function renderRules(agent: string, units: readonly SystemUnit[]): string
     '',
     '# Each generated file has the mode the registry gives it, which dh_fixperms would level.',
     'override_dh_fixperms:',
-    ...recipe(['dh_fixperms', `while read -r mode path; do chmod "$$mode" "debian/${agent}/$$path"; done < ${MODES_FILE}`]),
+    ...recipe([
+      'dh_fixperms',
+      `while read -r mode path; do chmod "$$mode" "debian/${agent}/$$path"; done < ${MODES_FILE}`,
+    ]),
     '',
   ].join('\n')
 }

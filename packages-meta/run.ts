@@ -37,6 +37,8 @@ export function runTool(command: ToolCommand): Promise<ToolResult> {
 export async function mustRun(command: ToolCommand): Promise<ToolResult> {
   const result = await runTool(command)
   if (result.code !== 0)
-    throw new Error(`${command.argv.join(' ')} failed (exit ${result.code})${result.stderr ? `:\n${result.stderr.trim()}` : ''}`)
+    throw new Error(
+      `${command.argv.join(' ')} failed (exit ${result.code})${result.stderr ? `:\n${result.stderr.trim()}` : ''}`,
+    )
   return result
 }

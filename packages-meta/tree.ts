@@ -18,7 +18,8 @@ export async function listTree(base: string, prefix = ''): Promise<TreeEntry[]> 
     const relative = `${prefix}/${name}`
     const stats = await lstat(join(base, relative))
     if (stats.isDirectory()) entries.push(...(await listTree(base, relative)))
-    else if (stats.isSymbolicLink()) entries.push({ path: relative, type: 'symlink', mode: 0o777, target: await readlink(join(base, relative)) })
+    else if (stats.isSymbolicLink())
+      entries.push({ path: relative, type: 'symlink', mode: 0o777, target: await readlink(join(base, relative)) })
     else entries.push({ path: relative, type: 'file', mode: stats.mode & 0o7777 })
   }
   return entries

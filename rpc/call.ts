@@ -22,7 +22,8 @@ export interface CallLimits {
 }
 
 /** The share of one source: a few qubes calling at once cannot take every slot. */
-export const perSourceLimit = (limits: CallLimits): number => limits.maxPerSource ?? Math.max(1, Math.ceil(limits.maxConcurrent / 4))
+export const perSourceLimit = (limits: CallLimits): number =>
+  limits.maxPerSource ?? Math.max(1, Math.ceil(limits.maxConcurrent / 4))
 
 export const DEFAULT_LIMITS: CallLimits = {
   descriptorTimeoutMs: 5_000,
@@ -71,7 +72,10 @@ export interface RpcCall {
 }
 
 /** A call of `descriptor`: the transport gives the streams, the signal and the limits. */
-export function callOf(descriptor: Descriptor, transport: Omit<RpcCall, 'service' | 'argument' | 'source' | 'target' | 'descriptor'>): RpcCall {
+export function callOf(
+  descriptor: Descriptor,
+  transport: Omit<RpcCall, 'service' | 'argument' | 'source' | 'target' | 'descriptor'>,
+): RpcCall {
   const { service, argument, source, target } = descriptor
   return { service, argument, source, target, descriptor, ...transport }
 }

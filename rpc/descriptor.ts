@@ -54,7 +54,8 @@ function qubeName(untrusted: string, what: string): string {
 export function parseDescriptor(untrustedBytes: Uint8Array): Descriptor {
   if (untrustedBytes.length === 0) return invalid('empty')
   if (untrustedBytes.length > MAX_DESCRIPTOR_BYTES) return invalid(`longer than ${MAX_DESCRIPTOR_BYTES} bytes`)
-  if (untrustedBytes[0] === 0xef && untrustedBytes[1] === 0xbb && untrustedBytes[2] === 0xbf) return invalid('starts with a UTF-8 byte order mark')
+  if (untrustedBytes[0] === 0xef && untrustedBytes[1] === 0xbb && untrustedBytes[2] === 0xbf)
+    return invalid('starts with a UTF-8 byte order mark')
   let untrustedText: string
   try {
     untrustedText = utf8.decode(untrustedBytes)
@@ -63,14 +64,17 @@ export function parseDescriptor(untrustedBytes: Uint8Array): Descriptor {
   }
   if (untrustedText.includes('\0')) return invalid('contains a NUL byte')
   const words = untrustedText.split(' ')
-  if (words.length !== 2 && words.length !== 4) return invalid(`expected 2 or 4 space-separated words, found ${words.length}`)
+  if (words.length !== 2 && words.length !== 4)
+    return invalid(`expected 2 or 4 space-separated words, found ${words.length}`)
   const [untrustedCall = '', untrustedSource = '', untrustedType, untrustedTarget] = words
   const plus = untrustedCall.indexOf('+')
   const untrustedService = plus === -1 ? untrustedCall : untrustedCall.slice(0, plus)
   const untrustedArgument = plus === -1 ? null : untrustedCall.slice(plus + 1)
   if (untrustedService.length === 0) return invalid('empty service name')
-  if (Buffer.byteLength(untrustedService) > MAX_SERVICE_NAME_BYTES) return invalid(`service name longer than ${MAX_SERVICE_NAME_BYTES} bytes`)
-  if (!SERVICE_NAME.test(untrustedService)) return invalid(`service name ${quoteUntrusted(untrustedService)} has characters outside A-Z a-z 0-9 . _ -`)
+  if (Buffer.byteLength(untrustedService) > MAX_SERVICE_NAME_BYTES)
+    return invalid(`service name longer than ${MAX_SERVICE_NAME_BYTES} bytes`)
+  if (!SERVICE_NAME.test(untrustedService))
+    return invalid(`service name ${quoteUntrusted(untrustedService)} has characters outside A-Z a-z 0-9 . _ -`)
   if (untrustedArgument !== null && !ARGUMENT.test(untrustedArgument))
     return invalid(`argument ${quoteUntrusted(untrustedArgument)} has characters outside A-Z a-z 0-9 + . _ -`)
   const source = qubeName(untrustedSource, 'source')
@@ -78,7 +82,11 @@ export function parseDescriptor(untrustedBytes: Uint8Array): Descriptor {
   if (untrustedType !== undefined) {
     const value = untrustedTarget ?? ''
     if (untrustedType === 'name') target = { type: 'name', value: qubeName(value, 'target') }
-    else if (untrustedType === 'keyword') target = { type: 'keyword', value: KEYWORD.test(value) ? value : invalid(`target keyword ${quoteUntrusted(value)} is not valid`) }
+    else if (untrustedType === 'keyword')
+      target = {
+        type: 'keyword',
+        value: KEYWORD.test(value) ? value : invalid(`target keyword ${quoteUntrusted(value)} is not valid`),
+      }
     else return invalid(`target type ${quoteUntrusted(untrustedType)} is neither name nor keyword`)
   }
   return { service: untrustedService, argument: untrustedArgument, source, target }

@@ -6,7 +6,8 @@
 export const ERROR_CODES = {
   // The command line and the manifest
   USAGE: 'the command line is wrong (exit 2)',
-  MANIFEST_INVALID: 'qubes.yaml (or --config FILE) is not valid YAML or breaks the schema; the message names file, line and key',
+  MANIFEST_INVALID:
+    'qubes.yaml (or --config FILE) is not valid YAML or breaks the schema; the message names file, line and key',
   MANIFEST_UNREADABLE: 'the file given with --config cannot be read or is over 1 MiB',
   GENERATED_FILE_CLASH: 'two features generate the same installed file (a bug)',
   NO_SUCH_GENERATED_FILE: '`files show PATH` names no generated file',
@@ -21,11 +22,11 @@ export const ERROR_CODES = {
   CALLER_GONE: 'the caller went away before the answer',
   BUSY: 'the service already has its maximum of open calls',
   SHUTTING_DOWN: 'the daemon is stopping and accepts no call',
-  INTERNAL: 'a handler failed in an unexpected way (a bug; see the serving qube\'s log)',
+  INTERNAL: "a handler failed in an unexpected way (a bug; see the serving qube's log)",
   ALREADY_SERVED: 'another process already listens on the service socket',
   LISTEN_FAILED: 'a service socket cannot be created or used',
   SOCKET_ACTIVATION_INVALID: 'systemd passed LISTEN_FDS/LISTEN_PID that do not fit',
-  SERVICE_NOT_SERVED: 'the service exists but this qube\'s role does not serve it',
+  SERVICE_NOT_SERVED: "the service exists but this qube's role does not serve it",
 
   // rpc/: calling qrexec services
   RPC_BAD_SERVICE: 'the service name is not SERVICE or SERVICE+ARG in the qrexec character set',
@@ -53,7 +54,8 @@ export const ERROR_CODES = {
   CANNOT_CREATE_DIRECTORY: 'a missing directory on the way cannot be created',
   SIMULATE_ROOT_UNUSABLE: '`simulate --root DIR` cannot be used (exit 2)',
   SIMULATE_ROOT_IS_SYSTEM: '`simulate --root` resolves to `/`: a simulation would overwrite the real system (exit 2)',
-  SIMULATE_ROOT_NOT_EMPTY: '`simulate --root` is a non-empty directory that is not an earlier simulation of this profile (exit 2)',
+  SIMULATE_ROOT_NOT_EMPTY:
+    '`simulate --root` is a non-empty directory that is not an earlier simulation of this profile (exit 2)',
 
   // Qubes facts
   QUBESDB_BAD_KEY: 'a qubesdb key the program asked for is malformed (a bug)',

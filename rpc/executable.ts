@@ -17,7 +17,11 @@ const QREXEC_ALWAYS_SET = ['QREXEC_SERVICE_FULL_NAME', 'QREXEC_REMOTE_DOMAIN'] a
 
 export function descriptorFromEnvironment(env: NodeJS.ProcessEnv): Descriptor {
   const unset = QREXEC_ALWAYS_SET.filter((name) => env[name] === undefined)
-  if (unset.length > 0) throw new CodedError('NOT_UNDER_QREXEC', `not called by qrexec: ${unset.join(' and ')} ${unset.length === 1 ? 'is' : 'are'} not set`)
+  if (unset.length > 0)
+    throw new CodedError(
+      'NOT_UNDER_QREXEC',
+      `not called by qrexec: ${unset.join(' and ')} ${unset.length === 1 ? 'is' : 'are'} not set`,
+    )
   const untrustedFullName = env.QREXEC_SERVICE_FULL_NAME ?? ''
   const plus = untrustedFullName.indexOf('+')
   const untrustedService = plus === -1 ? untrustedFullName : untrustedFullName.slice(0, plus)
@@ -26,8 +30,14 @@ export function descriptorFromEnvironment(env: NodeJS.ProcessEnv): Descriptor {
   let target: Descriptor['target'] = null
   if (untrustedType === 'name') target = { type: 'name', value: env.QREXEC_REQUESTED_TARGET ?? '' }
   else if (untrustedType === 'keyword') target = { type: 'keyword', value: env.QREXEC_REQUESTED_TARGET_KEYWORD ?? '' }
-  else if (untrustedType !== '') throw new CodedError('DESCRIPTOR_INVALID', 'QREXEC_REQUESTED_TARGET_TYPE is neither empty, name nor keyword')
-  const untrusted = { service: untrustedService, argument: untrustedArgument, source: env.QREXEC_REMOTE_DOMAIN ?? '', target }
+  else if (untrustedType !== '')
+    throw new CodedError('DESCRIPTOR_INVALID', 'QREXEC_REQUESTED_TARGET_TYPE is neither empty, name nor keyword')
+  const untrusted = {
+    service: untrustedService,
+    argument: untrustedArgument,
+    source: env.QREXEC_REMOTE_DOMAIN ?? '',
+    target,
+  }
   // The same checks as a socket service's descriptor.
   return parseDescriptor(Buffer.from(formatDescriptor(untrusted)))
 }
@@ -59,12 +69,15 @@ export async function serveExecutable(service: ServedService, streams: Executabl
   const limits = service.limits ?? DEFAULT_LIMITS
   const answerFailure = (error: CodedError) => {
     const answer = service.handler.failureAnswer?.(error)
-    return answer === undefined ? Promise.resolve() : new Promise<void>((resolve) => streams.stdout.write(answer, () => resolve()))
+    return answer === undefined
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => streams.stdout.write(answer, () => resolve()))
   }
   let descriptor: Descriptor
   try {
     descriptor = descriptorFromEnvironment(streams.env)
-    if (descriptor.service !== service.name) throw new CodedError('DESCRIPTOR_INVALID', `called as ${descriptor.service}, not ${service.name}`)
+    if (descriptor.service !== service.name)
+      throw new CodedError('DESCRIPTOR_INVALID', `called as ${descriptor.service}, not ${service.name}`)
   } catch (error) {
     const coded = error instanceof CodedError ? error : new CodedError('DESCRIPTOR_INVALID', errorMessage(error))
     streams.log.error(`${service.name}: ${coded.message}`)
@@ -73,7 +86,10 @@ export async function serveExecutable(service: ServedService, streams: Executabl
   }
   const controller = new AbortController()
   let failed: CodedError | undefined
-  const timer = setTimeout(() => controller.abort(new CodedError('CALL_TIMEOUT', `the call took longer than ${limits.totalTimeoutMs} ms`)), limits.totalTimeoutMs)
+  const timer = setTimeout(
+    () => controller.abort(new CodedError('CALL_TIMEOUT', `the call took longer than ${limits.totalTimeoutMs} ms`)),
+    limits.totalTimeoutMs,
+  )
   const input = boundedInput(streams.stdin, limits.maxInputBytes)
   const call = callOf(descriptor, {
     input,
@@ -83,12 +99,18 @@ export async function serveExecutable(service: ServedService, streams: Executabl
     log: streams.log,
     reportFailure: (error) => (failed = error),
   })
-  const timedOut = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }))
+  const timedOut = new Promise<never>((_, reject) =>
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+  )
   try {
     await Promise.race([service.handler.serve(call), timedOut])
   } catch (error) {
-    failed = error instanceof CodedError ? error : new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
-    if (!(error instanceof CodedError)) streams.log.error(`${service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
+    failed =
+      error instanceof CodedError
+        ? error
+        : new CodedError('INTERNAL', "internal error in the service (a bug; see the serving qube's log)")
+    if (!(error instanceof CodedError))
+      streams.log.error(`${service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
     if (!streams.stdout.writableEnded) await answerFailure(failed)
   } finally {
     clearTimeout(timer)

@@ -20,7 +20,11 @@ export function socketsFromSystemd(env: NodeJS.ProcessEnv, pid = process.pid): M
   delete env.LISTEN_FDNAMES
   if (untrustedPid === undefined || untrustedCount === undefined) return sockets
   if (!/^[0-9]+$/.test(untrustedPid) || Number(untrustedPid) !== pid) return sockets
-  if (!/^[0-9]{1,4}$/.test(untrustedCount)) throw new CodedError('SOCKET_ACTIVATION_INVALID', `LISTEN_FDS=${JSON.stringify(untrustedCount.slice(0, 16))} is not a count`)
+  if (!/^[0-9]{1,4}$/.test(untrustedCount))
+    throw new CodedError(
+      'SOCKET_ACTIVATION_INVALID',
+      `LISTEN_FDS=${JSON.stringify(untrustedCount.slice(0, 16))} is not a count`,
+    )
   const count = Number(untrustedCount)
   const names = untrustedNames === undefined ? [] : untrustedNames.split(':')
   for (let index = 0; index < count; index++) {
@@ -42,7 +46,13 @@ function serverFor(endpoint: ServiceEndpoint): Server {
 export function listenOnFd(endpoint: ServiceEndpoint, fd: number): Promise<Server> {
   const server = serverFor(endpoint)
   return new Promise((resolve, reject) => {
-    server.once('error', (error) => reject(new CodedError('LISTEN_FAILED', `${endpoint.name}: cannot use socket fd ${fd}: ${errorMessage(error)}`, { cause: error })))
+    server.once('error', (error) =>
+      reject(
+        new CodedError('LISTEN_FAILED', `${endpoint.name}: cannot use socket fd ${fd}: ${errorMessage(error)}`, {
+          cause: error,
+        }),
+      ),
+    )
     server.listen({ fd }, () => resolve(server))
   })
 }
@@ -69,22 +79,31 @@ export interface PathListenOptions {
  * Creates `path` and serves the endpoint on it. A stale socket there is removed first; a
  * live one (another instance) or anything that is not a socket is an error.
  */
-export async function listenOnPath(endpoint: ServiceEndpoint, path: string, options: PathListenOptions): Promise<Server> {
+export async function listenOnPath(
+  endpoint: ServiceEndpoint,
+  path: string,
+  options: PathListenOptions,
+): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true, mode: options.dirMode ?? 0o755 })
   let existing: ReturnType<typeof lstatSync> | undefined
   try {
     existing = lstatSync(path)
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw new CodedError('LISTEN_FAILED', `cannot check ${path}: ${errorMessage(error)}`, { cause: error })
+    if (errnoCode(error) !== 'ENOENT')
+      throw new CodedError('LISTEN_FAILED', `cannot check ${path}: ${errorMessage(error)}`, { cause: error })
   }
   if (existing) {
-    if (!existing.isSocket()) throw new CodedError('LISTEN_FAILED', `${path} exists and is not a socket; not removing it`)
-    if (await answers(path)) throw new CodedError('ALREADY_SERVED', `${path} is served by another process (is the daemon already running?)`)
+    if (!existing.isSocket())
+      throw new CodedError('LISTEN_FAILED', `${path} exists and is not a socket; not removing it`)
+    if (await answers(path))
+      throw new CodedError('ALREADY_SERVED', `${path} is served by another process (is the daemon already running?)`)
     unlinkSync(path)
   }
   const server = serverFor(endpoint)
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new CodedError('LISTEN_FAILED', `cannot listen on ${path}: ${errorMessage(error)}`, { cause: error })))
+    server.once('error', (error) =>
+      reject(new CodedError('LISTEN_FAILED', `cannot listen on ${path}: ${errorMessage(error)}`, { cause: error })),
+    )
     // The socket must never exist with a wider mode, even for an instant.
     const umask = process.umask(0o777 & ~options.mode)
     try {

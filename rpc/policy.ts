@@ -57,29 +57,36 @@ function checkParam(action: PolicyAction, word: string, seen: Set<string>): void
   const equals = word.indexOf('=')
   if (equals <= 0) return invalid(`${JSON.stringify(word)} is not a key=value parameter`)
   const [key, value] = [word.slice(0, equals), word.slice(equals + 1)]
-  if (value.includes(',')) return invalid(`parameter ${JSON.stringify(word)} has a comma: parameters are separate words`)
-  if (!PARAMS[action].includes(key)) return invalid(`${action} takes no parameter ${JSON.stringify(key)} (only ${PARAMS[action].join(', ')})`)
+  if (value.includes(','))
+    return invalid(`parameter ${JSON.stringify(word)} has a comma: parameters are separate words`)
+  if (!PARAMS[action].includes(key))
+    return invalid(`${action} takes no parameter ${JSON.stringify(key)} (only ${PARAMS[action].join(', ')})`)
   if (seen.has(key)) return invalid(`parameter ${key} given twice`)
   seen.add(key)
   if ((key === 'target' || key === 'default_target') && !redirectToken(value))
     return invalid(`${key}= takes a qube name, @adminvm, @dispvm or @dispvm:NAME, not ${JSON.stringify(value)}`)
-  if ((key === 'notify' || key === 'autostart') && value !== 'yes' && value !== 'no') return invalid(`${key}= takes yes or no, not ${JSON.stringify(value)}`)
+  if ((key === 'notify' || key === 'autostart') && value !== 'yes' && value !== 'no')
+    return invalid(`${key}= takes yes or no, not ${JSON.stringify(value)}`)
   if (key === 'user' && !USER.test(value)) return invalid(`user= ${JSON.stringify(value)} is not a user name`)
 }
 
 /** Checks one rule; throws POLICY_INVALID naming what the Qubes parser would refuse. */
 export function checkPolicyRule(rule: PolicyRule): PolicyRule {
   const { service, argument, source, target, action } = rule
-  if (service.includes('+')) invalid(`service ${JSON.stringify(service)}: no + in the service column (the argument is its own column)`)
-  if (service !== '*' && !(NAME_CHARS.test(service) && service.length <= 255)) invalid(`service ${JSON.stringify(service)} is not a service name`)
-  if (argument !== '*' && !ARGUMENT.test(argument)) invalid(`argument ${JSON.stringify(argument)} must be * or start with +`)
+  if (service.includes('+'))
+    invalid(`service ${JSON.stringify(service)}: no + in the service column (the argument is its own column)`)
+  if (service !== '*' && !(NAME_CHARS.test(service) && service.length <= 255))
+    invalid(`service ${JSON.stringify(service)} is not a service name`)
+  if (argument !== '*' && !ARGUMENT.test(argument))
+    invalid(`argument ${JSON.stringify(argument)} must be * or start with +`)
   if (service === '*' && argument !== '*') invalid('a * service takes only the * argument')
   if (!sourceToken(source)) invalid(`source ${JSON.stringify(source)} is not a qube name or a known @ token`)
   if (!targetToken(target)) invalid(`target ${JSON.stringify(target)} is not a qube name or a known @ token`)
   if (!(action in PARAMS)) invalid(`action ${JSON.stringify(action)} is not allow, ask or deny`)
   const seen = new Set<string>()
   for (const [key, value] of Object.entries(rule.params ?? {})) checkParam(action, `${key}=${value}`, seen)
-  if (action === 'allow' && target === '@default' && !seen.has('target')) invalid('an allow rule for @default must name target=')
+  if (action === 'allow' && target === '@default' && !seen.has('target'))
+    invalid('an allow rule for @default must name target=')
   return rule
 }
 
@@ -92,7 +99,8 @@ export function renderPolicyRule(rule: PolicyRule): string {
 /** Parses one non-comment line into a rule, with the parser's rejections. */
 export function parsePolicyLine(line: string): PolicyRule {
   const words = line.trim().split(/\s+/)
-  if (words.length < 5) return invalid(`expected SERVICE ARGUMENT SOURCE TARGET ACTION [key=value...], found ${words.length} words`)
+  if (words.length < 5)
+    return invalid(`expected SERVICE ARGUMENT SOURCE TARGET ACTION [key=value...], found ${words.length} words`)
   const [service = '', argument = '', source = '', target = '', action = '', ...rest] = words
   if (!(action in PARAMS)) return invalid(`action ${JSON.stringify(action)} is not allow, ask or deny`)
   const params: Record<string, string> = {}

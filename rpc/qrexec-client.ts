@@ -20,8 +20,16 @@ export interface ServiceCallRequest {
 
 /** The argument vector of `qrexec-client-vm TARGET SERVICE[+ARG]`; refuses what qrexec would mangle. */
 export function qrexecClientVmArgv(request: ServiceCallRequest): [string, ...string[]] {
-  if (!TARGET.test(request.target)) throw new CodedError('RPC_BAD_TARGET', `${JSON.stringify(request.target)} is not a qube name or a qrexec target keyword`)
-  if (!SERVICE_CALL.test(request.service)) throw new CodedError('RPC_BAD_SERVICE', `${JSON.stringify(request.service)} is not SERVICE or SERVICE+ARG in the qrexec character set`)
+  if (!TARGET.test(request.target))
+    throw new CodedError(
+      'RPC_BAD_TARGET',
+      `${JSON.stringify(request.target)} is not a qube name or a qrexec target keyword`,
+    )
+  if (!SERVICE_CALL.test(request.service))
+    throw new CodedError(
+      'RPC_BAD_SERVICE',
+      `${JSON.stringify(request.service)} is not SERVICE or SERVICE+ARG in the qrexec character set`,
+    )
   return [request.program ?? QREXEC_CLIENT_VM, request.target, request.service]
 }
 
@@ -46,15 +54,23 @@ export function interpretClientRun(request: ServiceCallRequest, run: ClientRun):
   const detail = run.stderr.trim().split('\n').slice(-1)[0]?.slice(0, 200) ?? ''
   const suffix = detail ? `: ${detail}` : ''
   const command = qrexecClientVmArgv(request)
-  if (run.spawnError !== undefined) throw new QrexecFailureError(`cannot run ${command[0]} (${run.spawnError}); is this a Qubes qube?`, { command })
+  if (run.spawnError !== undefined)
+    throw new QrexecFailureError(`cannot run ${command[0]} (${run.spawnError}); is this a Qubes qube?`, { command })
   if (run.timedOut) throw new CodedError('RPC_TIMEOUT', `${what}: no answer in time`, { command })
   // Checked before the exit code: the program may have ended with 0 before the kill came.
-  if (run.overflowed) throw new CodedError('RPC_ANSWER_TOO_LARGE', `${what}: the answer is larger than its bound`, { command })
-  if (run.exitCode === QREXEC_EXIT.refused) throw new QrexecRefusedError(`${what}: refused by the dom0 policy${suffix}`, { command })
-  if (run.exitCode === QREXEC_EXIT.notFound) throw new QrexecServiceNotFoundError(`${what}: no such service there${suffix}`, { command })
+  if (run.overflowed)
+    throw new CodedError('RPC_ANSWER_TOO_LARGE', `${what}: the answer is larger than its bound`, { command })
+  if (run.exitCode === QREXEC_EXIT.refused)
+    throw new QrexecRefusedError(`${what}: refused by the dom0 policy${suffix}`, { command })
+  if (run.exitCode === QREXEC_EXIT.notFound)
+    throw new QrexecServiceNotFoundError(`${what}: no such service there${suffix}`, { command })
   if (run.exitCode === QREXEC_EXIT.failure) throw new QrexecFailureError(`${what}: qrexec failed${suffix}`, { command })
   if (run.exitCode !== 0)
-    throw new CodedError('RPC_SERVICE_FAILED', `${what}: the service exited ${run.exitCode ?? `on signal ${run.signal ?? '?'}`}${suffix}`, { command, ...(run.exitCode === null ? {} : { exitCode: run.exitCode }) })
+    throw new CodedError(
+      'RPC_SERVICE_FAILED',
+      `${what}: the service exited ${run.exitCode ?? `on signal ${run.signal ?? '?'}`}${suffix}`,
+      { command, ...(run.exitCode === null ? {} : { exitCode: run.exitCode }) },
+    )
   return run.stdout
 }
 
@@ -68,9 +84,18 @@ export interface ClientCommand {
 /** Calls a service in another qube through `run` (the program's one process runner). */
 export async function callQrexecService(
   run: (command: ClientCommand) => Promise<ClientRun>,
-  request: ServiceCallRequest & { readonly input?: string; readonly timeoutMs: number; readonly maxOutputBytes: number },
+  request: ServiceCallRequest & {
+    readonly input?: string
+    readonly timeoutMs: number
+    readonly maxOutputBytes: number
+  },
 ): Promise<string> {
   const argv = qrexecClientVmArgv(request)
-  const result = await run({ argv, timeoutMs: request.timeoutMs, maxOutputBytes: request.maxOutputBytes, ...(request.input === undefined ? {} : { input: request.input }) })
+  const result = await run({
+    argv,
+    timeoutMs: request.timeoutMs,
+    maxOutputBytes: request.maxOutputBytes,
+    ...(request.input === undefined ? {} : { input: request.input }),
+  })
   return interpretClientRun(request, result)
 }

@@ -39,7 +39,8 @@ export function parseRpcConfig(text: string): { config: RpcConfig; problems: str
     if (line === '') return
     const match = /^([a-z-]+)\s*=\s*(true|false|'[^']*')$/.exec(line)
     const key = match ? byName.get(match[1] ?? '') : undefined
-    if (!match || key === undefined) return void problems.push(`line ${index + 1}: cannot parse ${JSON.stringify(line.slice(0, 80))}`)
+    if (!match || key === undefined)
+      return void problems.push(`line ${index + 1}: cannot parse ${JSON.stringify(line.slice(0, 80))}`)
     const value = match[2] ?? ''
     config[key] = value.startsWith("'") ? value.slice(1, -1) : value === 'true'
   })

@@ -110,7 +110,14 @@ class OpenCall {
     private readonly log: RpcLog,
     private readonly endpoint: Endpoint,
   ) {
-    this.timer = setTimeout(() => this.cut(new CodedError('DESCRIPTOR_TIMEOUT', `no service descriptor within ${limits.descriptorTimeoutMs} ms`), 0), limits.descriptorTimeoutMs)
+    this.timer = setTimeout(
+      () =>
+        this.cut(
+          new CodedError('DESCRIPTOR_TIMEOUT', `no service descriptor within ${limits.descriptorTimeoutMs} ms`),
+          0,
+        ),
+      limits.descriptorTimeoutMs,
+    )
     socket.on('data', this.onDescriptorData)
     socket.on('end', this.onEnd)
     socket.on('error', this.onError)
@@ -121,7 +128,13 @@ class OpenCall {
     const nul = chunk.indexOf(0)
     if (nul === -1) {
       this.received += chunk.length
-      if (this.received > MAX_DESCRIPTOR_BYTES) return this.reject(new CodedError('DESCRIPTOR_INVALID', `invalid service descriptor: no NUL within ${MAX_DESCRIPTOR_BYTES} bytes`))
+      if (this.received > MAX_DESCRIPTOR_BYTES)
+        return this.reject(
+          new CodedError(
+            'DESCRIPTOR_INVALID',
+            `invalid service descriptor: no NUL within ${MAX_DESCRIPTOR_BYTES} bytes`,
+          ),
+        )
       this.chunks.push(chunk)
       return
     }
@@ -132,7 +145,10 @@ class OpenCall {
     try {
       descriptor = parseDescriptor(bytes)
       if (descriptor.service !== this.service.name)
-        throw new CodedError('DESCRIPTOR_INVALID', `invalid service descriptor: service ${quoteUntrusted(descriptor.service)} called on the socket of ${this.service.name}`)
+        throw new CodedError(
+          'DESCRIPTOR_INVALID',
+          `invalid service descriptor: service ${quoteUntrusted(descriptor.service)} called on the socket of ${this.service.name}`,
+        )
     } catch (error) {
       return this.reject(error instanceof CodedError ? error : INTERNAL())
     }
@@ -145,10 +161,24 @@ class OpenCall {
   private start(descriptor: Descriptor, rest: Buffer): void {
     clearTimeout(this.timer)
     const remaining = Math.max(0, this.limits.totalTimeoutMs - (performance.now() - this.started))
-    this.timer = setTimeout(() => this.cut(new CodedError('CALL_TIMEOUT', `the call took longer than ${this.limits.totalTimeoutMs} ms`), HANDLER_GRACE_MS), remaining)
+    this.timer = setTimeout(
+      () =>
+        this.cut(
+          new CodedError('CALL_TIMEOUT', `the call took longer than ${this.limits.totalTimeoutMs} ms`),
+          HANDLER_GRACE_MS,
+        ),
+      remaining,
+    )
     const input = new CallInput(this.socket, {
       stallMs: this.limits.inputStallTimeoutMs,
-      onStall: (ms) => this.cut(new CodedError('INPUT_STALLED', `the caller's input waited ${ms} ms unread (the caller is gone or the service stopped reading)`), HANDLER_GRACE_MS),
+      onStall: (ms) =>
+        this.cut(
+          new CodedError(
+            'INPUT_STALLED',
+            `the caller's input waited ${ms} ms unread (the caller is gone or the service stopped reading)`,
+          ),
+          HANDLER_GRACE_MS,
+        ),
     })
     this.input = input
     this.serving = true
@@ -179,7 +209,10 @@ class OpenCall {
     if (this.inputBytes > this.limits.maxInputBytes) {
       this.socket.off('data', this.onInputData)
       this.socket.pause()
-      this.cut(new CodedError('INPUT_TOO_LARGE', `input longer than ${this.limits.maxInputBytes} bytes`), HANDLER_GRACE_MS)
+      this.cut(
+        new CodedError('INPUT_TOO_LARGE', `input longer than ${this.limits.maxInputBytes} bytes`),
+        HANDLER_GRACE_MS,
+      )
       return
     }
     this.input?.feed(chunk)
@@ -188,7 +221,8 @@ class OpenCall {
   private readonly onEnd = (): void => {
     this.inputEnded = true
     if (this.input && !this.input.destroyed) this.input.finish()
-    else if (!this.serving) this.reject(new CodedError('DESCRIPTOR_INVALID', 'invalid service descriptor: the caller closed before its NUL'))
+    else if (!this.serving)
+      this.reject(new CodedError('DESCRIPTOR_INVALID', 'invalid service descriptor: the caller closed before its NUL'))
   }
 
   private readonly onError = (error: NodeJS.ErrnoException): void => {
@@ -200,8 +234,10 @@ class OpenCall {
     this.socketClosed = true
     clearTimeout(this.timer)
     clearTimeout(this.hardCut)
-    if (!this.controller.signal.aborted && !this.settled) this.controller.abort(new CodedError('CALLER_GONE', 'the caller went away'))
-    if (this.input && !this.inputEnded && !this.input.destroyed) this.input.destroy(new CodedError('CALLER_GONE', 'the caller went away'))
+    if (!this.controller.signal.aborted && !this.settled)
+      this.controller.abort(new CodedError('CALLER_GONE', 'the caller went away'))
+    if (this.input && !this.inputEnded && !this.input.destroyed)
+      this.input.destroy(new CodedError('CALLER_GONE', 'the caller went away'))
     this.maybeClosed()
   }
 
@@ -215,7 +251,11 @@ class OpenCall {
   private reject(error: CodedError): void {
     clearTimeout(this.timer)
     this.endpoint.ticket.release()
-    this.endpoint.note(error.code, error.code === 'BUSY' ? 'warning' : 'info', `${this.service.name}: refused a call: ${error.message}`)
+    this.endpoint.note(
+      error.code,
+      error.code === 'BUSY' ? 'warning' : 'info',
+      `${this.service.name}: refused a call: ${error.message}`,
+    )
     this.socket.off('data', this.onDescriptorData)
     closeAfter(this.socket, this.service.handler.failureAnswer?.(error))
   }
@@ -246,7 +286,8 @@ class OpenCall {
     clearTimeout(this.hardCut)
     if (error !== undefined) {
       const coded = error instanceof CodedError ? error : INTERNAL()
-      if (error instanceof CodedError) this.endpoint.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
+      if (error instanceof CodedError)
+        this.endpoint.note(error.code, 'info', `${this.service.name}: call failed: ${error.message}`)
       else this.log.error(`${this.service.name}: bug: ${(error as Error)?.stack ?? errorMessage(error)}`)
       this.closeNow(coded)
     } else {

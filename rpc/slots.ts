@@ -56,7 +56,8 @@ export class CallSlots {
   private take(source: string): CodedError | null {
     if (this.held >= this.maxConcurrent) return this.busy(`${this.maxConcurrent} calls already open`)
     const count = this.bySource.get(source) ?? 0
-    if (source !== UNSHARED_SOURCE && count >= this.share) return this.busy(`for ${source}: it has ${this.share} calls open already, its share of ${this.maxConcurrent}`)
+    if (source !== UNSHARED_SOURCE && count >= this.share)
+      return this.busy(`for ${source}: it has ${this.share} calls open already, its share of ${this.maxConcurrent}`)
     this.held++
     this.bySource.set(source, count + 1)
     return null

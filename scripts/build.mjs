@@ -34,7 +34,11 @@ const { metafile, outputFiles } = await build({
 const program = `(function (exports, require, module, __filename, __dirname) {${outputFiles[0].text}\n})`
 const buildId = createHash('sha256').update(program).digest('hex').slice(0, 32)
 const loader = await readFile(new URL('./program-loader.mjs', import.meta.url), 'utf8')
-await writeFile(outfile, `#!/usr/bin/env node\n${loader}\nrunProgram(${JSON.stringify(buildId)}, ${JSON.stringify(program)})\n`, { mode: 0o755 })
+await writeFile(
+  outfile,
+  `#!/usr/bin/env node\n${loader}\nrunProgram(${JSON.stringify(buildId)}, ${JSON.stringify(program)})\n`,
+  { mode: 0o755 },
+)
 await chmod(outfile, 0o755)
 if (option('--metafile')) await writeFile(option('--metafile'), JSON.stringify(metafile))
 // The cache for the node that builds (the tests and benches run the bundle with it); an

@@ -54,7 +54,8 @@ for (const file of ROOTS.flatMap(sourceFiles)) {
   if (!edges.has(from)) edges.set(from, new Set())
   for (const specifier of runtimeImports(file)) {
     const target = folderOf(relative('.', resolve(dirname(file), specifier)))
-    if (target !== from && ROOTS.includes(target.split('/')[0]) && !target.endsWith('.sh?raw')) edges.get(from).add(target)
+    if (target !== from && ROOTS.includes(target.split('/')[0]) && !target.endsWith('.sh?raw'))
+      edges.get(from).add(target)
   }
 }
 
@@ -89,8 +90,16 @@ function components(graph) {
   return found
 }
 
-if (process.argv.includes('--edges')) for (const [from, to] of edges) console.log(`${from} -> ${[...to].sort().join(' ')}`)
+if (process.argv.includes('--edges'))
+  for (const [from, to] of edges) console.log(`${from} -> ${[...to].sort().join(' ')}`)
 const cycles = components(edges).filter((component) => component.length > 1)
 const folders = [...edges.keys()].length
-console.log(JSON.stringify({ folders, cycles: cycles.length, foldersInCycles: cycles.reduce((n, c) => n + c.length, 0), components: cycles }))
+console.log(
+  JSON.stringify({
+    folders,
+    cycles: cycles.length,
+    foldersInCycles: cycles.reduce((n, c) => n + c.length, 0),
+    components: cycles,
+  }),
+)
 process.exitCode = cycles.length === 0 ? 0 : 1

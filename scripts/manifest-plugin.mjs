@@ -13,7 +13,14 @@ const SCHEMA = fileURLToPath(new URL('../agent/manifest-schema.ts', import.meta.
 
 /** The schema's checker, bundled and loaded here (agent/manifest-schema.ts is TypeScript). */
 async function manifestSchema() {
-  const { outputFiles } = await build({ entryPoints: [SCHEMA], bundle: true, write: false, format: 'cjs', platform: 'node', logLevel: 'warning' })
+  const { outputFiles } = await build({
+    entryPoints: [SCHEMA],
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'node',
+    logLevel: 'warning',
+  })
   const module = { exports: {} }
   new Function('module', 'exports', 'require', outputFiles[0].text)(module, module.exports, createRequire(SCHEMA))
   return module.exports.manifestSchema
@@ -25,7 +32,9 @@ async function moduleText() {
   try {
     checked = check(parse(readFileSync(MANIFEST, 'utf8')), [])
   } catch (error) {
-    throw new Error(`qubes.yaml: ${error.at?.length > 0 ? `${error.at.join('.')}: ` : ''}${error.message}`, { cause: error })
+    throw new Error(`qubes.yaml: ${error.at?.length > 0 ? `${error.at.join('.')}: ` : ''}${error.message}`, {
+      cause: error,
+    })
   }
   return `export default JSON.parse(${JSON.stringify(JSON.stringify(checked))})`
 }
@@ -34,7 +43,11 @@ export const shippedManifestEsbuild = {
   name: 'shipped-manifest',
   setup(b) {
     b.onResolve({ filter: /^virtual:shipped-manifest$/ }, () => ({ path: ID, namespace: 'shipped-manifest' }))
-    b.onLoad({ filter: /.*/, namespace: 'shipped-manifest' }, async () => ({ contents: await moduleText(), loader: 'js', watchFiles: [MANIFEST] }))
+    b.onLoad({ filter: /.*/, namespace: 'shipped-manifest' }, async () => ({
+      contents: await moduleText(),
+      loader: 'js',
+      watchFiles: [MANIFEST],
+    }))
   },
 }
 

@@ -41,5 +41,16 @@ await build({
   plugins: [rawText, shippedManifestEsbuild],
   banner: { js: esmBanner },
 })
-step([process.execPath, tool, '--out', resolve(out), '--bundle', bundle, '--metafile', metafile, '--work', join(work, 'debian-build')])
+step([
+  process.execPath,
+  tool,
+  '--out',
+  resolve(out),
+  '--bundle',
+  bundle,
+  '--metafile',
+  metafile,
+  '--work',
+  join(work, 'debian-build'),
+])
 rmSync(work, { recursive: true, force: true })

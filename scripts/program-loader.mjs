@@ -3,7 +3,17 @@
 // (BUNDLE.code-cache) when this same node wrote it for this same build, else from source.
 // `qubes-whonix-agent.mjs --write-code-cache` writes it (at install, by the node that runs it).
 import { Buffer } from 'node:buffer'
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Script } from 'node:vm'
@@ -13,7 +23,8 @@ const MAX_CACHE_BYTES = 32 * 1024 * 1024
 
 // V8 checks its own version and flags, but for the source only its length: the build's hash
 // in the header keeps a cache of another build of the same length out.
-const cacheHeader = (build) => Buffer.from(`qubes-whonix-agent code cache ${build} ${process.version} ${process.arch}\n`)
+const cacheHeader = (build) =>
+  Buffer.from(`qubes-whonix-agent code cache ${build} ${process.version} ${process.arch}\n`)
 
 /**
  * The V8 data of the cache file, or undefined when there is none usable: not a regular file,
@@ -28,7 +39,8 @@ function readCache(file, owner, header) {
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile() || stat.uid !== owner || (stat.mode & 0o022) !== 0 || stat.size > MAX_CACHE_BYTES) return undefined
+    if (!stat.isFile() || stat.uid !== owner || (stat.mode & 0o022) !== 0 || stat.size > MAX_CACHE_BYTES)
+      return undefined
     const data = readFileSync(fd)
     return data.subarray(0, header.length).equals(header) ? data.subarray(header.length) : undefined
   } finally {
@@ -69,5 +81,11 @@ export function runProgram(build, program) {
     return
   }
   const module = { exports: {} }
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, bundle.slice(0, bundle.lastIndexOf('/')))
+  script.runInThisContext()(
+    module.exports,
+    createRequire(bundle),
+    module,
+    bundle,
+    bundle.slice(0, bundle.lastIndexOf('/')),
+  )
 }

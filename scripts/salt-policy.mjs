@@ -34,8 +34,11 @@ try {
 }
 
 mkdirSync(filesDir, { recursive: true })
-for (const stale of readdirSync(filesDir).filter((name) => name.endsWith('.policy') && name !== basename(path))) rmSync(join(filesDir, stale))
+for (const stale of readdirSync(filesDir).filter((name) => name.endsWith('.policy') && name !== basename(path)))
+  rmSync(join(filesDir, stale))
 writeFileSync(join(filesDir, basename(path)), content)
-console.log(`wrote ${join('salt/user_salt/qubes-whonix-agent/files', basename(path))} (${content.length} bytes, from ${path})`)
+console.log(
+  `wrote ${join('salt/user_salt/qubes-whonix-agent/files', basename(path))} (${content.length} bytes, from ${path})`,
+)
 if (!defaults.includes(`path: ${path}`) || !defaults.includes(`file: qubes-whonix-agent/files/${basename(path)}`))
   fail(`defaults.yaml must name policy path ${path} and file qubes-whonix-agent/files/${basename(path)}; update it`)

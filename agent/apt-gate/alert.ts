@@ -10,7 +10,8 @@ import { CodedError } from '../../rpc/errors'
 import { gateScope } from './conditions'
 import { gatherGateFacts, markerReader, type MarkerReading } from './facts'
 
-export type AlertResult = { readonly sent: true; readonly id: number } | { readonly sent: false; readonly reason: string }
+export type AlertResult =
+  { readonly sent: true; readonly id: number } | { readonly sent: false; readonly reason: string }
 
 export interface AlertDependencies {
   readonly bootId: () => Promise<string>
@@ -48,12 +49,26 @@ export function alertNotification(context: AgentContext, reading: MarkerReading)
     `Then, in this template: sudo systemctl restart ${context.manifest.updatesProxy.check.unit}`,
     'Details: qubes-whonix-agent status',
   ].join('\n')
-  return { appName: alert.appName, summary: 'Whonix template: updates are blocked', body: escapeMarkup(body), urgency: 'critical', expireTimeoutMs: 0 }
+  return {
+    appName: alert.appName,
+    summary: 'Whonix template: updates are blocked',
+    body: escapeMarkup(body),
+    urgency: 'critical',
+    expireTimeoutMs: 0,
+  }
 }
 
 function stateFile(env: NodeJS.ProcessEnv, unit: string): string {
-  const base = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : env.HOME?.startsWith('/') ? join(env.HOME, '.local/state') : null
-  if (base === null) throw new CodedError('NO_STATE_DIRECTORY', 'neither XDG_STATE_HOME nor HOME is set: cannot remember that the user was told')
+  const base = env.XDG_STATE_HOME?.startsWith('/')
+    ? env.XDG_STATE_HOME
+    : env.HOME?.startsWith('/')
+      ? join(env.HOME, '.local/state')
+      : null
+  if (base === null)
+    throw new CodedError(
+      'NO_STATE_DIRECTORY',
+      'neither XDG_STATE_HOME nor HOME is set: cannot remember that the user was told',
+    )
   return join(base, 'qubes-whonix-agent', unit)
 }
 
@@ -69,19 +84,27 @@ async function readRemembered(file: string): Promise<string | null> {
  * The desktop alert: once per boot, in a Whonix template whose check has not passed by
  * `alert.delayMs` after boot, a critical notification on the user's session bus.
  */
-export async function runAlert(context: AgentContext, dependencies: AlertDependencies = systemAlertDependencies): Promise<AlertResult> {
+export async function runAlert(
+  context: AgentContext,
+  dependencies: AlertDependencies = systemAlertDependencies,
+): Promise<AlertResult> {
   const { alert } = context.manifest.aptGate
   const scope = gateScope({ kind: 'any' }, await gatherGateFacts(context), context.manifest.aptGate)
   if (!scope.gated) return { sent: false, reason: scope.reason }
   const file = stateFile(context.env, alert.unit)
   const bootId = await dependencies.bootId()
-  if ((await readRemembered(file)) === bootId) return { sent: false, reason: 'the user was told already since this boot' }
+  if ((await readRemembered(file)) === bootId)
+    return { sent: false, reason: 'the user was told already since this boot' }
   const early = alert.delayMs - dependencies.uptimeMs()
   if (early > 0) await dependencies.sleep(early)
   const reading = await markerReader(context)()
   if (reading.verdict === 'passed') return { sent: false, reason: 'the check has passed' }
   const address = sessionBusAddress(context.env)
-  if (address === null) throw new CodedError('NO_SESSION_BUS', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is usable')
+  if (address === null)
+    throw new CodedError(
+      'NO_SESSION_BUS',
+      'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is usable',
+    )
   const id = await dependencies.send(address, alertNotification(context, reading), alert.timeoutMs)
   await writeFileAtomic(file, `${bootId}\n`, { mode: 0o600, directoryMode: 0o700 })
   return { sent: true, id }

@@ -27,14 +27,21 @@ type Settings = Pick<Manifest['aptGate'], 'commands' | 'wrapperSuffix' | 'skip'>
 /** The program's file name without uwt's displaced-wrapper suffix (apt-get.anondist is apt-get). */
 export function commandName(program: string, wrapperSuffix: string): string {
   const base = program.slice(program.lastIndexOf('/') + 1)
-  return base.endsWith(wrapperSuffix) && base.length > wrapperSuffix.length ? base.slice(0, -wrapperSuffix.length) : base
+  return base.endsWith(wrapperSuffix) && base.length > wrapperSuffix.length
+    ? base.slice(0, -wrapperSuffix.length)
+    : base
 }
 
 export function gateScope(mode: GateMode, facts: GateFacts, settings: Settings): GateScope {
-  if (facts.skipValue === settings.skip.value) return { gated: false, reason: `${settings.skip.variable}=${settings.skip.value} is set` }
+  if (facts.skipValue === settings.skip.value)
+    return { gated: false, reason: `${settings.skip.variable}=${settings.skip.value} is set` }
   if (mode.kind === 'command') {
     const name = commandName(mode.program, settings.wrapperSuffix)
-    if (!settings.commands.includes(name)) return { gated: false, reason: `${JSON.stringify(name)} is not one of the gated commands (${settings.commands.join(', ')})` }
+    if (!settings.commands.includes(name))
+      return {
+        gated: false,
+        reason: `${JSON.stringify(name)} is not one of the gated commands (${settings.commands.join(', ')})`,
+      }
   }
   if (!facts.qubesdbRead) return { gated: false, reason: 'not a Qubes qube (no qubesdb-read)' }
   if (!facts.templateMarker) return { gated: false, reason: 'not a template' }

@@ -3,7 +3,14 @@ import { CodedError } from '../../rpc/errors'
 import { inForegroundGroup } from './signals'
 
 /** Signals passed on to the command while it runs. */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+]
 // The terminal sends these to its whole foreground group, the command included: passing
 // them on as well would deliver them twice.
 const TERMINAL_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT'])
@@ -34,13 +41,23 @@ export function execForwarding(argv: readonly [string, ...string[]], env: NodeJS
       child = spawn(file, args, { stdio: 'inherit', env })
     } catch (error) {
       release()
-      throw new CodedError('EXEC_FAILED', `cannot run ${file}: ${(error as Error).message}`, { cause: error, command: [...argv], exitCode: 126 })
+      throw new CodedError('EXEC_FAILED', `cannot run ${file}: ${(error as Error).message}`, {
+        cause: error,
+        command: [...argv],
+        exitCode: 126,
+      })
     }
     child.on('error', (error: NodeJS.ErrnoException) => {
       release()
       // The shell's codes: 127 not found, 126 found but not runnable.
       const exitCode = error.code === 'ENOENT' ? 127 : 126
-      reject(new CodedError('EXEC_FAILED', `cannot run ${file}: ${error.code ?? error.message}`, { cause: error, command: [...argv], exitCode }))
+      reject(
+        new CodedError('EXEC_FAILED', `cannot run ${file}: ${error.code ?? error.message}`, {
+          cause: error,
+          command: [...argv],
+          exitCode,
+        }),
+      )
     })
     child.on('exit', (code, signal) => {
       release()

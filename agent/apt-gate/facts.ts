@@ -35,7 +35,9 @@ export interface MarkerReading {
 function directoryOf(path: string): Pick<MarkerReading, 'directory' | 'inode'> {
   try {
     const info = statSync(path)
-    return info.isDirectory() ? { directory: 'present', inode: info.ino } : { directory: 'not-a-directory', inode: null }
+    return info.isDirectory()
+      ? { directory: 'present', inode: info.ino }
+      : { directory: 'not-a-directory', inode: null }
   } catch (error) {
     return { directory: errnoCode(error) === 'ENOENT' ? 'missing' : 'unreadable', inode: null }
   }
@@ -64,6 +66,11 @@ export function markerReader(context: AgentContext): MarkerReader {
     const where = directoryOf(context.paths.updatesProxyCheckDir)
     const secureProxy = resultMarkerFact(files.secure)
     const checkDone = resultMarkerFact(files.done)
-    return { ...where, secureProxy, checkDone, verdict: verdictOf(true, secureProxy, checkDone) as MarkerReading['verdict'] }
+    return {
+      ...where,
+      secureProxy,
+      checkDone,
+      verdict: verdictOf(true, secureProxy, checkDone) as MarkerReading['verdict'],
+    }
   }
 }

@@ -8,7 +8,12 @@ import { settled, waitForMarkers } from './wait'
 export type GateResult =
   | { readonly verdict: 'not-gated'; readonly reason: string }
   | { readonly verdict: 'passed'; readonly waitedMs: number }
-  | { readonly verdict: 'refused'; readonly outcome: RefusalOutcome; readonly reading: MarkerReading | null; readonly text: string }
+  | {
+      readonly verdict: 'refused'
+      readonly outcome: RefusalOutcome
+      readonly reading: MarkerReading | null
+      readonly text: string
+    }
   /** A signal or the caller's exit ended the wait: no verdict, the caller stops. */
   | { readonly verdict: 'aborted' }
 
@@ -42,7 +47,9 @@ export async function runGate(context: AgentContext, options: GateOptions): Prom
   let reading: MarkerReading | null = first
   let waitedMs = 0
   if (outcome === null) {
-    options.onWait?.(`waiting up to ${settings.timeoutMs / 1000} s for the torified updates proxy check (${context.manifest.paths.updatesProxyCheckDir})`)
+    options.onWait?.(
+      `waiting up to ${settings.timeoutMs / 1000} s for the torified updates proxy check (${context.manifest.paths.updatesProxyCheckDir})`,
+    )
     const waited = await waitForMarkers({
       directory: context.paths.updatesProxyCheckDir,
       read,

@@ -11,7 +11,8 @@ export function describeProbe(result: ProbeResult, url: string, gatewayQube: str
       : `no usable answer from ${url} (${result.error}): the updates qube may be starting, stopped or unreachable.`
   }
   if (result.notReady !== null) return `the updates qube is a Whonix-Gateway but not ready yet: ${result.notReady}.`
-  if (result.proof) return `${url} answers as a Whonix-Gateway now: the check probably ran too early; check again (below).`
+  if (result.proof)
+    return `${url} answers as a Whonix-Gateway now: the check probably ran too early; check again (below).`
   return `${url} answers (HTTP ${result.status}) but not as a Whonix-Gateway: this template's updates go to a qube that is not ${gatewayQube}.`
 }
 

@@ -17,14 +17,17 @@ export function parseStat(untrustedStat: string): { name: string; parent: number
   if (open < 0 || close < open) return null
   const parent = Number(untrustedStat.slice(close + 2).split(' ')[1])
   // A process names itself: keep printable characters only.
-  const name = untrustedStat.slice(open + 1, close).replace(/[^\x20-\x7e]/g, '?').slice(0, 16)
+  const name = untrustedStat
+    .slice(open + 1, close)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 16)
   return Number.isInteger(parent) && parent >= 0 ? { name, parent } : null
 }
 
 /** The names of the first few ancestors of `pid` (itself included), nearest first. */
 export async function ancestorNames(pid: number, depth = 4): Promise<string[]> {
   const names: string[] = []
-  for (let current = pid; names.length < depth && current > 1; ) {
+  for (let current = pid; names.length < depth && current > 1;) {
     let stat: string
     try {
       stat = (await readFile(`/proc/${current}/stat`, 'utf8')).slice(0, MAX_STAT_BYTES)

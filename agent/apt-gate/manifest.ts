@@ -14,7 +14,12 @@ export const aptGateSection = object({
   recheckMs: integer(50, 60_000),
   healthTimeoutMs: integer(100, 30_000),
   gateName: oneLine(200),
-  files: object({ uwtDropIn: absolutePath, aptHook: absolutePath, aptHookScript: absolutePath, userUnitDir: absolutePath }),
+  files: object({
+    uwtDropIn: absolutePath,
+    aptHook: absolutePath,
+    aptHookScript: absolutePath,
+    userUnitDir: absolutePath,
+  }),
   alert: object({
     delayMs: integer(0, 3_600_000),
     unit: fileName,

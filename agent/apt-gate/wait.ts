@@ -124,7 +124,8 @@ class MarkerWait {
 
   private needsRearm(reading: MarkerReading): boolean {
     if (!this.current || this.current.watcher === null) return true
-    if (reading.directory === 'present') return this.current.path !== this.options.directory || this.current.inode !== reading.inode
+    if (reading.directory === 'present')
+      return this.current.path !== this.options.directory || this.current.inode !== reading.inode
     // Missing: watch the deepest ancestor that exists now (a parent may have appeared).
     return this.current.path !== nearestExisting(this.options.directory)
   }

@@ -21,17 +21,29 @@ export function daysInMonth(year: number, month: number): number {
 export function parseTimestamp(untrustedLine: string): { text: string; epochMs: number } {
   const untrusted = untrustedLine.replace(/\r$/, '')
   const invalid = (why: string) =>
-    new CodedError('TIMESTAMP_INVALID', `${why}: ${quoteUntrusted(untrusted)} (expected an ISO 8601 timestamp with offset, like 2026-01-31T12:00:00+00:00)`)
+    new CodedError(
+      'TIMESTAMP_INVALID',
+      `${why}: ${quoteUntrusted(untrusted)} (expected an ISO 8601 timestamp with offset, like 2026-01-31T12:00:00+00:00)`,
+    )
   const match = TIMESTAMP.exec(untrusted)
   if (!match) throw invalid('not an ISO 8601 timestamp with offset')
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number]
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ]
   const fraction = match[7] ?? ''
   const [sign, offsetHours, offsetMinutes] = [match[8], Number(match[9] ?? 0), Number(match[10] ?? 0)]
   // Each field within its range: Date.parse would roll 2026-02-30 over to March 2.
   if (year < MIN_YEAR || year > MAX_YEAR) throw invalid(`year ${year} is outside ${MIN_YEAR}-${MAX_YEAR}`)
   if (month < 1 || month > 12) throw invalid(`month ${month} does not exist`)
-  if (day < 1 || day > daysInMonth(year, month)) throw invalid(`day ${day} does not exist in ${year}-${String(month).padStart(2, '0')}`)
-  if (hour > 23 || minute > 59 || second > 59) throw invalid('the time of day is out of range (hours 00-23, minutes and seconds 00-59)')
+  if (day < 1 || day > daysInMonth(year, month))
+    throw invalid(`day ${day} does not exist in ${year}-${String(month).padStart(2, '0')}`)
+  if (hour > 23 || minute > 59 || second > 59)
+    throw invalid('the time of day is out of range (hours 00-23, minutes and seconds 00-59)')
   if (offsetHours > 23 || offsetMinutes > 59) throw invalid('the offset is out of range (hours 00-23, minutes 00-59)')
   const offsetMs = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000
   const milliseconds = Number(fraction.padEnd(3, '0').slice(0, 3))
@@ -51,6 +63,10 @@ export const setDateTimeService: HandlerFactory = (context) => {
     if (line.length === 0) throw new CodedError('TIMESTAMP_INVALID', 'no timestamp was sent')
     const { text, epochMs } = parseTimestamp(untrusted)
     await writeFileAtomic(record, `${text}\n`, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
-    return { recorded: context.manifest.paths.setDateTimeRecord, timestamp: new Date(epochMs).toISOString(), clockSet: false }
+    return {
+      recorded: context.manifest.paths.setDateTimeRecord,
+      timestamp: new Date(epochMs).toISOString(),
+      clockSet: false,
+    }
   })
 }

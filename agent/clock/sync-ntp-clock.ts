@@ -5,4 +5,5 @@ export const NTP_REFUSAL =
   'Whonix does not synchronise the clock over NTP: NTP is unauthenticated clearnet traffic that would reveal and skew this qube; sdwdate sets the time over Tor'
 
 /** qubes.SyncNtpClock: does nothing, and says why. */
-export const syncNtpClockService: HandlerFactory = () => jsonHandler(() => ({ synchronised: false, reason: NTP_REFUSAL }))
+export const syncNtpClockService: HandlerFactory = () =>
+  jsonHandler(() => ({ synchronised: false, reason: NTP_REFUSAL }))

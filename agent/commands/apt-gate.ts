@@ -23,7 +23,14 @@ interface GateArgs {
  * Runs the gate with signals turned into an abort; a signal ends us by that same signal.
  * `report` says the verdict before anything is tidied up, so a waiting shell goes on at once.
  */
-async function gateOrDie(context: AgentContext, io: Io, mode: GateMode, command: string, gate: string, report?: (result: GateResult) => void): Promise<GateResult | number> {
+async function gateOrDie(
+  context: AgentContext,
+  io: Io,
+  mode: GateMode,
+  command: string,
+  gate: string,
+  report?: (result: GateResult) => void,
+): Promise<GateResult | number> {
   const signals = abortOnSignals()
   const parent = process.ppid
   try {
@@ -67,10 +74,21 @@ export const aptGateCommand = defineCommand<GateArgs>({
     yargs
       // Words after `--` are the command to run, exactly as given.
       .parserConfiguration({ 'parse-positional-numbers': false })
-      .option('command', { type: 'string', requiresArg: true, describe: "the program uwt is about to run (the drop-in passes $uwtwrapper_parent); prints 'passed' or 'not-gated'" })
+      .option('command', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          "the program uwt is about to run (the drop-in passes $uwtwrapper_parent); prints 'passed' or 'not-gated'",
+      })
       .option('hook', { type: 'boolean', describe: 'run as the APT::Update::Pre-Invoke hook' })
-      .option('exec', { type: 'boolean', describe: 'run the command after -- once the gate lets it (exit code and signals passed through)' })
-      .option('alert', { type: 'boolean', describe: 'tell the desktop user, once per boot, when the check has not passed (systemd user timer)' })
+      .option('exec', {
+        type: 'boolean',
+        describe: 'run the command after -- once the gate lets it (exit code and signals passed through)',
+      })
+      .option('alert', {
+        type: 'boolean',
+        describe: 'tell the desktop user, once per boot, when the check has not passed (systemd user timer)',
+      })
       .conflicts({ command: ['hook', 'exec', 'alert'], hook: ['exec', 'alert'], exec: 'alert' }),
   async run(args, io, features) {
     const context = await contextFromArgs(args, features)
@@ -79,7 +97,10 @@ export const aptGateCommand = defineCommand<GateArgs>({
       const { runAlert } = await import('../apt-gate/alert')
       const result = await runAlert(context)
       if (args.json) printJson(io, result)
-      else io.err(`qubes-whonix-agent: ${result.sent ? `told the user (notification ${result.id})` : `no alert: ${result.reason}`}`)
+      else
+        io.err(
+          `qubes-whonix-agent: ${result.sent ? `told the user (notification ${result.id})` : `no alert: ${result.reason}`}`,
+        )
       return 0
     }
     if (args.exec) return runExec(context, io, args._.slice(1).map(String))
@@ -89,13 +110,27 @@ export const aptGateCommand = defineCommand<GateArgs>({
       if (typeof result === 'number') return result
       return result.verdict === 'refused' ? REFUSED : 0
     }
-    if (args.command === undefined) throw new CodedError('USAGE', 'apt-gate needs one of --command PROGRAM, --hook, --exec -- COMMAND..., --alert', { exitCode: 2 })
+    if (args.command === undefined)
+      throw new CodedError('USAGE', 'apt-gate needs one of --command PROGRAM, --hook, --exec -- COMMAND..., --alert', {
+        exitCode: 2,
+      })
     // Made ready before the wait, so the verdict line costs only its write (a reader gone away is no error).
     process.stdout.on('error', () => undefined)
-    const result = await gateOrDie(context, io, { kind: 'command', program: args.command }, args.command, files.uwtDropIn, (verdict) => {
-      if (args.json) printJson(io, verdict.verdict === 'refused' ? { verdict: verdict.verdict, outcome: verdict.outcome } : verdict)
-      else if (verdict.verdict !== 'refused') io.out(verdict.verdict)
-    })
+    const result = await gateOrDie(
+      context,
+      io,
+      { kind: 'command', program: args.command },
+      args.command,
+      files.uwtDropIn,
+      (verdict) => {
+        if (args.json)
+          printJson(
+            io,
+            verdict.verdict === 'refused' ? { verdict: verdict.verdict, outcome: verdict.outcome } : verdict,
+          )
+        else if (verdict.verdict !== 'refused') io.out(verdict.verdict)
+      },
+    )
     if (typeof result === 'number') return result
     return result.verdict === 'refused' ? REFUSED : 0
   },

@@ -40,5 +40,9 @@ export const defineCommand = <A>(command: AgentCommand<A>): AgentCommand<A> => c
 /** A command run without its action: a usage error (exit 2) that lists the actions. */
 export function requireAction<T extends string>(command: string, action: T | undefined, actions: readonly string[]): T {
   if (action !== undefined) return action
-  throw new CodedError('USAGE', `${command} needs an action: ${actions.join(', ')} (see: qubes-whonix-agent ${command} --help)`, { exitCode: 2 })
+  throw new CodedError(
+    'USAGE',
+    `${command} needs an action: ${actions.join(', ')} (see: qubes-whonix-agent ${command} --help)`,
+    { exitCode: 2 },
+  )
 }

@@ -7,7 +7,8 @@ import { defineCommand } from './command'
 
 export const daemonCommand = defineCommand({
   command: 'daemon',
-  describe: "Serve this qube's qrexec services on their sockets (systemd socket activation or its own) and run the long-lived parts; SIGTERM stops, SIGHUP reloads",
+  describe:
+    "Serve this qube's qrexec services on their sockets (systemd socket activation or its own) and run the long-lived parts; SIGTERM stops, SIGHUP reloads",
   async run(args, _io, features) {
     // A long-lived daemon favours memory over speed: V8 then grows and keeps a smaller heap
     // under call load (measured: RSS after 9,000 calls 72 instead of 95 MiB).
@@ -15,7 +16,15 @@ export const daemonCommand = defineCommand({
     const log = journalLog((text) => void process.stderr.write(text), args.verbose)
     // Signal handlers first: Node dies of SIGHUP and SIGTERM by default, and systemd
     // (Type=exec) may reload or stop the daemon while it is still starting.
-    const started = contextFromArgs(args, features).then((context) => startDaemon(context, { log, env: process.env, handlers: features.handlers, parts: features.parts, releaseShared: () => features.releaseShared() }))
+    const started = contextFromArgs(args, features).then((context) =>
+      startDaemon(context, {
+        log,
+        env: process.env,
+        handlers: features.handlers,
+        parts: features.parts,
+        releaseShared: () => features.releaseShared(),
+      }),
+    )
     const whenStarted = started.catch(() => null)
     const stopped = new Promise<void>((resolve) => {
       let reloading: Promise<unknown> = whenStarted

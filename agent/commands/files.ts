@@ -7,17 +7,25 @@ import { defineCommand, requireAction } from './command'
 
 export const filesCommand = defineCommand({
   command: 'files [action] [path]',
-  describe: 'The files the package installs, generated from the manifest: list them, print one, or write them all under a directory',
+  describe:
+    'The files the package installs, generated from the manifest: list them, print one, or write them all under a directory',
   builder: (yargs) =>
-    yargs
-      .positional('action', { choices: ['list', 'show', 'write'] as const })
-      .positional('path', { type: 'string', describe: 'show: the installed path of the file; write: the output directory' }),
+    yargs.positional('action', { choices: ['list', 'show', 'write'] as const }).positional('path', {
+      type: 'string',
+      describe: 'show: the installed path of the file; write: the output directory',
+    }),
   async run(args, io, features) {
     const action = requireAction('files', args.action, ['list', 'show PATH', 'write DIR'])
     const files = features.generatedFiles(await features.loadManifest(args.config))
     if (action === 'list') {
-      if (args.json) printJson(io, files.map(({ path, kind, purpose }) => ({ path, kind, purpose })))
-      else for (const file of files) io.out(`${file.path}${file.kind === 'symlink' ? ` -> ${file.target}` : ''}  (${file.purpose})`)
+      if (args.json)
+        printJson(
+          io,
+          files.map(({ path, kind, purpose }) => ({ path, kind, purpose })),
+        )
+      else
+        for (const file of files)
+          io.out(`${file.path}${file.kind === 'symlink' ? ` -> ${file.target}` : ''}  (${file.purpose})`)
       return 0
     }
     if (args.path === undefined) throw new CodedError('USAGE', `files ${action} needs a path`, { exitCode: 2 })

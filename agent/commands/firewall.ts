@@ -10,12 +10,20 @@ import { defineCommand } from './command'
 
 export const firewallCommand = defineCommand({
   command: 'firewall <action>',
-  describe: 'The Whonix firewall: show the ruleset for this qube, apply it (one nft transaction), check the loaded one; torrc: the gateway Tor listeners',
+  describe:
+    'The Whonix firewall: show the ruleset for this qube, apply it (one nft transaction), check the loaded one; torrc: the gateway Tor listeners',
   builder: (yargs) =>
     yargs
       .positional('action', { choices: ['show', 'apply', 'check', 'torrc'] as const, demandOption: true })
-      .option('mode', { choices: ['full', 'timesync-fail-closed'] as const, describe: 'override firewall_mode for this run' })
-      .option('fail-closed', { type: 'boolean', default: false, describe: 'apply: on any failure load the fail-closed ruleset (the boot unit)' })
+      .option('mode', {
+        choices: ['full', 'timesync-fail-closed'] as const,
+        describe: 'override firewall_mode for this run',
+      })
+      .option('fail-closed', {
+        type: 'boolean',
+        default: false,
+        describe: 'apply: on any failure load the fail-closed ruleset (the boot unit)',
+      })
       .option('write', { type: 'boolean', default: false, describe: 'torrc: write the file (else print it)' }),
   async run(args, io, features) {
     const context = await contextFromArgs(args, features)
@@ -35,12 +43,23 @@ export const firewallCommand = defineCommand({
     }
     if (args.action === 'apply') {
       const report = await applyFirewall(context, role, { ...options, failClosed: args['fail-closed'] })
-      if (args.json) printJson(io, { role: report.plan.role, mode: report.plan.mode, loaded: true, warnings: report.plan.warnings })
-      else io.out(`firewall: ${report.plan.role} ruleset loaded (${report.plan.mode})${report.plan.warnings.map((warning) => `\nwarning: ${warning}`).join('')}`)
+      if (args.json)
+        printJson(io, { role: report.plan.role, mode: report.plan.mode, loaded: true, warnings: report.plan.warnings })
+      else
+        io.out(
+          `firewall: ${report.plan.role} ruleset loaded (${report.plan.mode})${report.plan.warnings.map((warning) => `\nwarning: ${warning}`).join('')}`,
+        )
       return 0
     }
     const report = await checkFirewall(context, role, options)
-    if (args.json) printJson(io, { inSync: report.inSync, role: report.plan.role, mode: report.plan.mode, missing: report.missing, extra: report.extra })
+    if (args.json)
+      printJson(io, {
+        inSync: report.inSync,
+        role: report.plan.role,
+        mode: report.plan.mode,
+        missing: report.missing,
+        extra: report.extra,
+      })
     else io.out(formatCheck(report))
     return report.inSync ? 0 : 1
   },

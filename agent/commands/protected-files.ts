@@ -7,7 +7,8 @@ import { defineCommand, requireAction } from './command'
 
 export const protectedFilesCommand = defineCommand({
   command: 'protected-files [action]',
-  describe: "Check that Qubes leaves Whonix's files alone (its own protected-files rule) and that they hold what Whonix expects",
+  describe:
+    "Check that Qubes leaves Whonix's files alone (its own protected-files rule) and that they hold what Whonix expects",
   builder: (yargs) => yargs.positional('action', { choices: ['check'] as const }),
   async run(args, io, features) {
     requireAction('protected-files', args.action, ['check'])

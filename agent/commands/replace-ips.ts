@@ -7,8 +7,14 @@ import { defineCommand } from './command'
 
 export const replaceIpsCommand = defineCommand({
   command: 'replace-ips',
-  describe: "Put the addresses Qubes assigned into Whonix's configuration files (gateway and workstation AppVMs, never templates)",
-  builder: (yargs) => yargs.option('dry-run', { type: 'boolean', default: false, describe: 'say what would change; write nothing, restart nothing' }),
+  describe:
+    "Put the addresses Qubes assigned into Whonix's configuration files (gateway and workstation AppVMs, never templates)",
+  builder: (yargs) =>
+    yargs.option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'say what would change; write nothing, restart nothing',
+    }),
   async run(args, io, features) {
     const context = await contextFromArgs(args, features)
     const report = await replaceIps(context, await currentRole(context), { dryRun: args['dry-run'] })

@@ -17,7 +17,12 @@ import { demoQrexecCalls } from '../daemon/demo'
 import { demoStackedTor } from '../stacked-tor/demo'
 import { defineCommand, type Features } from './command'
 
-async function demo(profileName: ProfileName, args: { config: string | undefined; json: boolean; verbose: boolean }, io: Io, features: Features): Promise<void> {
+async function demo(
+  profileName: ProfileName,
+  args: { config: string | undefined; json: boolean; verbose: boolean },
+  io: Io,
+  features: Features,
+): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), `qwa-${profileName}-`))
   try {
     const manifest = await features.loadManifest(args.config)
@@ -26,9 +31,15 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
     const context = await createContext({ root, manifest, env: { ...process.env, PATH: '' } })
     const status = await currentStatus(context)
     if (args.json) printJson(io, { profile: profileName, status })
-    else io.out(`\n== ${profileName}: ${PROFILES[profileName].description}\n$ qubes-whonix-agent --root ${root} status\n${formatStatus(status, args.verbose)}`)
+    else
+      io.out(
+        `\n== ${profileName}: ${PROFILES[profileName].description}\n$ qubes-whonix-agent --root ${root} status\n${formatStatus(status, args.verbose)}`,
+      )
     // Whonix qubes: their configuration files get the addresses Qubes assigned (never in a template).
-    if (!args.json && status.role.whonix !== null) io.out(`$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`)
+    if (!args.json && status.role.whonix !== null)
+      io.out(
+        `$ qubes-whonix-agent --root ${root} replace-ips\n${formatReplaceIps(await replaceIps(context, status.role), false)}`,
+      )
     if (!args.json && checkApplies(status.role)) await demoCheck(context, status.role, io)
     if (!args.json) await demoQrexecCalls(context, io, features.handlers)
     if (!args.json) await demoStackedTor(context, status.role, io)
@@ -39,9 +50,13 @@ async function demo(profileName: ProfileName, args: { config: string | undefined
 
 export const simulateCommand = defineCommand({
   command: 'simulate',
-  describe: 'Build a sandbox root that looks like a Whonix qube (with --root, kept there); without --root, show the agent on each kind of qube',
+  describe:
+    'Build a sandbox root that looks like a Whonix qube (with --root, kept there); without --root, show the agent on each kind of qube',
   builder: (yargs) =>
-    yargs.option('as', { choices: PROFILE_NAMES, describe: 'the kind of qube to simulate (all of them in the demo when omitted)' }),
+    yargs.option('as', {
+      choices: PROFILE_NAMES,
+      describe: 'the kind of qube to simulate (all of them in the demo when omitted)',
+    }),
   async run(args, io, features) {
     const as = args.as
     if (args.root !== '/') {
@@ -51,7 +66,10 @@ export const simulateCommand = defineCommand({
       await markSimulation(root, as)
       await buildSimulatedQube(root, PROFILES[as], manifest)
       if (args.json) printJson(io, { profile: as, root })
-      else io.out(`Built a simulated ${as} (${PROFILES[as].description}) at ${root}\nTry: qubes-whonix-agent --root ${root} status`)
+      else
+        io.out(
+          `Built a simulated ${as} (${PROFILES[as].description}) at ${root}\nTry: qubes-whonix-agent --root ${root} status`,
+        )
       return 0
     }
     if (!args.json) io.out('qubes-whonix-agent demo: each kind of qube is simulated in a temporary root, then removed.')

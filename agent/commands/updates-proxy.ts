@@ -23,7 +23,13 @@ function currentUserName(): string {
 
 /** Outside a Whonix template there is nothing to check: say so (exit 0, as upstream's unit never runs there). */
 function sayNoCheck(io: Io, role: Role, json: boolean): number {
-  const reason = !role.qubes ? 'not a Qubes qube' : role.whonix === null ? 'not a Whonix qube' : role.class === null ? 'the qube class is unknown' : `a Whonix ${role.whonix} (${role.class} qube), not a template`
+  const reason = !role.qubes
+    ? 'not a Qubes qube'
+    : role.whonix === null
+      ? 'not a Whonix qube'
+      : role.class === null
+        ? 'the qube class is unknown'
+        : `a Whonix ${role.whonix} (${role.class} qube), not a template`
   if (json) printJson(io, { applicable: false, reason })
   else io.out(`updates-proxy check: nothing to check here: ${reason} (only Whonix templates check their updates proxy)`)
   return 0
@@ -31,11 +37,14 @@ function sayNoCheck(io: Io, role: Role, json: boolean): number {
 
 export const updatesProxyCommand = defineCommand({
   command: 'updates-proxy [action]',
-  describe: "Torified updates: check the template's updates proxy (check), or on the gateway: edit tinyproxy's config (setup-tinyproxy), show its health (health)",
+  describe:
+    "Torified updates: check the template's updates proxy (check), or on the gateway: edit tinyproxy's config (setup-tinyproxy), show its health (health)",
   builder: (yargs) =>
-    yargs
-      .positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const })
-      .option('recheck', { type: 'boolean', default: false, describe: 'check: clear a previous pass and prove it again' }),
+    yargs.positional('action', { choices: ['check', 'setup-tinyproxy', 'health'] as const }).option('recheck', {
+      type: 'boolean',
+      default: false,
+      describe: 'check: clear a previous pass and prove it again',
+    }),
   async run(args, io, features) {
     const action = requireAction('updates-proxy', args.action, ['check', 'setup-tinyproxy', 'health'])
     const context = await contextFromArgs(args, features)
@@ -66,7 +75,10 @@ export const updatesProxyCommand = defineCommand({
       const result = await applyTinyproxyBlock(context)
       if (args.json) printJson(io, result)
       else io.out(`${context.manifest.paths.tinyproxyConfig}: ${result.changed ? 'updated' : 'already up to date'}`)
-      for (const line of result.foreignUpstreams) io.err(`warning: ${context.manifest.paths.tinyproxyConfig} has another upstream rule outside our block: ${line}`)
+      for (const line of result.foreignUpstreams)
+        io.err(
+          `warning: ${context.manifest.paths.tinyproxyConfig} has another upstream rule outside our block: ${line}`,
+        )
       return 0
     }
     const health = await gatewayHealth(context)

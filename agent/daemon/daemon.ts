@@ -18,7 +18,10 @@ import type { DaemonStatus } from './status'
 const SERVICE_SOCKET_MODE = 0o660
 // Anyone on the qube may read the daemon's status (as `status` does); it changes nothing.
 // Root has a socket of its own, with its own slots (query.ts says why).
-const CONTROL_SOCKET_MODES: Readonly<Record<(typeof CONTROL_SOCKET_NAMES)[number], number>> = { control: 0o666, 'control-root': 0o600 }
+const CONTROL_SOCKET_MODES: Readonly<Record<(typeof CONTROL_SOCKET_NAMES)[number], number>> = {
+  control: 0o666,
+  'control-root': 0o600,
+}
 const CONTROL_LIMITS = { descriptorTimeoutMs: 1000, totalTimeoutMs: 5000, maxInputBytes: 0, maxConcurrent: 8 }
 
 export interface DaemonOptions {
@@ -45,7 +48,10 @@ export interface RunningDaemon {
 /** A socket systemd passed for a service this qube's role does not serve answers so, instead of hanging. */
 const notServedHere = (name: string, role: Role) =>
   jsonHandler(() => {
-    throw new CodedError('SERVICE_NOT_SERVED', `${name} is not served on this qube (role: ${role.whonix ?? 'not Whonix'}, ${role.class ?? 'unknown class'})`)
+    throw new CodedError(
+      'SERVICE_NOT_SERVED',
+      `${name} is not served on this qube (role: ${role.whonix ?? 'not Whonix'}, ${role.class ?? 'unknown class'})`,
+    )
   })
 
 export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
@@ -58,7 +64,13 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   let parts: StartedParts | undefined
   let stopping: Promise<void> | undefined
 
-  const status = (): DaemonStatus => ({ running: true, pid: process.pid, since, services: served, parts: parts?.status() ?? {} })
+  const status = (): DaemonStatus => ({
+    running: true,
+    pid: process.pid,
+    since,
+    services: served,
+    parts: parts?.status() ?? {},
+  })
 
   async function apply(context: AgentContext): Promise<void> {
     const role = await currentRole(context)
@@ -66,24 +78,43 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
     const environment: ServiceEnvironment = { role, daemonStatus: status, log }
     const specs = servicesFor(context.manifest.services, role)
     // Every factory runs before anything changes: an unknown handler leaves the old set serving.
-    const built = specs.map((spec) => ({ spec, handler: handlerFactory(spec.entry.handler, handlers)(context, environment) }))
+    const built = specs.map((spec) => ({
+      spec,
+      handler: handlerFactory(spec.entry.handler, handlers)(context, environment),
+    }))
     const wanted = new Set(specs.map((spec) => spec.name))
     for (const name of sockets.names()) {
-      if (!(CONTROL_SOCKET_NAMES as readonly string[]).includes(name) && !wanted.has(name)) await sockets.release(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log))
+      if (!(CONTROL_SOCKET_NAMES as readonly string[]).includes(name) && !wanted.has(name))
+        await sockets.release(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log))
     }
     for (const { spec, handler } of built) {
-      await sockets.serve(spec.name, serviceEndpoint({ name: spec.name, handler, limits: spec.limits }, log), join(context.paths.qrexecSocketDir, spec.name), SERVICE_SOCKET_MODE)
+      await sockets.serve(
+        spec.name,
+        serviceEndpoint({ name: spec.name, handler, limits: spec.limits }, log),
+        join(context.paths.qrexecSocketDir, spec.name),
+        SERVICE_SOCKET_MODE,
+      )
     }
     for (const name of CONTROL_SOCKET_NAMES) {
-      const control = serviceEndpoint({ name: CONTROL_SERVICE, handler: jsonHandler(status), limits: CONTROL_LIMITS }, namedLog(log, name))
+      const control = serviceEndpoint(
+        { name: CONTROL_SERVICE, handler: jsonHandler(status), limits: CONTROL_LIMITS },
+        namedLog(log, name),
+      )
       await sockets.serve(name, control, join(context.paths.agentRunDir, name), CONTROL_SOCKET_MODES[name])
     }
     for (const name of sockets.unclaimedActivations())
-      await sockets.serve(name, serviceEndpoint({ name, handler: notServedHere(name, role) }, log), '', SERVICE_SOCKET_MODE)
+      await sockets.serve(
+        name,
+        serviceEndpoint({ name, handler: notServedHere(name, role) }, log),
+        '',
+        SERVICE_SOCKET_MODE,
+      )
     served = [...wanted].sort()
     await parts?.stop()
     parts = await startParts(options.parts, context, role, log)
-    log.info(`serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`)
+    log.info(
+      `serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`,
+    )
   }
 
   let drainMs = initial.manifest.services.drainTimeoutMs

@@ -24,7 +24,8 @@ export interface RunningPart {
   status(): unknown
 }
 
-export type PartState = { readonly state: 'running'; readonly status: unknown } | { readonly state: 'failed'; readonly error: string }
+export type PartState =
+  { readonly state: 'running'; readonly status: unknown } | { readonly state: 'failed'; readonly error: string }
 
 export interface StartedParts {
   status(): Record<string, PartState>
@@ -32,9 +33,16 @@ export interface StartedParts {
 }
 
 /** Starts the parts that apply, side by side; one failing does not stop the others. */
-export async function startParts(parts: readonly DaemonPart[], context: AgentContext, role: Role, log: RpcLog): Promise<StartedParts> {
+export async function startParts(
+  parts: readonly DaemonPart[],
+  context: AgentContext,
+  role: Role,
+  log: RpcLog,
+): Promise<StartedParts> {
   const applicable = parts.filter((part) => part.appliesTo(role, context))
-  const results = await Promise.allSettled(applicable.map((part) => part.start(context, role, namedLog(log, part.name))))
+  const results = await Promise.allSettled(
+    applicable.map((part) => part.start(context, role, namedLog(log, part.name))),
+  )
   const running = new Map<string, RunningPart>()
   const failed = new Map<string, string>()
   results.forEach((result, index) => {
@@ -60,7 +68,9 @@ export async function startParts(parts: readonly DaemonPart[], context: AgentCon
     },
     async stop() {
       await Promise.all(
-        [...running].map(([name, part]) => part.stop().catch((error: unknown) => log.error(`${name}: stop failed: ${errorMessage(error)}`))),
+        [...running].map(([name, part]) =>
+          part.stop().catch((error: unknown) => log.error(`${name}: stop failed: ${errorMessage(error)}`)),
+        ),
       )
       running.clear()
     },

@@ -18,10 +18,12 @@ export const CONTROL_SERVICE = 'agent.DaemonStatus'
 const QUERY_TIMEOUT_MS = 2000
 const MAX_ANSWER_BYTES = 1024 * 1024
 
-export const controlSocketPath = (context: AgentContext, name: string = CONTROL_SOCKET_NAME): string => join(context.paths.agentRunDir, name)
+export const controlSocketPath = (context: AgentContext, name: string = CONTROL_SOCKET_NAME): string =>
+  join(context.paths.agentRunDir, name)
 
 /** Root asks on its own socket first; a daemon from before it had one answers on the shared one. */
-const socketsToAsk = (uid: number | undefined): readonly string[] => (uid === 0 ? [CONTROL_ROOT_SOCKET_NAME, CONTROL_SOCKET_NAME] : [CONTROL_SOCKET_NAME])
+const socketsToAsk = (uid: number | undefined): readonly string[] =>
+  uid === 0 ? [CONTROL_ROOT_SOCKET_NAME, CONTROL_SOCKET_NAME] : [CONTROL_SOCKET_NAME]
 
 /**
  * Asks a running daemon for its status; a daemon that is not there is an answer too. Only
@@ -42,16 +44,29 @@ const absent = (context: AgentContext, name: string) => `no ${context.manifest.p
 async function askSocket(context: AgentContext, name: string): Promise<DaemonStatus> {
   let untrustedAnswer: Buffer
   try {
-    untrustedAnswer = await callSocketService(controlSocketPath(context, name), descriptorFor(CONTROL_SERVICE, 'dom0'), { timeoutMs: QUERY_TIMEOUT_MS, maxOutputBytes: MAX_ANSWER_BYTES })
+    untrustedAnswer = await callSocketService(
+      controlSocketPath(context, name),
+      descriptorFor(CONTROL_SERVICE, 'dom0'),
+      { timeoutMs: QUERY_TIMEOUT_MS, maxOutputBytes: MAX_ANSWER_BYTES },
+    )
   } catch (error) {
-    if (error instanceof CodedError && error.code === 'RPC_SERVICE_UNAVAILABLE') return { running: false, reason: absent(context, name) }
-    return { running: true, busy: true, reason: `the daemon accepts on ${context.manifest.paths.agentRunDir}/${name} but did not answer: ${errorMessage(error)}` }
+    if (error instanceof CodedError && error.code === 'RPC_SERVICE_UNAVAILABLE')
+      return { running: false, reason: absent(context, name) }
+    return {
+      running: true,
+      busy: true,
+      reason: `the daemon accepts on ${context.manifest.paths.agentRunDir}/${name} but did not answer: ${errorMessage(error)}`,
+    }
   }
   let parsed: { ok: boolean; result?: DaemonStatus; error?: { code?: string; message?: string } }
   try {
     parsed = JSON.parse(untrustedAnswer.toString('utf8')) as typeof parsed
   } catch {
-    return { running: true, busy: true, reason: `the daemon's answer on ${context.manifest.paths.agentRunDir}/${name} was cut short (${untrustedAnswer.length} bytes)` }
+    return {
+      running: true,
+      busy: true,
+      reason: `the daemon's answer on ${context.manifest.paths.agentRunDir}/${name} was cut short (${untrustedAnswer.length} bytes)`,
+    }
   }
   if (parsed.ok && parsed.result) return parsed.result
   const message = String(parsed.error?.message ?? 'unknown').slice(0, 300)

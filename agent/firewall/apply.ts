@@ -17,7 +17,9 @@ export interface ApplyReport {
 }
 
 export function commandFailure(code: ErrorCode, command: Command, result: CommandResult, exitCode: number): CodedError {
-  const why = result.spawnError ?? (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
+  const why =
+    result.spawnError ??
+    (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
   return new CodedError(code, `${command.argv[0]}: ${why}`, { command: command.argv, exitCode })
 }
 
@@ -39,7 +41,15 @@ async function loadPlan(context: AgentContext, plan: FirewallPlan): Promise<void
   // One `nft --file`: nft validates the whole script and commits all of it or nothing.
   await run(context, loadFile(firewall, script), 'FIREWALL_LOAD', 4)
   await markLoaded(context)
-  await writeRecord(context, { schema: 1, role: plan.role, mode: plan.mode, loaded: 'ruleset', error: null, listing: await listingDigest(context, plan.tables), tables: plan.tables })
+  await writeRecord(context, {
+    schema: 1,
+    role: plan.role,
+    mode: plan.mode,
+    loaded: 'ruleset',
+    error: null,
+    listing: await listingDigest(context, plan.tables),
+    tables: plan.tables,
+  })
 }
 
 /** Loads the fail-closed ruleset and writes the failure status; the original error is rethrown. */
@@ -51,7 +61,15 @@ async function lockDown(context: AgentContext, role: Role, error: unknown): Prom
   await markFailed(context)
   const lockdown = await firewallRunner(context)(loadText(firewall, `${lockdownScript(torUid).join('\n')}\n`))
   const loaded = lockdown.exitCode === 0
-  await writeRecord(context, { schema: 1, role: which.role, mode: null, loaded: loaded ? 'lockdown' : 'none', error: errorMessage(error), listing: loaded ? await listingDigest(context, ['inet filter']) : null, tables: ['inet filter'] })
+  await writeRecord(context, {
+    schema: 1,
+    role: which.role,
+    mode: null,
+    loaded: loaded ? 'lockdown' : 'none',
+    error: errorMessage(error),
+    listing: loaded ? await listingDigest(context, ['inet filter']) : null,
+    tables: ['inet filter'],
+  })
   if (error instanceof CodedError) throw error
   throw new CodedError('FIREWALL_LOAD', errorMessage(error), { exitCode: 4, cause: error })
 }
@@ -60,7 +78,11 @@ async function lockDown(context: AgentContext, role: Role, error: unknown): Prom
  * Generates this qube's ruleset and loads it atomically. With failClosed (the boot unit),
  * any failure to build or load it loads the fail-closed ruleset instead and says so.
  */
-export async function applyFirewall(context: AgentContext, role: Role, options: { mode?: string; failClosed?: boolean } = {}): Promise<ApplyReport> {
+export async function applyFirewall(
+  context: AgentContext,
+  role: Role,
+  options: { mode?: string; failClosed?: boolean } = {},
+): Promise<ApplyReport> {
   // Not a Whonix qube: nothing to do and nothing to lock down.
   firewallRole(role)
   try {

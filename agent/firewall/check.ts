@@ -14,17 +14,28 @@ export interface CheckReport {
   readonly extra: readonly string[]
 }
 
-const lines = (text: string) => text.split('\n').map((line) => line.trim()).filter(Boolean)
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
 
 /** `nft --check` on the generated script, then the loaded tables against nft's own listing of it. */
-export async function checkFirewall(context: AgentContext, role: Role, options: { mode?: string } = {}): Promise<CheckReport> {
+export async function checkFirewall(
+  context: AgentContext,
+  role: Role,
+  options: { mode?: string } = {},
+): Promise<CheckReport> {
   const { firewall } = context.manifest
   const plan = await planFirewall(context, role, options)
   const check = checkText(firewall, plan.script)
   const checked = await firewallRunner(context)(check)
   if (checked.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', check, checked, 4)
   const expectedCommand = canonicalListing(firewall, plan.script)
-  const [expected, actual] = await Promise.all([firewallRunner(context)(expectedCommand), firewallRunner(context)(listRuleset(firewall))])
+  const [expected, actual] = await Promise.all([
+    firewallRunner(context)(expectedCommand),
+    firewallRunner(context)(listRuleset(firewall)),
+  ])
   if (expected.exitCode !== 0) throw commandFailure('FIREWALL_INVALID', expectedCommand, expected, 4)
   if (actual.exitCode !== 0) throw commandFailure('FIREWALL_LIST', listRuleset(firewall), actual, 4)
   const want = tablesOf(expected.stdout, plan.tables)

@@ -9,7 +9,12 @@ export const firewallSection = object({
   script: absolutePath,
   passwd: absolutePath,
   sdwdateSuccess: list(absolutePath),
-  status: object({ firstRun: absolutePath, consecutiveRun: absolutePath, failed: list(absolutePath, { min: 1 }), record: absolutePath }),
+  status: object({
+    firstRun: absolutePath,
+    consecutiveRun: absolutePath,
+    failed: list(absolutePath, { min: 1 }),
+    record: absolutePath,
+  }),
   bashProgram: absolutePath,
   nftProgram: absolutePath,
   unshareProgram: absolutePath,

@@ -10,7 +10,9 @@ export const replaceTables = (tables: readonly string[]): string[] => [
 ]
 
 export const filterChains = (): string[] =>
-  ['input', 'forward', 'output'].map((chain) => `add chain inet filter ${chain} { type filter hook ${chain} priority 0; policy drop; }`)
+  ['input', 'forward', 'output'].map(
+    (chain) => `add chain inet filter ${chain} { type filter hook ${chain} priority 0; policy drop; }`,
+  )
 
 const MALFORMED = [
   'ct state invalid',
@@ -23,7 +25,8 @@ const MALFORMED = [
 ]
 
 /** Invalid and malformed packets: dropped inbound, rejected outbound. */
-export const malformed = (chain: 'input' | 'output', verdict: 'drop' | 'reject'): string[] => MALFORMED.map((match) => `add rule inet filter ${chain} ${match} counter ${verdict}`)
+export const malformed = (chain: 'input' | 'output', verdict: 'drop' | 'reject'): string[] =>
+  MALFORMED.map((match) => `add rule inet filter ${chain} ${match} counter ${verdict}`)
 
 export const neighbourDiscovery = (chain: 'input' | 'output') =>
   `add rule inet filter ${chain} icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } counter accept`
@@ -33,7 +36,12 @@ export const items = (value: string): string[] => value.split(' ').filter(Boolea
 
 /** The loopback rejects of timesync mode: every local SOCKS port but sdwdate's. */
 export const timesyncLoopbackRejects = (ports: readonly string[], exempt: string): string[] =>
-  ports.filter((port) => port !== exempt).flatMap((port) => [`add rule inet filter output ip daddr 127.0.0.1 tcp dport ${port} counter reject`, `add rule inet filter output ip6 daddr ::1 tcp dport ${port} counter reject`])
+  ports
+    .filter((port) => port !== exempt)
+    .flatMap((port) => [
+      `add rule inet filter output ip daddr 127.0.0.1 tcp dport ${port} counter reject`,
+      `add rule inet filter output ip6 daddr ::1 tcp dport ${port} counter reject`,
+    ])
 
 /** sdwdate's port: the one SOCKS port timesync mode leaves open on loopback. */
 export const SDWDATE_SOCKS_PORT = '9108'

@@ -5,18 +5,39 @@ import type { FirewallManifest } from './manifest'
 /** The nft (and unshare) command lines the firewall runs, as data. */
 
 const MAX_OUTPUT_BYTES = 16 * 1024 * 1024
-const cmd = (m: FirewallManifest, argv: [string, ...string[]], input?: string): Command => ({ argv, timeoutMs: m.timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES, ...(input === undefined ? {} : { input }) })
+const cmd = (m: FirewallManifest, argv: [string, ...string[]], input?: string): Command => ({
+  argv,
+  timeoutMs: m.timeoutMs,
+  maxOutputBytes: MAX_OUTPUT_BYTES,
+  ...(input === undefined ? {} : { input }),
+})
 
 /** Loads a script in one transaction: all of it, or (on any error) nothing. */
 export const loadFile = (m: FirewallManifest, file: string) => cmd(m, [m.nftProgram, '--file', file])
 export const loadText = (m: FirewallManifest, script: string) => cmd(m, [m.nftProgram, '--file', '/dev/stdin'], script)
-export const checkText = (m: FirewallManifest, script: string) => cmd(m, [m.nftProgram, '--check', '--file', '/dev/stdin'], script)
+export const checkText = (m: FirewallManifest, script: string) =>
+  cmd(m, [m.nftProgram, '--check', '--file', '/dev/stdin'], script)
 /** The ruleset without counter values, so two listings of one ruleset compare equal. */
 export const listRuleset = (m: FirewallManifest) => cmd(m, [m.nftProgram, '--stateless', 'list', 'ruleset'])
 
 /** How nft itself lists a script once loaded: in a throwaway network namespace of its own. */
 export const canonicalListing = (m: FirewallManifest, script: string) =>
-  cmd(m, [m.unshareProgram, '--net', '--', m.bashProgram, '--noprofile', '--norc', '-c', '"$1" --file /dev/stdin && "$1" --stateless list ruleset', 'qwa-nft', m.nftProgram], script)
+  cmd(
+    m,
+    [
+      m.unshareProgram,
+      '--net',
+      '--',
+      m.bashProgram,
+      '--noprofile',
+      '--norc',
+      '-c',
+      '"$1" --file /dev/stdin && "$1" --stateless list ruleset',
+      'qwa-nft',
+      m.nftProgram,
+    ],
+    script,
+  )
 
 /** The listed blocks of the given tables (`table inet filter { ... }`), in the order asked. */
 export function tablesOf(untrustedListing: string, tables: readonly string[]): string {

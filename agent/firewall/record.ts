@@ -19,18 +19,31 @@ export interface FirewallRecord {
 }
 
 const MAX_RECORD_BYTES = 64 * 1024
-const exists = (path: string) => access(path).then(() => true, () => false)
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  )
 
 export async function writeRecord(context: AgentContext, record: FirewallRecord): Promise<void> {
-  await writeFileAtomic(context.paths.under(context.manifest.firewall.status.record), `${JSON.stringify(record)}\n`, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
+  await writeFileAtomic(context.paths.under(context.manifest.firewall.status.record), `${JSON.stringify(record)}\n`, {
+    mode: 0o644,
+    directoryMode: 0o755,
+    root: context.paths.root,
+  })
 }
 
 export async function readRecord(context: AgentContext): Promise<FirewallRecord | null> {
-  const file = await readFileThrough(context.paths.under(context.manifest.firewall.status.record), { root: context.paths.root, maxBytes: MAX_RECORD_BYTES }).catch(() => null)
+  const file = await readFileThrough(context.paths.under(context.manifest.firewall.status.record), {
+    root: context.paths.root,
+    maxBytes: MAX_RECORD_BYTES,
+  }).catch(() => null)
   if (file === null) return null
   try {
     const untrusted = JSON.parse(file.content.toString('utf8')) as Partial<FirewallRecord>
-    return untrusted.schema === 1 && typeof untrusted.loaded === 'string' && Array.isArray(untrusted.tables) ? (untrusted as FirewallRecord) : null
+    return untrusted.schema === 1 && typeof untrusted.loaded === 'string' && Array.isArray(untrusted.tables)
+      ? (untrusted as FirewallRecord)
+      : null
   } catch {
     return null
   }
@@ -46,10 +59,17 @@ export async function markLoaded(context: AgentContext): Promise<void> {
 
 /** Upstream's failure status files; like upstream, never removed until reboot. */
 export async function markFailed(context: AgentContext): Promise<void> {
-  for (const path of context.manifest.firewall.status.failed) await writeFileAtomic(context.paths.under(path), '', { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
+  for (const path of context.manifest.firewall.status.failed)
+    await writeFileAtomic(context.paths.under(path), '', {
+      mode: 0o644,
+      directoryMode: 0o755,
+      root: context.paths.root,
+    })
 }
 
 export async function failedMarked(context: AgentContext): Promise<boolean> {
-  const found = await Promise.all(context.manifest.firewall.status.failed.map((path) => exists(context.paths.under(path))))
+  const found = await Promise.all(
+    context.manifest.firewall.status.failed.map((path) => exists(context.paths.under(path))),
+  )
   return found.includes(true)
 }

@@ -6,4 +6,5 @@ import { runCommand, spawnCommand, type Runner } from '../run'
  * shell would double the processes and add milliseconds to every load. A runner a caller
  * put in the context (tests, simulations) is used as it is.
  */
-export const firewallRunner = (context: AgentContext): Runner => (context.run === runCommand ? spawnCommand : context.run)
+export const firewallRunner = (context: AgentContext): Runner =>
+  context.run === runCommand ? spawnCommand : context.run

@@ -1,6 +1,13 @@
 import { isIPv4, isIPv6 } from '../net/ip'
 import { configError } from './drop-ins'
-import { VARIABLES, VARIABLE_NAMES, type DefaultFacts, type FirewallRole, type Kind, type VariableName } from './variables'
+import {
+  VARIABLES,
+  VARIABLE_NAMES,
+  type DefaultFacts,
+  type FirewallRole,
+  type Kind,
+  type VariableName,
+} from './variables'
 
 /** Every variable with its effective value: the configuration's, else the default. */
 export type Settings = Readonly<Record<VariableName, string>>
@@ -15,13 +22,19 @@ const isPortRun = (text: string) => {
 const isNet = (family: 4 | 6) => (text: string) => {
   const [address = '', prefix, extra] = text.split('/')
   const valid = family === 4 ? isIPv4(address) : isIPv6(address) && !address.includes('%')
-  return valid && extra === undefined && (prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)))
+  return (
+    valid &&
+    extra === undefined &&
+    (prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)))
+  )
 }
 // An interface name, or a prefix with nft's trailing `*` wildcard (`vif*`).
 const isIface = (text: string) => /^[A-Za-z0-9_.-]{1,15}$/.test(text) || /^[A-Za-z0-9_.-]{1,14}\*$/.test(text)
 const isUid = (text: string) => /^[0-9]{1,10}$/.test(text) && Number(text) < 2 ** 32 - 1
 
-const ITEM: Readonly<Record<Exclude<Kind, 'mode' | 'one' | 'true'>, readonly [(text: string) => boolean, string, boolean]>> = {
+const ITEM: Readonly<
+  Record<Exclude<Kind, 'mode' | 'one' | 'true'>, readonly [(text: string) => boolean, string, boolean]>
+> = {
   port: [isPort, 'a port number 1-65535', false],
   ports: [isPortRun, 'port numbers or FIRST-LAST runs', true],
   iface: [isIface, 'an interface name', false],
@@ -34,7 +47,11 @@ const ITEM: Readonly<Record<Exclude<Kind, 'mode' | 'one' | 'true'>, readonly [(t
   uids: [isUid, 'numeric user ids', true],
 }
 
-const SWITCH: Readonly<Record<'one' | 'true' | 'mode', readonly string[]>> = { one: ['0', '1'], true: ['true', 'false'], mode: ['full', 'timesync-fail-closed'] }
+const SWITCH: Readonly<Record<'one' | 'true' | 'mode', readonly string[]>> = {
+  one: ['0', '1'],
+  true: ['true', 'false'],
+  mode: ['full', 'timesync-fail-closed'],
+}
 
 /** Throws a one-line FIREWALL_CONFIG error for a value the variable cannot take. */
 export function checkValue(name: VariableName, untrustedValue: string): string {
@@ -57,13 +74,20 @@ export function checkValue(name: VariableName, untrustedValue: string): string {
  * then defaults; INTERNAL_OPEN_PORTS and NO_NAT_USERS get the built-in entries appended.
  * Only the role's variables are checked: the other role's stay as they are.
  */
-export function effectiveSettings(untrustedConfigured: ReadonlyMap<string, string>, role: FirewallRole, facts: DefaultFacts, modeOverride?: string): Settings {
+export function effectiveSettings(
+  untrustedConfigured: ReadonlyMap<string, string>,
+  role: FirewallRole,
+  facts: DefaultFacts,
+  modeOverride?: string,
+): Settings {
   const settings = {} as Record<VariableName, string>
   for (const name of VARIABLE_NAMES) {
     const variable = VARIABLES[name]
-    const configured = name === 'firewall_mode' && modeOverride !== undefined ? modeOverride : (untrustedConfigured.get(name) ?? '')
+    const configured =
+      name === 'firewall_mode' && modeOverride !== undefined ? modeOverride : (untrustedConfigured.get(name) ?? '')
     const value = configured === '' ? variable.fallback(facts) : configured
-    settings[name] = (variable.roles as readonly string[]).includes(role) && value !== '' ? checkValue(name, value) : value
+    settings[name] =
+      (variable.roles as readonly string[]).includes(role) && value !== '' ? checkValue(name, value) : value
   }
   if (settings.ROOT_USER === '') throw configError('there is no root account in the passwd file')
   // Either name turns the tunnel (VPN) behaviour on, on either role.

@@ -25,30 +25,54 @@ printf 'qwa-end\\0' >&3
 const MAX_OUTPUT_BYTES = 1024 * 1024
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-export function sourceCommand(bash: string, names: readonly string[], files: readonly string[], timeoutMs: number): Command {
+export function sourceCommand(
+  bash: string,
+  names: readonly string[],
+  files: readonly string[],
+  timeoutMs: number,
+): Command {
   // A clean environment: the process's own is no configuration source here.
-  return { argv: [bash, '--noprofile', '--norc', '-c', SCRIPT, 'qwa-firewall-config', names.join(' '), ...files], timeoutMs, maxOutputBytes: MAX_OUTPUT_BYTES, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }
+  return {
+    argv: [bash, '--noprofile', '--norc', '-c', SCRIPT, 'qwa-firewall-config', names.join(' '), ...files],
+    timeoutMs,
+    maxOutputBytes: MAX_OUTPUT_BYTES,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+  }
 }
 
 /** Parses the child's records; only the names asked for are kept. */
 export function parseSourced(untrustedOutput: string, names: readonly string[]): Map<string, string> {
   const records = untrustedOutput.split('\0')
-  if (records.at(-1) !== '' || records.at(-2) !== 'qwa-end') throw configError('the configuration did not finish (a drop-in ended the shell early)')
+  if (records.at(-1) !== '' || records.at(-2) !== 'qwa-end')
+    throw configError('the configuration did not finish (a drop-in ended the shell early)')
   const wanted = new Set(names)
   const values = new Map<string, string>()
   for (const record of records.slice(0, -2)) {
     const equals = record.indexOf('=')
     const name = record.slice(0, equals)
-    if (equals < 1 || !NAME.test(name) || !wanted.has(name)) throw configError('the configuration shell printed an unexpected record')
+    if (equals < 1 || !NAME.test(name) || !wanted.has(name))
+      throw configError('the configuration shell printed an unexpected record')
     values.set(name, record.slice(equals + 1))
   }
   return values
 }
 
-export async function sourceDropIns(run: Runner, bash: string, names: readonly string[], files: readonly string[], timeoutMs: number): Promise<Map<string, string>> {
+export async function sourceDropIns(
+  run: Runner,
+  bash: string,
+  names: readonly string[],
+  files: readonly string[],
+  timeoutMs: number,
+): Promise<Map<string, string>> {
   const result = await run(sourceCommand(bash, names, files, timeoutMs))
   if (result.exitCode !== 0) {
-    const why = result.spawnError ?? (result.timedOut ? `did not finish within ${timeoutMs} ms` : result.overflowed ? 'printed too much' : (result.stderr.trim().split('\n').at(-1) ?? '') || `exit ${result.exitCode ?? result.signal}`)
+    const why =
+      result.spawnError ??
+      (result.timedOut
+        ? `did not finish within ${timeoutMs} ms`
+        : result.overflowed
+          ? 'printed too much'
+          : (result.stderr.trim().split('\n').at(-1) ?? '') || `exit ${result.exitCode ?? result.signal}`)
     throw configError(`reading the firewall configuration failed: ${why.slice(0, 300)}`)
   }
   return parseSourced(result.stdout, names)

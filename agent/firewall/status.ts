@@ -25,7 +25,8 @@ export interface FirewallStatus {
 export async function firewallStatus(context: AgentContext, role: Role): Promise<FirewallStatus> {
   const applicable = role.whonix !== null
   const [record, failed] = await Promise.all([readRecord(context), failedMarked(context)])
-  if (record === null) return { applicable, role: null, mode: null, loaded: 'none', failed, drift: 'not-loaded', error: null }
+  if (record === null)
+    return { applicable, role: null, mode: null, loaded: 'none', failed, drift: 'not-loaded', error: null }
   const base = { applicable, role: record.role, mode: record.mode, loaded: record.loaded, failed, error: record.error }
   if (record.listing === null) return { ...base, drift: record.loaded === 'none' ? 'not-loaded' : 'unknown' }
   const listing = await firewallRunner(context)(listRuleset(context.manifest.firewall))
@@ -35,8 +36,19 @@ export async function firewallStatus(context: AgentContext, role: Role): Promise
 
 export function formatFirewallStatus(status: FirewallStatus): string {
   if (!status.applicable) return 'not applicable (not a Whonix qube)'
-  if (status.loaded === 'none' && status.role === null) return `not loaded by the agent${status.failed ? '; a load FAILED this boot' : ''}`
-  const what = status.loaded === 'ruleset' ? `${status.role} ruleset loaded (${status.mode})` : status.loaded === 'lockdown' ? 'FAILED: fail-closed ruleset loaded' : 'FAILED: nothing loaded'
-  const drift = { none: 'as loaded', changed: 'CHANGED since loaded', unknown: 'drift unknown (list as root)', 'not-loaded': '' }[status.drift]
+  if (status.loaded === 'none' && status.role === null)
+    return `not loaded by the agent${status.failed ? '; a load FAILED this boot' : ''}`
+  const what =
+    status.loaded === 'ruleset'
+      ? `${status.role} ruleset loaded (${status.mode})`
+      : status.loaded === 'lockdown'
+        ? 'FAILED: fail-closed ruleset loaded'
+        : 'FAILED: nothing loaded'
+  const drift = {
+    none: 'as loaded',
+    changed: 'CHANGED since loaded',
+    unknown: 'drift unknown (list as root)',
+    'not-loaded': '',
+  }[status.drift]
   return [what, drift, status.error === null ? '' : `error: ${status.error}`].filter(Boolean).join('; ')
 }

@@ -9,19 +9,36 @@ import { renderUnit } from '../systemd/unit-file'
  */
 export const firewallUnit: FileGenerator = (manifest) => {
   const { systemd, firewall, gatewayInterface, paths } = manifest
-  const dependents = [...firewall.networkUnits.filter((unit) => unit.endsWith('.service')), gatewayInterface.unit, systemd.torUnit]
+  const dependents = [
+    ...firewall.networkUnits.filter((unit) => unit.endsWith('.service')),
+    gatewayInterface.unit,
+    systemd.torUnit,
+  ]
   const content = renderUnit('qubes-whonix-agent: the Whonix firewall, loaded before the network (fail-closed).', {
     Unit: {
       Description: 'Whonix firewall',
       DefaultDependencies: 'no',
       ConditionPathExists: [`|${paths.gatewayMarker}`, `|${paths.workstationMarker}`],
-      After: ['local-fs.target', ...systemd.bootAfter.filter((unit) => !firewall.networkUnits.includes(unit))].join(' '),
+      After: ['local-fs.target', ...systemd.bootAfter.filter((unit) => !firewall.networkUnits.includes(unit))].join(
+        ' ',
+      ),
       Before: [...firewall.networkUnits, gatewayInterface.unit, systemd.torUnit, 'shutdown.target'].join(' '),
       Wants: 'network-pre.target',
       Conflicts: 'shutdown.target',
     },
-    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: `${paths.agentProgram} firewall apply --fail-closed`, TimeoutStartSec: String(systemd.oneshotTimeoutSec) },
+    Service: {
+      Type: 'oneshot',
+      RemainAfterExit: 'yes',
+      ExecStart: `${paths.agentProgram} firewall apply --fail-closed`,
+      TimeoutStartSec: String(systemd.oneshotTimeoutSec),
+    },
     Install: { WantedBy: 'sysinit.target', RequiredBy: dependents.join(' ') },
   })
-  return [textFile(posix.join(systemd.unitDirectory, firewall.unit), content, 'systemd unit: the Whonix firewall at boot, before the network (fail-closed)')]
+  return [
+    textFile(
+      posix.join(systemd.unitDirectory, firewall.unit),
+      content,
+      'systemd unit: the Whonix firewall at boot, before the network (fail-closed)',
+    ),
+  ]
 }

@@ -43,7 +43,11 @@ const BOTH: readonly FirewallRole[] = ['gateway', 'workstation']
 const GW: readonly FirewallRole[] = ['gateway']
 const WS: readonly FirewallRole[] = ['workstation']
 
-const v = (kind: Kind, roles: readonly FirewallRole[], fallback: string | ((facts: DefaultFacts) => string)): Variable => ({
+const v = (
+  kind: Kind,
+  roles: readonly FirewallRole[],
+  fallback: string | ((facts: DefaultFacts) => string),
+): Variable => ({
   kind,
   roles,
   fallback: typeof fallback === 'string' ? () => fallback : fallback,
@@ -52,9 +56,11 @@ const account = (name: string) => v('uid', BOTH, (facts) => facts.uid(name))
 const qubesOr = (qubes: string, other: string) => (facts: DefaultFacts) => (facts.qubes ? qubes : other)
 
 const NON_QUBES_NETS = '127.0.0.0/8 192.168.0.0/24 192.168.1.0/24 10.152.152.0/24 10.0.2.2/24'
-const NON_QUBES_NETS6 = '::1/128 fd19:c33d:88bc::0/96 ::ffff:127.0.0.0/104 ::ffff:192.168.0.0/120 ::ffff:192.168.1.0/120 ::ffff:10.152.152.0/120 ::ffff:10.0.2.2/120'
+const NON_QUBES_NETS6 =
+  '::1/128 fd19:c33d:88bc::0/96 ::ffff:127.0.0.0/104 ::ffff:192.168.0.0/120 ::ffff:192.168.1.0/120 ::ffff:10.152.152.0/120 ::ffff:10.0.2.2/120'
 const QUBES_NETS = '127.0.0.0/8 10.137.0.0/16 10.138.0.0/16'
-const QUBES_NETS6 = '::1/128 fd09:24ef:4179::a8a:0/112 fd09:24ef:4179::a89:0/112 ::ffff:127.0.0.0/104 ::ffff:10.137.0.0/112 ::ffff:10.138.0.0/112'
+const QUBES_NETS6 =
+  '::1/128 fd09:24ef:4179::a8a:0/112 fd09:24ef:4179::a89:0/112 ::ffff:127.0.0.0/104 ::ffff:10.137.0.0/112 ::ffff:10.138.0.0/112'
 
 export const VARIABLES = {
   firewall_mode: v('mode', BOTH, 'full'),
@@ -117,7 +123,10 @@ export const VARIABLES = {
   WORKSTATION_DEST_SOCKSIFIED_IPV6: v(
     'net6s',
     GW,
-    qubesOr('fd09:24ef:4179::a8a:0/112 fd09:24ef:4179::a89:0/112 ::ffff:10.137.0.0/112 ::ffff:10.138.0.0/112 ::ffff:10.152.152.10 fd19:c33d:88bc::10', 'fd19:c33d:88bc::10'),
+    qubesOr(
+      'fd09:24ef:4179::a8a:0/112 fd09:24ef:4179::a89:0/112 ::ffff:10.137.0.0/112 ::ffff:10.138.0.0/112 ::ffff:10.152.152.10 fd19:c33d:88bc::10',
+      'fd19:c33d:88bc::10',
+    ),
   ),
 
   GATEWAY_IP: v('addr4', WS, (facts) => (facts.qubes ? (facts.gateway.ipv4 ?? '127.0.0.1') : '10.152.152.10')),

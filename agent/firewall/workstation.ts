@@ -1,4 +1,12 @@
-import { filterChains, items, malformed, neighbourDiscovery, replaceTables, SDWDATE_SOCKS_PORT, timesyncLoopbackRejects } from './nft-common'
+import {
+  filterChains,
+  items,
+  malformed,
+  neighbourDiscovery,
+  replaceTables,
+  SDWDATE_SOCKS_PORT,
+  timesyncLoopbackRejects,
+} from './nft-common'
 import type { Settings } from './settings'
 
 /** What the workstation's ruleset depends on besides its settings. */
@@ -46,13 +54,22 @@ function toGateway(s: Settings, match: string): string[] {
 
 const userToGateway = (s: Settings, uid: string) => (uid === '' ? [] : toGateway(s, `skuid ${uid} `))
 // The control port filter proxy: its port follows the destination match.
-const cpfpToGateway = (s: Settings) => toGateway(s, '').map((line) => line.replace(/ counter accept$/, ` tcp dport ${s.CONTROL_PORT_FILTER_PROXY_PORT} counter accept`))
+const cpfpToGateway = (s: Settings) =>
+  toGateway(s, '').map((line) =>
+    line.replace(/ counter accept$/, ` tcp dport ${s.CONTROL_PORT_FILTER_PROXY_PORT} counter accept`),
+  )
 
 function dns(s: Settings, facts: WorkstationFacts): string[] {
   const rule = (match: string) => `add rule inet filter output ${match}`
-  const pair = (v4: string, v6: string) => [rule(`ip daddr ${v4} udp dport 53 counter accept`), rule(`ip6 daddr ${v6} udp dport 53 counter accept`)]
+  const pair = (v4: string, v6: string) => [
+    rule(`ip daddr ${v4} udp dport 53 counter accept`),
+    rule(`ip6 daddr ${v6} udp dport 53 counter accept`),
+  ]
   const qubes = facts.qubes
-    ? [...facts.qubesDns.flatMap((address) => pair(address, `::ffff:${address}`)), ...(facts.qubesDns.length < 2 ? [rule('udp dport 53 counter accept')] : [])]
+    ? [
+        ...facts.qubesDns.flatMap((address) => pair(address, `::ffff:${address}`)),
+        ...(facts.qubesDns.length < 2 ? [rule('udp dport 53 counter accept')] : []),
+      ]
     : []
   return [...pair(s.GATEWAY_IP, s.GATEWAY_IP6), ...pair(s.GATEWAY_IP_HARDCODED, s.GATEWAY_IP6_HARDCODED), ...qubes]
 }
@@ -63,12 +80,17 @@ function plainOutput(s: Settings, facts: WorkstationFacts): string[] {
   return [
     ...(facts.timesync ? [] : dns(s, facts)),
     ...(yes(s, 'firewall_allow_udp') ? [] : [rule('ip protocol != tcp counter reject')]),
-    ...(facts.timesync ? [...userToGateway(s, s.SDWDATE_USER), ...userToGateway(s, s.SYSTEMCHECK_USER), ...cpfpToGateway(s)] : []),
+    ...(facts.timesync
+      ? [...userToGateway(s, s.SDWDATE_USER), ...userToGateway(s, s.SYSTEMCHECK_USER), ...cpfpToGateway(s)]
+      : []),
     ...(facts.timesync
       ? []
       : allowList.length === 0
         ? [rule('counter accept')]
-        : allowList.flatMap((address) => [rule(`ip protocol tcp ip daddr ${address} counter accept`), rule(`ip6 nexthdr tcp ip6 daddr ::ffff:${address} counter accept`)])),
+        : allowList.flatMap((address) => [
+            rule(`ip protocol tcp ip daddr ${address} counter accept`),
+            rule(`ip6 nexthdr tcp ip6 daddr ::ffff:${address} counter accept`),
+          ])),
   ]
 }
 
@@ -82,10 +104,20 @@ function tunnelOutput(s: Settings, facts: WorkstationFacts): string[] {
     rule(`ip6 daddr ${s.GATEWAY_IP6_HARDCODED} tcp dport ${port} counter accept`),
   ]
   return [
-    ...(full ? [rule(`oifname ${s.VPN_INTERFACE} counter accept`), ...(s.TUNNEL_USER === '' ? [] : [rule(`skuid ${s.TUNNEL_USER} counter accept`)])] : []),
+    ...(full
+      ? [
+          rule(`oifname ${s.VPN_INTERFACE} counter accept`),
+          ...(s.TUNNEL_USER === '' ? [] : [rule(`skuid ${s.TUNNEL_USER} counter accept`)]),
+        ]
+      : []),
     ...(yes(s, 'TUNNEL_FIREWALL_ALLOW_SDWDATE_USER') ? userToGateway(s, s.SDWDATE_USER) : []),
     ...(yes(s, 'TUNNEL_FIREWALL_ALLOW_NOTUNNEL_USER') ? userToGateway(s, s.NOTUNNEL_USER) : []),
-    ...(full && yes(s, 'TUNNEL_FIREWALL_ALLOW_LOCAL_NET') ? [...items(s.LOCAL_NET).map((n) => rule(`ip daddr ${n} counter accept`)), ...items(s.LOCAL_NET_IP6).map((n) => rule(`ip6 daddr ${n} counter accept`))] : []),
+    ...(full && yes(s, 'TUNNEL_FIREWALL_ALLOW_LOCAL_NET')
+      ? [
+          ...items(s.LOCAL_NET).map((n) => rule(`ip daddr ${n} counter accept`)),
+          ...items(s.LOCAL_NET_IP6).map((n) => rule(`ip6 daddr ${n} counter accept`)),
+        ]
+      : []),
     ...(yes(s, 'TUNNEL_FIREWALL_ALLOW_CONTROL_PORT_FILTER_PROXY') ? cpfpToGateway(s) : []),
     ...(full && yes(s, 'TUNNEL_FIREWALL_ALLOW_TB_UPDATER') ? gatewayPort('9115') : []),
     ...(full && yes(s, 'TUNNEL_FIREWALL_ALLOW_SYSTEMCHECK') ? userToGateway(s, s.SYSTEMCHECK_USER) : []),

@@ -1,6 +1,23 @@
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs'
 import { errorMessage } from '../../rpc/errors'
-import { attributesOf, failed, pinForWrite, toBuffer, type AtomicWriteOptions, type AtomicWriteResult } from './atomic-write'
+import {
+  attributesOf,
+  failed,
+  pinForWrite,
+  toBuffer,
+  type AtomicWriteOptions,
+  type AtomicWriteResult,
+} from './atomic-write'
 import { at } from './pinned'
 import { createTemporarySync, removeStaleTemporaries } from './temporary'
 
@@ -8,7 +25,11 @@ import { createTemporarySync, removeStaleTemporaries } from './temporary'
  * `writeFileAtomic` for a process about to exit (a SIGTERM handler): the same rule and
  * steps, done synchronously. Never skips an unchanged file.
  */
-export function writeFileAtomicSync(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): AtomicWriteResult {
+export function writeFileAtomicSync(
+  path: string,
+  content: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): AtomicWriteResult {
   const bytes = toBuffer(content)
   const entry = pinForWrite(path, options)
   try {
@@ -18,7 +39,7 @@ export function writeFileAtomicSync(path: string, content: string | Uint8Array, 
     const attributes = attributesOf(existing, options)
     let ownerProblem: string | undefined
     try {
-      for (let written = 0; written < bytes.length; ) written += writeSync(temporary.fd, bytes, written)
+      for (let written = 0; written < bytes.length;) written += writeSync(temporary.fd, bytes, written)
       if (attributes.owner !== null)
         try {
           fchownSync(temporary.fd, attributes.owner.uid, attributes.owner.gid)

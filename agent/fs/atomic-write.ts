@@ -47,29 +47,43 @@ interface Attributes {
 }
 
 export function attributesOf(existing: Stats | null, options: AtomicWriteOptions): Attributes {
-  if (existing !== null && options.replaceLink !== true) return { mode: existing.mode & 0o7777, owner: { uid: existing.uid, gid: existing.gid }, ownerRequired: true }
+  if (existing !== null && options.replaceLink !== true)
+    return { mode: existing.mode & 0o7777, owner: { uid: existing.uid, gid: existing.gid }, ownerRequired: true }
   return { mode: options.mode ?? 0o644, owner: options.owner ?? null, ownerRequired: false }
 }
 
-export const failed = (path: string, error: unknown) => (isCodedError(error) ? error : new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error }))
+export const failed = (path: string, error: unknown) =>
+  isCodedError(error)
+    ? error
+    : new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: ${errorMessage(error)}`, { cause: error })
 
 /** The pinned directory the file goes to (see `pinned.ts` for the rule), stale temporaries of killed writers removed. */
 export function pinForWrite(path: string, options: AtomicWriteOptions): PinnedEntry & { readonly directory: number } {
   let entry: PinnedEntry
   try {
-    entry = pinEntry(path, { root: options.root, directoryMode: options.directoryMode, replaceLink: options.replaceLink })
+    entry = pinEntry(path, {
+      root: options.root,
+      directoryMode: options.directoryMode,
+      replaceLink: options.replaceLink,
+    })
   } catch (error) {
     throw failed(path, error)
   }
   const { directory } = entry
   if (directory === null) {
     entry.release()
-    throw new CodedError('ATOMIC_WRITE_FAILED', `cannot write ${path}: a directory on the way (${entry.target}) does not exist`)
+    throw new CodedError(
+      'ATOMIC_WRITE_FAILED',
+      `cannot write ${path}: a directory on the way (${entry.target}) does not exist`,
+    )
   }
   return { ...entry, directory }
 }
 
-export const toBuffer = (content: string | Uint8Array) => (typeof content === 'string' ? Buffer.from(content) : Buffer.from(content.buffer, content.byteOffset, content.byteLength))
+export const toBuffer = (content: string | Uint8Array) =>
+  typeof content === 'string'
+    ? Buffer.from(content)
+    : Buffer.from(content.buffer, content.byteOffset, content.byteLength)
 
 /**
  * Replaces a file's content so that, whatever happens (a crash, a kill -9, a power cut
@@ -88,7 +102,11 @@ export const toBuffer = (content: string | Uint8Array) => (typeof content === 's
  * Errors are CodedErrors (`ATOMIC_WRITE_FAILED` and those of `pinEntry`); on error the
  * temporary file is removed and the file is untouched.
  */
-export async function writeFileAtomic(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<AtomicWriteResult> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<AtomicWriteResult> {
   return (await prepareAtomicWrite(path, content, options)).commit()
 }
 
@@ -109,7 +127,11 @@ export interface PreparedWrite {
  * The directory stays pinned until `commit`, `rename` or `abort`; the temporary name is
  * hidden, so directory readers such as Tor skip it meanwhile.
  */
-export async function prepareAtomicWrite(path: string, content: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<PreparedWrite> {
+export async function prepareAtomicWrite(
+  path: string,
+  content: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<PreparedWrite> {
   const bytes = toBuffer(content)
   const entry = pinForWrite(path, options)
   const { existing, directory, name, target } = entry
@@ -120,10 +142,20 @@ export async function prepareAtomicWrite(path: string, content: string | Uint8Ar
   }
   let ownerProblem: string | undefined
   try {
-    if (options.replaceLink !== true && existing !== null && existing.size === bytes.length && (await holds(entry, path, bytes))) {
+    if (
+      options.replaceLink !== true &&
+      existing !== null &&
+      existing.size === bytes.length &&
+      (await holds(entry, path, bytes))
+    ) {
       entry.release()
       const unchanged = { target, changed: false }
-      return { target, commit: () => Promise.resolve(unchanged), rename: () => Promise.resolve({ durable: Promise.resolve(unchanged) }), abort: () => Promise.resolve() }
+      return {
+        target,
+        commit: () => Promise.resolve(unchanged),
+        rename: () => Promise.resolve({ durable: Promise.resolve(unchanged) }),
+        abort: () => Promise.resolve(),
+      }
     }
     removeStaleTemporaries(directory, name)
     const created = await createTemporary(directory, name)
@@ -172,7 +204,12 @@ async function holds(entry: PinnedEntry, path: string, bytes: Buffer): Promise<b
   )
 }
 
-async function fill(handle: FileHandle, bytes: Buffer, attributes: Attributes, path: string): Promise<string | undefined> {
+async function fill(
+  handle: FileHandle,
+  bytes: Buffer,
+  attributes: Attributes,
+  path: string,
+): Promise<string | undefined> {
   await handle.writeFile(bytes)
   let ownerProblem: string | undefined
   // chown first: it clears set-id bits that chmod then restores.

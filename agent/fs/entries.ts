@@ -39,7 +39,11 @@ const LINK_ATTEMPTS = 8
  * Puts a symbolic link to `target` at `path` whole: made under a temporary name in the
  * pinned directory, then renamed over whatever file or link was there.
  */
-export async function writeLinkAtomic(path: string, target: string, options: { readonly root?: string; readonly directoryMode?: number } = {}): Promise<void> {
+export async function writeLinkAtomic(
+  path: string,
+  target: string,
+  options: { readonly root?: string; readonly directoryMode?: number } = {},
+): Promise<void> {
   const entry = pinForWrite(path, { ...options, replaceLink: true })
   try {
     for (let attempt = 1; ; attempt++) {

@@ -18,7 +18,17 @@
  *   that carries the writer's pid; those of dead writers are removed on the next write of
  *   the same file.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, chmodSync, type Stats } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  chmodSync,
+  type Stats,
+} from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { CodedError } from '../../rpc/errors'
 import { rootPath } from '../paths'
@@ -29,7 +39,8 @@ export const O_PATH = 0o10000000
 const PIN = O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY
 
 /** `name` inside the directory `fd` holds, as the kernel finds it now. */
-export const at = (fd: number, name?: string): string => (name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`)
+export const at = (fd: number, name?: string): string =>
+  name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`
 
 interface Step {
   readonly fd: number
@@ -125,10 +136,21 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
   const descend = (step: Step) => {
     stack.push(step)
     moved()
-    if (steerer !== null && step.stats.uid !== 0 && step.stats.uid !== steerer) throw unsafe(`leading through ${step.path}, a directory of user ${step.stats.uid}`)
+    if (steerer !== null && step.stats.uid !== 0 && step.stats.uid !== steerer)
+      throw unsafe(`leading through ${step.path}, a directory of user ${step.stats.uid}`)
   }
-  const unsafe = (why: string) => new CodedError('UNSAFE_LINK', `${path}: ${via} is a link that user ${steerer} could have made, ${why}; not following it`)
-  const result = (directory: number | null, name: string, target: string, existing: Stats | null): PinnedEntry => ({ directory, name, target, existing, release })
+  const unsafe = (why: string) =>
+    new CodedError(
+      'UNSAFE_LINK',
+      `${path}: ${via} is a link that user ${steerer} could have made, ${why}; not following it`,
+    )
+  const result = (directory: number | null, name: string, target: string, existing: Stats | null): PinnedEntry => ({
+    directory,
+    name,
+    target,
+    existing,
+    release,
+  })
 
   while (todo.length > 0) {
     const name = todo.shift()!
@@ -147,7 +169,12 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
       continue
     }
     let entry = lstatOrNull(at(current.fd, name))
-    if (entry === null && (todo.length > 0 || options.directory === true) && options.directoryMode !== undefined && steerer === null) {
+    if (
+      entry === null &&
+      (todo.length > 0 || options.directory === true) &&
+      options.directoryMode !== undefined &&
+      steerer === null
+    ) {
       makeDirectory(current.fd, name, options.directoryMode, next)
       entry = lstatSync(at(current.fd, name))
     }
@@ -158,8 +185,13 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
     if (entry.isSymbolicLink() && !(options.replaceLink === true && todo.length === 0)) {
       if (++hops > MAX_LINKS) throw new CodedError('LINK_LOOP', `${path}: more than ${MAX_LINKS} symbolic links`)
       const who = linkSteerer(entry, current.stats)
-      if (who === 'anyone') throw new CodedError('UNSAFE_LINK', `${path}: ${next} is a link in a directory that users other than root may change; not following it`)
-      if (who !== null && steerer !== null && steerer !== who) throw unsafe(`leading to ${next}, a link that user ${who} could have made`)
+      if (who === 'anyone')
+        throw new CodedError(
+          'UNSAFE_LINK',
+          `${path}: ${next} is a link in a directory that users other than root may change; not following it`,
+        )
+      if (who !== null && steerer !== null && steerer !== who)
+        throw unsafe(`leading to ${next}, a link that user ${who} could have made`)
       if (who !== null && steerer === null) {
         steerer = who
         via = next
@@ -178,14 +210,17 @@ function walk(path: string, options: PinOptions, stack: Step[], release: () => v
       continue
     }
     if (options.directory === true) {
-      if (!entry.isDirectory()) throw new CodedError('NOT_A_DIRECTORY', `${path}${next === path ? '' : ` (via ${next})`} is not a directory`)
+      if (!entry.isDirectory())
+        throw new CodedError('NOT_A_DIRECTORY', `${path}${next === path ? '' : ` (via ${next})`} is not a directory`)
       return result(current.fd, name, next, null)
     }
     if (entry.isSymbolicLink()) return result(current.fd, name, next, null)
-    if (!entry.isFile()) throw new CodedError('NOT_A_FILE', `${path}${next === path ? '' : ` (via ${next})`} is not a regular file`)
+    if (!entry.isFile())
+      throw new CodedError('NOT_A_FILE', `${path}${next === path ? '' : ` (via ${next})`} is not a regular file`)
     if (steerer !== null) {
       if (entry.uid !== steerer) throw unsafe(`leading to ${next}, a file of user ${entry.uid}`)
-      if (reached && current.stats.uid !== steerer) throw unsafe(`leading into ${current.path}, a directory of user ${current.stats.uid}`)
+      if (reached && current.stats.uid !== steerer)
+        throw unsafe(`leading into ${current.path}, a directory of user ${current.stats.uid}`)
     }
     return result(current.fd, name, next, entry)
   }
@@ -197,7 +232,8 @@ function readLink(fd: number, name: string, path: string): string {
     return readlinkSync(at(fd, name))
   } catch (error) {
     // A link a moment ago (lstat): someone replaced it since.
-    if (errnoOf(error) === 'EINVAL' || errnoOf(error) === 'ENOENT') throw new CodedError('PATH_CHANGED', `${path} changed while it was being followed; not using it`)
+    if (errnoOf(error) === 'EINVAL' || errnoOf(error) === 'ENOENT')
+      throw new CodedError('PATH_CHANGED', `${path} changed while it was being followed; not using it`)
     throw error
   }
 }
@@ -207,7 +243,11 @@ function makeDirectory(fd: number, name: string, mode: number, path: string): vo
     mkdirSync(at(fd, name), mode)
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return
-    throw new CodedError('CANNOT_CREATE_DIRECTORY', `cannot create the directory ${path}: ${errnoOf(error) ?? String(error)}`, { cause: error })
+    throw new CodedError(
+      'CANNOT_CREATE_DIRECTORY',
+      `cannot create the directory ${path}: ${errnoOf(error) ?? String(error)}`,
+      { cause: error },
+    )
   }
   // The umask may have taken bits away; the new directory gets exactly `mode`.
   const made = openSync(at(fd, name), PIN)

@@ -25,21 +25,25 @@ export async function resolveLinks(path: string, root = '/'): Promise<LinkEnd> {
   return { target: entry.target, existing: entry.existing }
 }
 
-
 /**
  * Reads the regular file `entry` names in its pinned directory, refusing more than
  * `maxBytes`: the file opened must be the very one the walk checked (same inode).
  */
 export async function readPinned(entry: PinnedEntry, path: string, maxBytes: number): Promise<Buffer> {
   if (entry.directory === null || entry.existing === null) throw new CodedError('NOT_A_FILE', `${path} does not exist`)
-  const handle = await open(at(entry.directory, entry.name), READ_FLAGS | constants.O_NOFOLLOW).catch((error: unknown) => {
-    if (errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOENT') throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
-    throw error
-  })
+  const handle = await open(at(entry.directory, entry.name), READ_FLAGS | constants.O_NOFOLLOW).catch(
+    (error: unknown) => {
+      if (errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOENT')
+        throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
+      throw error
+    },
+  )
   try {
     const opened = await handle.stat()
-    if (!opened.isFile() || opened.dev !== entry.existing.dev || opened.ino !== entry.existing.ino) throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
-    if (opened.size > maxBytes) throw new CodedError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes (${opened.size})`)
+    if (!opened.isFile() || opened.dev !== entry.existing.dev || opened.ino !== entry.existing.ino)
+      throw new CodedError('PATH_CHANGED', `${path} changed while it was being read; not reading it`)
+    if (opened.size > maxBytes)
+      throw new CodedError('FILE_TOO_LARGE', `${path} is larger than ${maxBytes} bytes (${opened.size})`)
     return await readOpened(handle, path, maxBytes)
   } finally {
     await handle.close()
@@ -50,7 +54,10 @@ export async function readPinned(entry: PinnedEntry, path: string, maxBytes: num
  * Reads a regular file through its links (as `resolveLinks`), refusing more than
  * `maxBytes`. Resolves to null when the file does not exist.
  */
-export async function readFileThrough(path: string, options: { readonly root?: string; readonly maxBytes: number }): Promise<{ target: string; content: Buffer } | null> {
+export async function readFileThrough(
+  path: string,
+  options: { readonly root?: string; readonly maxBytes: number },
+): Promise<{ target: string; content: Buffer } | null> {
   const entry = pinEntry(path, { root: options.root })
   try {
     if (entry.existing === null) return null

@@ -18,7 +18,8 @@ const MAX_SCANNED = 100_000
 const prefixOf = (name: string) => `.${name.slice(0, 200)}.qwa-`
 /** A fresh temporary name for `name`. */
 export const drawName = (name: string) => `${prefixOf(name)}${process.pid}-${randomBytes(6).toString('hex')}.tmp`
-const taken = (error: unknown, attempt: number) => (error as NodeJS.ErrnoException).code === 'EEXIST' && attempt < TEMPORARY_ATTEMPTS
+const taken = (error: unknown, attempt: number) =>
+  (error as NodeJS.ErrnoException).code === 'EEXIST' && attempt < TEMPORARY_ATTEMPTS
 
 /** Creates a new temporary file for `name` in the pinned directory `directory`, exclusively. */
 export async function createTemporary(directory: number, name: string): Promise<{ name: string; handle: FileHandle }> {
@@ -55,7 +56,9 @@ function alive(pid: number): boolean {
 /** Removes the temporary files of `name` left by writers that are dead (killed during a write). */
 export function removeStaleTemporaries(directory: number, name: string): void {
   // Names without a pid are an earlier version's, always a killed writer's by now.
-  const pattern = new RegExp(`^${prefixOf(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:(\\d{1,10})-)?[0-9a-f]{12}\\.tmp$`)
+  const pattern = new RegExp(
+    `^${prefixOf(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:(\\d{1,10})-)?[0-9a-f]{12}\\.tmp$`,
+  )
   const listing = opendirSync(at(directory))
   try {
     for (let scanned = 0; scanned < MAX_SCANNED; scanned++) {

@@ -12,7 +12,13 @@ const RESULT: Readonly<Record<GatewayInterfaceReport['result'], string>> = {
 /** The text of `gateway-interface`. */
 export function formatGatewayInterface(report: GatewayInterfaceReport): string {
   if (!report.applicable) return `gateway-interface: nothing to do: ${report.reason}`
-  const addresses = report.addresses === null ? [] : [`${report.addresses.ipv4.address}/${report.addresses.ipv4.prefix}`, ...(report.addresses.ipv6 ? [`${report.addresses.ipv6.address}/128`] : [])]
+  const addresses =
+    report.addresses === null
+      ? []
+      : [
+          `${report.addresses.ipv4.address}/${report.addresses.ipv4.prefix}`,
+          ...(report.addresses.ipv6 ? [`${report.addresses.ipv6.address}/128`] : []),
+        ]
   return [
     `${report.interface}: ${RESULT[report.result]} (${addresses.join(', ')})`,
     ...report.commands.map((command) => `  $ ${command}`),

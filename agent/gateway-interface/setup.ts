@@ -19,26 +19,44 @@ export interface GatewayInterfaceReport {
   readonly result: 'created' | 'completed' | 'unchanged' | 'left-alone' | 'would-change' | 'skipped'
 }
 
-const QUBESDB_KEYS = { ipv4: '/qubes-netvm-gateway', netmask: '/qubes-netvm-netmask', ipv6: '/qubes-netvm-gateway6' } as const
+const QUBESDB_KEYS = {
+  ipv4: '/qubes-netvm-gateway',
+  netmask: '/qubes-netvm-netmask',
+  ipv6: '/qubes-netvm-gateway6',
+} as const
 
 function applicability(role: Role): { applicable: boolean; reason: string } {
   if (!role.qubes) return { applicable: false, reason: 'not a Qubes qube' }
   if (role.whonix !== 'gateway') return { applicable: false, reason: 'not a Whonix-Gateway' }
-  if (role.class === 'template') return { applicable: false, reason: 'a template: the interface belongs to the gateway AppVM' }
-  if (role.class === null) return { applicable: false, reason: 'the qube class is unknown, so it may be a template; nothing done' }
+  if (role.class === 'template')
+    return { applicable: false, reason: 'a template: the interface belongs to the gateway AppVM' }
+  if (role.class === null)
+    return { applicable: false, reason: 'the qube class is unknown, so it may be a template; nothing done' }
   return { applicable: true, reason: `a Whonix-Gateway (${role.class})` }
 }
 
 function required(read: QubesdbRead, key: string): string {
   if (read.state === 'present') return read.value
-  if (read.state === 'absent') throw new CodedError('QUBESDB_MISSING', `qubesdb has no ${key} (does this gateway provide network? qvm-prefs sys-whonix provides_network)`)
+  if (read.state === 'absent')
+    throw new CodedError(
+      'QUBESDB_MISSING',
+      `qubesdb has no ${key} (does this gateway provide network? qvm-prefs sys-whonix provides_network)`,
+    )
   throw new CodedError('BAD_ADDRESS', `qubesdb ${key}: ${read.reason}; refusing to configure the interface`)
 }
 
 async function readAddresses(context: AgentContext): Promise<InterfaceAddresses> {
   const read = (key: string) => context.qubesdb.read(key)
-  const [ipv4, netmask, ipv6] = await Promise.all([read(QUBESDB_KEYS.ipv4), read(QUBESDB_KEYS.netmask), read(QUBESDB_KEYS.ipv6)])
-  if (ipv6.state === 'invalid' || ipv6.state === 'failed') throw new CodedError('BAD_ADDRESS', `qubesdb ${QUBESDB_KEYS.ipv6}: ${ipv6.reason}; refusing to configure the interface`)
+  const [ipv4, netmask, ipv6] = await Promise.all([
+    read(QUBESDB_KEYS.ipv4),
+    read(QUBESDB_KEYS.netmask),
+    read(QUBESDB_KEYS.ipv6),
+  ])
+  if (ipv6.state === 'invalid' || ipv6.state === 'failed')
+    throw new CodedError(
+      'BAD_ADDRESS',
+      `qubesdb ${QUBESDB_KEYS.ipv6}: ${ipv6.reason}; refusing to configure the interface`,
+    )
   return checkInterfaceAddresses({
     ipv4: required(ipv4, QUBESDB_KEYS.ipv4),
     netmask: required(netmask, QUBESDB_KEYS.netmask),
@@ -47,7 +65,9 @@ async function readAddresses(context: AgentContext): Promise<InterfaceAddresses>
 }
 
 function failure(command: Command, result: CommandResult): CodedError {
-  const why = result.spawnError ?? (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
+  const why =
+    result.spawnError ??
+    (result.timedOut ? 'timed out' : result.stderr.trim().split('\n')[0] || `exit ${result.exitCode ?? result.signal}`)
   return new CodedError('INTERFACE_COMMAND_FAILED', `${command.argv.join(' ')}: ${why}`, { command: command.argv })
 }
 
@@ -70,7 +90,11 @@ async function currentState(context: AgentContext, tool: IpTool, name: string): 
  * manifest, when there is none), holds the addresses Qubes assigned and is up. Running it
  * again changes nothing.
  */
-export async function setUpGatewayInterface(context: AgentContext, role: Role, options: { dryRun?: boolean } = {}): Promise<GatewayInterfaceReport> {
+export async function setUpGatewayInterface(
+  context: AgentContext,
+  role: Role,
+  options: { dryRun?: boolean } = {},
+): Promise<GatewayInterfaceReport> {
   const { name, kind, ipProgram, timeoutMs } = context.manifest.gatewayInterface
   const { applicable, reason } = applicability(role)
   const base = { applicable, reason, interface: name }

@@ -11,5 +11,11 @@ export const gatewayInterfaceUnit: FileGenerator = (manifest) => {
     conditions: [paths.gatewayMarker, `!${posix.join(paths.runQubes, qubes.typeMarkers.template)}`],
     command: `${paths.agentProgram} gateway-interface`,
   })
-  return [textFile(posix.join(systemd.unitDirectory, gatewayInterface.unit), content, `systemd unit: the gateway's internal interface ${gatewayInterface.name} at boot`)]
+  return [
+    textFile(
+      posix.join(systemd.unitDirectory, gatewayInterface.unit),
+      content,
+      `systemd unit: the gateway's internal interface ${gatewayInterface.name} at boot`,
+    ),
+  ]
 }

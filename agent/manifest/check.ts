@@ -40,7 +40,8 @@ export const string =
     if (untrusted.length === 0) return fail(at, 'must not be empty')
     if (rule.maxLength !== undefined && untrusted.length > rule.maxLength)
       return fail(at, `longer than ${rule.maxLength} characters`)
-    if (rule.pattern && !rule.pattern.test(untrusted)) return fail(at, `${JSON.stringify(untrusted)} does not match ${rule.pattern}`)
+    if (rule.pattern && !rule.pattern.test(untrusted))
+      return fail(at, `${JSON.stringify(untrusted)} does not match ${rule.pattern}`)
     return untrusted
   }
 
@@ -127,7 +128,8 @@ export const object =
   (untrusted, at) => {
     const mapping = asMapping(untrusted, at)
     for (const name of Object.keys(mapping)) {
-      if (!(name in shape)) fail([...at, name], `unknown key ${JSON.stringify(name)} (expected ${Object.keys(shape).join(', ')})`)
+      if (!(name in shape))
+        fail([...at, name], `unknown key ${JSON.stringify(name)} (expected ${Object.keys(shape).join(', ')})`)
     }
     const result: Record<string, unknown> = {}
     for (const [name, checker] of Object.entries(shape)) {
@@ -145,7 +147,9 @@ export const ipAddress =
   (family: 4 | 6): Checker<string> =>
   (untrusted, at) => {
     const value = string({ maxLength: 45 })(untrusted, at)
-    return (family === 4 ? isIPv4(value) : isIPv6(value)) ? value : fail(at, `${JSON.stringify(value)} is not an IPv${family} address`)
+    return (family === 4 ? isIPv4(value) : isIPv6(value))
+      ? value
+      : fail(at, `${JSON.stringify(value)} is not an IPv${family} address`)
   }
 
 export const literal =

@@ -17,13 +17,19 @@ export async function parseManifestWith<T>(schema: Checker<T>, text: string, fil
   const [syntaxError] = doc.errors
   if (syntaxError) {
     const line = lineCounter.linePos(syntaxError.pos[0]).line
-    throw new CodedError('MANIFEST_INVALID', `${fileName}:${line}: ${syntaxError.message.split('\n')[0]}`, { cause: syntaxError })
+    throw new CodedError('MANIFEST_INVALID', `${fileName}:${line}: ${syntaxError.message.split('\n')[0]}`, {
+      cause: syntaxError,
+    })
   }
   let untrusted: unknown
   try {
     untrusted = doc.toJS({ maxAliasCount: 0 })
   } catch (error) {
-    throw new CodedError('MANIFEST_INVALID', `${fileName}: ${(error as Error).message} (YAML aliases are not allowed)`, { cause: error })
+    throw new CodedError(
+      'MANIFEST_INVALID',
+      `${fileName}: ${(error as Error).message} (YAML aliases are not allowed)`,
+      { cause: error },
+    )
   }
   try {
     return schema(untrusted, [])
@@ -42,7 +48,8 @@ export async function parseManifestWith<T>(schema: Checker<T>, text: string, fil
   }
 }
 
-const describeIssue = (issue: ManifestIssue) => (issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message)
+const describeIssue = (issue: ManifestIssue) =>
+  issue.at.length > 0 ? `${issue.at.join('.')}: ${issue.message}` : issue.message
 
 /** The manifest built into the program (qubes.yaml, parsed and checked against the schema at build time). */
 export function shippedManifestCopy<T>(): T {
@@ -57,7 +64,9 @@ export async function readManifest<T>(schema: Checker<T>, file?: string): Promis
   try {
     text = (await readBounded(file, MAX_MANIFEST_BYTES)).toString('utf8')
   } catch (error) {
-    throw new CodedError('MANIFEST_UNREADABLE', `cannot read manifest ${file}: ${(error as Error).message}`, { cause: error })
+    throw new CodedError('MANIFEST_UNREADABLE', `cannot read manifest ${file}: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
   return parseManifestWith(schema, text, file)
 }

@@ -1,6 +1,18 @@
 import { renderPolicyRule, type PolicyRule } from '../../rpc/policy'
 import { ROLE_SELECTORS } from '../services/selectors'
-import { boolean, integer, list, object, oneOf, optional, record, string, ManifestIssue, type Checker, type Checked } from './check'
+import {
+  boolean,
+  integer,
+  list,
+  object,
+  oneOf,
+  optional,
+  record,
+  string,
+  ManifestIssue,
+  type Checker,
+  type Checked,
+} from './check'
 import { unitName, userName } from './validators'
 
 // The `services:` section: the qrexec services of the agent and who may call them.
@@ -36,7 +48,13 @@ const policyLine: Checker<Omit<PolicyRule, 'service'>> = (untrusted, at) => {
     action: oneOf(['allow', 'ask', 'deny'] as const),
     params: optional(record(string({ maxLength: 64 }), string({ pattern: /^[a-z_]+$/ }))),
   })(untrusted, at)
-  const rule = { argument: line.argument ?? '*', source: line.source, target: line.target, action: line.action, ...(line.params ? { params: line.params } : {}) }
+  const rule = {
+    argument: line.argument ?? '*',
+    source: line.source,
+    target: line.target,
+    action: line.action,
+    ...(line.params ? { params: line.params } : {}),
+  }
   try {
     renderPolicyRule({ service: 'x', ...rule })
   } catch (error) {
@@ -53,9 +71,15 @@ const rpcConfig: Checker<RpcConfigOptions> = (untrusted, at) => {
     waitForSession: optional(boolean),
     forceUser: optional(userName),
   })(untrusted, at)
-  const socketOption = options.exitOnServiceEof !== undefined || options.exitOnClientEof !== undefined || options.waitForSession !== undefined
+  const socketOption =
+    options.exitOnServiceEof !== undefined ||
+    options.exitOnClientEof !== undefined ||
+    options.waitForSession !== undefined
   if (options.forceUser !== undefined && socketOption)
-    throw new ManifestIssue([...at, 'forceUser'], 'forceUser cannot be combined with exitOnServiceEof, exitOnClientEof or waitForSession (qrexec refuses it)')
+    throw new ManifestIssue(
+      [...at, 'forceUser'],
+      'forceUser cannot be combined with exitOnServiceEof, exitOnClientEof or waitForSession (qrexec refuses it)',
+    )
   return options
 }
 export interface RpcConfigOptions {

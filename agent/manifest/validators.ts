@@ -38,7 +38,8 @@ export const serviceUnitName: Checker<string> = (untrusted, at) => {
 }
 
 /** An octal mode as text that may carry the setgid/sticky digit ('0666', '2755'): YAML would read a bare 0666 as decimal. */
-export const octalMode: Checker<number> = (untrusted, at) => Number.parseInt(string({ pattern: /^[0-7]?[0-7]{3}$/ })(untrusted, at), 8)
+export const octalMode: Checker<number> = (untrusted, at) =>
+  Number.parseInt(string({ pattern: /^[0-7]?[0-7]{3}$/ })(untrusted, at), 8)
 
 /** A Unix user (or group) name as Debian's adduser accepts it by default. */
 export const userName: Checker<string> = string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/ })

@@ -31,7 +31,8 @@ export function isIPv6(text: string): boolean {
 
 /** The 16 bytes of an address (IPv4 as its IPv4-mapped IPv6 form), or null when the text is no address. */
 export function addressBytes(text: string): Uint8Array | null {
-  if (isIPv4(text)) return Uint8Array.from([...new Array<number>(10).fill(0), 0xff, 0xff, ...text.split('.').map(Number)])
+  if (isIPv4(text))
+    return Uint8Array.from([...new Array<number>(10).fill(0), 0xff, 0xff, ...text.split('.').map(Number)])
   if (!isIPv6(text)) return null
   const [head = '', tail] = text.split('::')
   const groupsOf = (half: string) => (half === '' ? [] : half.split(':')).flatMap(groupValues)

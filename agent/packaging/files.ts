@@ -11,7 +11,11 @@ export const packagingFiles: FileGenerator = (manifest) => {
   const user = manifest.updatesProxy.check.user
   return [
     // A link, not a copy: node 18 treats the main file as an ES module only by its .mjs name.
-    symlink(paths.agentProgram, posix.relative(posix.dirname(paths.agentProgram), packaging.bundle), 'the agent command (a link to the bundled program)'),
+    symlink(
+      paths.agentProgram,
+      posix.relative(posix.dirname(paths.agentProgram), packaging.bundle),
+      'the agent command (a link to the bundled program)',
+    ),
     textFile(
       packaging.sysusersFile,
       [

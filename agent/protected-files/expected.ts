@@ -7,7 +7,10 @@ import { isIPv4, isIPv6 } from '../net/ip'
 export type ContentProblem = string | null
 
 const lines = (content: string) => content.split('\n').map((line) => line.replace(/\r$/, ''))
-const uncommented = (content: string, comment = /#.*$/) => lines(content).map((line) => line.replace(comment, '').trim()).filter((line) => line !== '')
+const uncommented = (content: string, comment = /#.*$/) =>
+  lines(content)
+    .map((line) => line.replace(comment, '').trim())
+    .filter((line) => line !== '')
 
 /** /etc/hostname: the one name every Whonix qube shares. */
 export function checkHostname(content: string, expected: string): ContentProblem {
@@ -16,7 +19,8 @@ export function checkHostname(content: string, expected: string): ContentProblem
   return `holds ${JSON.stringify(names.join(' ').slice(0, 64))}, expected ${JSON.stringify(expected)}`
 }
 
-const isLoopback = (address: string) => (isIPv4(address) && address.startsWith('127.')) || (isIPv6(address) && /^(::1|0:0:0:0:0:0:0:1)$/.test(address))
+const isLoopback = (address: string) =>
+  (isIPv4(address) && address.startsWith('127.')) || (isIPv6(address) && /^(::1|0:0:0:0:0:0:0:1)$/.test(address))
 
 /**
  * /etc/hosts: each of `loopbackNames` maps to a loopback address, none of them to any
@@ -32,7 +36,8 @@ export function checkHosts(content: string, loopbackNames: readonly string[], qu
         if (isLoopback(address)) found.push(name)
         else problems.push(`${name} maps to ${address}`)
       }
-      if (qubeName !== null && !loopbackNames.includes(qubeName) && name === qubeName) problems.push(`names this qube (${qubeName}) on the ${address} line`)
+      if (qubeName !== null && !loopbackNames.includes(qubeName) && name === qubeName)
+        problems.push(`names this qube (${qubeName}) on the ${address} line`)
     }
   }
   const missing = loopbackNames.filter((name) => !found.includes(name))
@@ -48,7 +53,11 @@ export function checkTimezone(content: string, zones: readonly string[]): Conten
 }
 
 /** /etc/localtime as a link: it leads to the zoneinfo file of one of the names of UTC. */
-export function checkLocaltimeLink(resolvedSystemTarget: string, zoneinfoDirectory: string, zones: readonly string[]): ContentProblem {
+export function checkLocaltimeLink(
+  resolvedSystemTarget: string,
+  zoneinfoDirectory: string,
+  zones: readonly string[],
+): ContentProblem {
   if (zones.some((zone) => resolvedSystemTarget === `${zoneinfoDirectory}/${zone}`)) return null
   return `links to ${resolvedSystemTarget}, expected ${zones.map((zone) => `${zoneinfoDirectory}/${zone}`).join(' or ')}`
 }

@@ -10,14 +10,26 @@ const VERDICT: Readonly<Record<ProtectedFilesReport['verdict'], string>> = {
 /** One line for `status`. */
 export function protectedFilesSummary(report: ProtectedFilesReport): string {
   const unprotected = report.files.filter((file) => !file.protected).length
-  const unexpected = report.files.filter((file) => file.content === 'unexpected' || file.content === 'unreadable').length
-  const counts = report.verdict === 'problems' ? ` (${unprotected} not protected, ${unexpected} with unexpected content)` : ''
+  const unexpected = report.files.filter(
+    (file) => file.content === 'unexpected' || file.content === 'unreadable',
+  ).length
+  const counts =
+    report.verdict === 'problems' ? ` (${unprotected} not protected, ${unexpected} with unexpected content)` : ''
   return `${VERDICT[report.verdict]}${counts}`
 }
 
 function fileLine(file: ProtectedFileReport, width: number): string {
-  const protection = file.protected ? `protected by ${file.listedIn.map((list) => basename(list)).join(', ')}` : 'NOT PROTECTED'
-  const content = file.content === 'expected' ? 'content as Whonix expects' : file.content === 'unexpected' ? `UNEXPECTED: ${file.detail ?? ''}` : file.content === 'unreadable' ? `UNREADABLE: ${file.detail ?? ''}` : file.content
+  const protection = file.protected
+    ? `protected by ${file.listedIn.map((list) => basename(list)).join(', ')}`
+    : 'NOT PROTECTED'
+  const content =
+    file.content === 'expected'
+      ? 'content as Whonix expects'
+      : file.content === 'unexpected'
+        ? `UNEXPECTED: ${file.detail ?? ''}`
+        : file.content === 'unreadable'
+          ? `UNREADABLE: ${file.detail ?? ''}`
+          : file.content
   return `  ${file.path.padEnd(width)}  ${protection}; ${content}`
 }
 

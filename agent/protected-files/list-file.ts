@@ -11,5 +11,7 @@ export const protectedFilesList: FileGenerator = (manifest) => {
     ...paths,
     '',
   ].join('\n')
-  return [textFile(section.listFile, content, 'Qubes protected-files list: keeps Whonix host name, time zone and resolver')]
+  return [
+    textFile(section.listFile, content, 'Qubes protected-files list: keeps Whonix host name, time zone and resolver'),
+  ]
 }

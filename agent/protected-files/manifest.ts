@@ -17,7 +17,10 @@ export const protectedFilesSection = object({
   expected: object({
     hostname: hostName,
     loopbackNames: list(hostName, { min: 1, unique: true }),
-    timeZones: list(string({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, maxLength: 64 }), { min: 1, unique: true }),
+    timeZones: list(string({ pattern: /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, maxLength: 64 }), {
+      min: 1,
+      unique: true,
+    }),
     zoneinfoDirectory: absolutePath,
     gatewayNameservers: list(ipAddress(4), { min: 1, unique: true }),
   }),

@@ -5,7 +5,14 @@ import type { AgentContext } from '../context'
 import { pathKind, readFileThrough } from '../fs/resolve'
 import { familyOf, readSavedAddress } from '../replace-ips/saved'
 import type { Role } from '../role'
-import { checkHostname, checkHosts, checkLocaltimeLink, checkResolver, checkTimezone, type ContentProblem } from './expected'
+import {
+  checkHostname,
+  checkHosts,
+  checkLocaltimeLink,
+  checkResolver,
+  checkTimezone,
+  type ContentProblem,
+} from './expected'
 import type { ContentKind } from './manifest'
 import { listedIn, protectedPaths } from './rule'
 import { scanListDirectories, type ListScan } from './scan'
@@ -40,7 +47,9 @@ type Check = (rooted: string, systemPath: string) => Promise<ContentProblem>
 /** The resolvers this role's resolv.conf may name. */
 async function allowedResolvers(context: AgentContext, role: Role): Promise<string[]> {
   if (role.whonix === 'gateway') return [...context.manifest.protectedFiles.expected.gatewayNameservers]
-  const gatewayEntries = context.manifest.replaceIps.workstation.addresses.filter((entry) => entry.default.startsWith('gateway'))
+  const gatewayEntries = context.manifest.replaceIps.workstation.addresses.filter((entry) =>
+    entry.default.startsWith('gateway'),
+  )
   const allowed = new Set<string>()
   for (const entry of gatewayEntries) {
     const fallback = context.manifest.whonix.addresses[entry.default]
@@ -57,7 +66,8 @@ async function contentChecks(context: AgentContext, role: Role): Promise<Record<
   const expected = context.manifest.protectedFiles.expected
   const maxBytes = context.manifest.protectedFiles.maxFileBytes
   const resolvers = await allowedResolvers(context, role)
-  const text = async (rooted: string) => (await readFileThrough(rooted, { root: context.paths.root, maxBytes }))?.content.toString('latin1') ?? ''
+  const text = async (rooted: string) =>
+    (await readFileThrough(rooted, { root: context.paths.root, maxBytes }))?.content.toString('latin1') ?? ''
   return {
     hostname: async (rooted) => checkHostname(await text(rooted), expected.hostname),
     hosts: async (rooted) => checkHosts(await text(rooted), expected.loopbackNames, role.name),
@@ -66,11 +76,18 @@ async function contentChecks(context: AgentContext, role: Role): Promise<Record<
     localtime: async (rooted, systemPath) => {
       if ((await pathKind(rooted)) === 'symlink') {
         const target = await readlink(rooted)
-        return checkLocaltimeLink(isAbsolute(target) ? target : resolve(dirname(systemPath), target), expected.zoneinfoDirectory, expected.timeZones)
+        return checkLocaltimeLink(
+          isAbsolute(target) ? target : resolve(dirname(systemPath), target),
+          expected.zoneinfoDirectory,
+          expected.timeZones,
+        )
       }
       const content = await readFileThrough(rooted, { root: context.paths.root, maxBytes })
       for (const zone of expected.timeZones) {
-        const zoneFile = await readFileThrough(context.paths.under(`${expected.zoneinfoDirectory}/${zone}`), { root: context.paths.root, maxBytes }).catch(() => null)
+        const zoneFile = await readFileThrough(context.paths.under(`${expected.zoneinfoDirectory}/${zone}`), {
+          root: context.paths.root,
+          maxBytes,
+        }).catch(() => null)
         if (zoneFile !== null && content !== null && zoneFile.content.equals(content.content)) return null
       }
       return `is a file that matches none of ${expected.timeZones.map((zone) => `${expected.zoneinfoDirectory}/${zone}`).join(', ')}`
@@ -104,7 +121,12 @@ export async function checkProtectedFiles(context: AgentContext, role: Role): Pr
     else {
       try {
         const problem = await checks[kind](rooted, path)
-        files.push({ ...common, exists, content: problem === null ? 'expected' : 'unexpected', ...(problem === null ? {} : { detail: problem }) })
+        files.push({
+          ...common,
+          exists,
+          content: problem === null ? 'expected' : 'unexpected',
+          ...(problem === null ? {} : { detail: problem }),
+        })
       } catch (error) {
         files.push({ ...common, exists, content: 'unreadable', detail: errorMessage(error) })
       }

@@ -29,6 +29,12 @@ export function isIgnoredListFile(name: string, ignoredEndings: readonly string[
 }
 
 /** Every path Whonix protects: each file, then each with every variant suffix. */
-export function protectedPaths(files: readonly string[], variantSuffixes: readonly string[]): { path: string; base: string }[] {
-  return files.flatMap((base) => [{ path: base, base }, ...variantSuffixes.map((suffix) => ({ path: `${base}${suffix}`, base }))])
+export function protectedPaths(
+  files: readonly string[],
+  variantSuffixes: readonly string[],
+): { path: string; base: string }[] {
+  return files.flatMap((base) => [
+    { path: base, base },
+    ...variantSuffixes.map((suffix) => ({ path: `${base}${suffix}`, base })),
+  ])
 }

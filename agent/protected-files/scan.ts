@@ -33,8 +33,10 @@ export interface ScanLimits {
 
 const MAX_DEPTH = 16
 
-
-export async function scanListDirectories(directories: readonly ListDirectory[], limits: ScanLimits): Promise<ListScan> {
+export async function scanListDirectories(
+  directories: readonly ListDirectory[],
+  limits: ScanLimits,
+): Promise<ListScan> {
   const lists: ListFile[] = []
   const problems: string[] = []
   const states: { path: string; state: DirectoryState }[] = []
@@ -67,7 +69,8 @@ export async function scanListDirectories(directories: readonly ListDirectory[],
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const [childRooted, childPath] = [join(rooted, entry.name), join(path, entry.name)]
       if (entry.isDirectory()) await walk(childRooted, childPath, depth + 1)
-      else if (entry.isFile() && !isIgnoredListFile(entry.name, limits.ignoredEndings)) await readList(childRooted, childPath)
+      else if (entry.isFile() && !isIgnoredListFile(entry.name, limits.ignoredEndings))
+        await readList(childRooted, childPath)
     }
   }
 

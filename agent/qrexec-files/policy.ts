@@ -20,6 +20,10 @@ export function policyFile(manifest: Manifest): { path: string; content: string 
   const content = `${lines.join('\n')}\n`
   // A syntax error in any policy file makes every qrexec call of the system fail.
   const problems = validatePolicyFile(content)
-  if (problems.length > 0) throw new CodedError('POLICY_INVALID', `generated policy is invalid: line ${problems[0]?.line}: ${problems[0]?.message}`)
+  if (problems.length > 0)
+    throw new CodedError(
+      'POLICY_INVALID',
+      `generated policy is invalid: line ${problems[0]?.line}: ${problems[0]?.message}`,
+    )
   return { path: posix.join(paths.qrexecPolicyDir, services.policyFile), content }
 }

@@ -7,7 +7,9 @@ type Section = Readonly<Record<string, string | readonly string[]>>
 
 function renderUnit(comment: string, sections: Readonly<Record<string, Section>>): string {
   const blocks = Object.entries(sections).map(([name, keys]) => {
-    const lines = Object.entries(keys).flatMap(([key, value]) => (typeof value === 'string' ? [value] : value).map((one) => `${key}=${one}`))
+    const lines = Object.entries(keys).flatMap(([key, value]) =>
+      (typeof value === 'string' ? [value] : value).map((one) => `${key}=${one}`),
+    )
     return [`[${name}]`, ...lines].join('\n')
   })
   return `# ${comment}\n# Generated from the manifest (qubes-whonix-agent files show PATH).\n\n${blocks.join('\n\n')}\n`
@@ -42,7 +44,11 @@ function markerConditions(manifest: Manifest, selector: RoleSelector): readonly 
 }
 
 export function socketConditions(manifest: Manifest, servedBy: readonly RoleSelector[]): string[] {
-  const expanded = servedBy.flatMap((selector) => (selector === 'whonix' ? (['gateway', 'workstation', 'template-gateway', 'template-workstation'] as const) : [selector]))
+  const expanded = servedBy.flatMap((selector) =>
+    selector === 'whonix'
+      ? (['gateway', 'workstation', 'template-gateway', 'template-workstation'] as const)
+      : [selector],
+  )
   const sets = expanded.map((selector) => markerConditions(manifest, selector))
   if (sets.some((set) => set === null)) return []
   const groups = sets as (readonly string[])[]
@@ -54,9 +60,17 @@ export function socketConditions(manifest: Manifest, servedBy: readonly RoleSele
   return firsts.length === 1 ? [firsts[0] ?? ''] : firsts.map((path) => `|${path}`)
 }
 
-export const socketUnitName = (manifest: Manifest, name: string): string => `${manifest.services.units.socketPrefix}${name}.socket`
+export const socketUnitName = (manifest: Manifest, name: string): string =>
+  `${manifest.services.units.socketPrefix}${name}.socket`
 
-export function socketUnit(manifest: Manifest, name: string, path: string, mode: string, description: string, conditions: readonly string[]): string {
+export function socketUnit(
+  manifest: Manifest,
+  name: string,
+  path: string,
+  mode: string,
+  description: string,
+  conditions: readonly string[],
+): string {
   return renderUnit(`qubes-whonix-agent: ${description}`, {
     Unit: {
       Description: `qubes-whonix-agent socket: ${description}`,

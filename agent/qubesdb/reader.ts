@@ -35,7 +35,13 @@ async function isExecutable(file: string): Promise<boolean> {
 
 /** The re-rooted `qubesdb-read` first (a simulated qube), then the first one on PATH. */
 export async function findQubesdbRead(rootedProgram: string, searchPath: string | undefined): Promise<string | null> {
-  const candidates = [rootedProgram, ...(searchPath ?? '').split(delimiter).filter((dir) => dir.startsWith('/')).map((dir) => join(dir, 'qubesdb-read'))]
+  const candidates = [
+    rootedProgram,
+    ...(searchPath ?? '')
+      .split(delimiter)
+      .filter((dir) => dir.startsWith('/'))
+      .map((dir) => join(dir, 'qubesdb-read')),
+  ]
   for (const candidate of candidates) if (await isExecutable(candidate)) return candidate
   return null
 }
@@ -61,7 +67,10 @@ function checked(key: string, untrustedValue: string, limits: QubesdbLimits): Qu
   return result.ok ? { state: 'present', value: result.value } : { state: 'invalid', reason: result.reason }
 }
 
-const timedOut = (key: string, limits: QubesdbLimits): QubesdbRead => ({ state: 'failed', reason: `qubesdb-read ${key} did not answer within ${limits.timeoutMs} ms` })
+const timedOut = (key: string, limits: QubesdbLimits): QubesdbRead => ({
+  state: 'failed',
+  reason: `qubesdb-read ${key} did not answer within ${limits.timeoutMs} ms`,
+})
 
 export function createQubesdbReader(program: string | null, limits: QubesdbLimits, run: Runner): QubesdbReader {
   async function read(key: string): Promise<QubesdbRead> {
@@ -73,7 +82,8 @@ export function createQubesdbReader(program: string | null, limits: QubesdbLimit
     return checked(key, result.stdout, limits)
   }
   async function readMany<K extends string>(keys: readonly K[]): Promise<Record<K, QubesdbRead>> {
-    const byKey = async (reads: (key: K) => Promise<QubesdbRead>) => Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await reads(key)]))) as Record<K, QubesdbRead>
+    const byKey = async (reads: (key: K) => Promise<QubesdbRead>) =>
+      Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await reads(key)]))) as Record<K, QubesdbRead>
     if (program === null || keys.length < 2) return byKey(read)
     const result = await run(qubesdbReadManyCommand(program, keys, limits))
     if (result.timedOut) return byKey(async (key) => timedOut(key, limits))

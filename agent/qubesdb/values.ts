@@ -44,18 +44,21 @@ function ruleFor(key: string): { describe: string; accepts: (value: string) => b
   const choices = ENUMERATIONS[key]
   if (choices) return { describe: `one of ${choices.join(', ')}`, accepts: (value) => choices.includes(value) }
   if (key === '/name') return { describe: 'a qube name', accepts: (value) => QUBE_NAME.test(value) }
-  if (key.startsWith('/qubes-service/')) return { describe: '0 or 1', accepts: (value) => value === '0' || value === '1' }
+  if (key.startsWith('/qubes-service/'))
+    return { describe: '0 or 1', accepts: (value) => value === '0' || value === '1' }
   return { describe: 'printable text', accepts: () => true }
 }
 
 /** Checks the raw output of `qubesdb-read KEY` (one trailing newline allowed) against the key's rule. */
 export function checkQubesdbValue(key: string, untrustedOutput: string, maxValueBytes: number): ValueCheck {
-  if (Buffer.byteLength(untrustedOutput) > maxValueBytes + 1) return { ok: false, reason: `longer than ${maxValueBytes} bytes` }
+  if (Buffer.byteLength(untrustedOutput) > maxValueBytes + 1)
+    return { ok: false, reason: `longer than ${maxValueBytes} bytes` }
   const untrustedValue = untrustedOutput.endsWith('\n') ? untrustedOutput.slice(0, -1) : untrustedOutput
   // eslint-disable-next-line no-control-regex
   if (/[\0-\x1f\x7f]/.test(untrustedValue)) return { ok: false, reason: 'contains a control character or a line break' }
   if (untrustedValue.includes('\ufffd')) return { ok: false, reason: 'is not valid UTF-8' }
   const rule = ruleFor(key)
-  if (!rule.accepts(untrustedValue)) return { ok: false, reason: `${JSON.stringify(untrustedValue.slice(0, 64))} is not ${rule.describe}` }
+  if (!rule.accepts(untrustedValue))
+    return { ok: false, reason: `${JSON.stringify(untrustedValue.slice(0, 64))} is not ${rule.describe}` }
   return { ok: true, value: untrustedValue }
 }

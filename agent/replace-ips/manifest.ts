@@ -1,4 +1,15 @@
-import { absolutePath, fileName, integer, list, ManifestIssue, object, oneOf, string, type Checked, type Checker } from '../manifest/check'
+import {
+  absolutePath,
+  fileName,
+  integer,
+  list,
+  ManifestIssue,
+  object,
+  oneOf,
+  string,
+  type Checked,
+  type Checker,
+} from '../manifest/check'
 import { serviceUnitName } from '../manifest/validators'
 
 // The `replaceIps:` section of qubes.yaml (docs/replace-ips.md).
@@ -22,7 +33,8 @@ const roleFiles = object({
 const roleSection: Checker<Checked<typeof roleFiles>> = (untrusted, at) => {
   const section = roleFiles(untrusted, at)
   section.torFiles.forEach((file, index) => {
-    if (!section.files.includes(file)) throw new ManifestIssue([...at, 'torFiles', index], `${file} is not among the files`)
+    if (!section.files.includes(file))
+      throw new ManifestIssue([...at, 'torFiles', index], `${file} is not among the files`)
   })
   return section
 }

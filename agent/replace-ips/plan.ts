@@ -29,13 +29,26 @@ async function planOne(context: AgentContext, entry: AddressEntry): Promise<Addr
   const saved = await readSavedAddress(context, entry.saved, family)
   const earlier = await readEarlierAddresses(context, entry.saved, family)
   const olds = [...new Set([...(saved.state === 'present' ? [saved.address] : []), ...earlier.addresses, fallback])]
-  const base = { qubesdb: entry.qubesdb, default: fallback, savedFile: entry.saved, saved, earlier: earlier.addresses, ...(earlier.problem ? { earlierProblem: earlier.problem } : {}) }
+  const base = {
+    qubesdb: entry.qubesdb,
+    default: fallback,
+    savedFile: entry.saved,
+    saved,
+    earlier: earlier.addresses,
+    ...(earlier.problem ? { earlierProblem: earlier.problem } : {}),
+  }
   const read = await context.qubesdb.read(entry.qubesdb)
   if (read.state === 'absent') return { ...base, state: 'absent', current: null, replaces: [] }
   if (read.state !== 'present') return { ...base, state: 'invalid', current: null, replaces: [], detail: read.reason }
   const untrustedValue = read.value
   if (familyOf(untrustedValue) !== family)
-    return { ...base, state: 'invalid', current: null, replaces: [], detail: `${untrustedValue} is not an IPv${family} address` }
+    return {
+      ...base,
+      state: 'invalid',
+      current: null,
+      replaces: [],
+      detail: `${untrustedValue} is not an IPv${family} address`,
+    }
   return { ...base, state: 'assigned', current: untrustedValue, replaces: olds }
 }
 
@@ -47,5 +60,7 @@ export async function planAddresses(context: AgentContext, flavour: WhonixFlavou
 }
 
 export function changesOf(plans: readonly AddressPlan[]): AddressChange[] {
-  return plans.flatMap((plan) => (plan.current === null ? [] : plan.replaces.flatMap((old) => changesFor(old, plan.current as string))))
+  return plans.flatMap((plan) =>
+    plan.current === null ? [] : plan.replaces.flatMap((old) => changesFor(old, plan.current as string)),
+  )
 }

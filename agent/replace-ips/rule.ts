@@ -40,7 +40,10 @@ const COMMENT_LINE = /^[ \t\v\f\r]*#/
 /** Applies the changes to text (a string of bytes, latin1, so any file round-trips exactly). */
 export function replaceAddresses(text: string, changes: readonly AddressChange[]): string {
   if (changes.every(({ from, to }) => from === to)) return text
-  const pattern = new RegExp(changes.map(({ from }) => `(${escapeRegExp(from)})(?!${followingDigit(from)})`).join('|'), 'g')
+  const pattern = new RegExp(
+    changes.map(({ from }) => `(${escapeRegExp(from)})(?!${followingDigit(from)})`).join('|'),
+    'g',
+  )
   const replaceMatch = (...groups: unknown[]) => {
     const index = groups.slice(1, changes.length + 1).findIndex((group) => group !== undefined)
     return changes[index]?.to ?? String(groups[0])

@@ -14,5 +14,11 @@ export const replaceIpsUnit: FileGenerator = (manifest) => {
     conditions: [`!${posix.join(paths.runQubes, qubes.typeMarkers.template)}`],
     command: `${paths.agentProgram} replace-ips`,
   })
-  return [textFile(posix.join(systemd.unitDirectory, replaceIps.unit), content, 'systemd unit: replace-ips at boot in Whonix AppVMs')]
+  return [
+    textFile(
+      posix.join(systemd.unitDirectory, replaceIps.unit),
+      content,
+      'systemd unit: replace-ips at boot in Whonix AppVMs',
+    ),
+  ]
 }

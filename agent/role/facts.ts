@@ -14,7 +14,11 @@ export interface RoleFacts {
   readonly typeMarkers: Readonly<Record<'template' | 'app' | 'net' | 'proxy', FileFact>>
   readonly persistenceMarkers: Readonly<Record<'full' | 'rw-only' | 'none', FileFact>>
   readonly whonixMarkers: Readonly<Record<'gateway' | 'workstation', FileFact>>
-  readonly services: { readonly names: readonly string[]; readonly rejected: readonly string[]; readonly error?: string }
+  readonly services: {
+    readonly names: readonly string[]
+    readonly rejected: readonly string[]
+    readonly error?: string
+  }
   /** System paths (not re-rooted) of everything consulted, for evidence lines. */
   readonly sources: Readonly<Record<string, string>>
 }
@@ -61,8 +65,13 @@ function missingOrUnreadable(error: unknown): FileFact {
   return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable'
 }
 
-async function factsFor<K extends string>(dir: string, names: Readonly<Record<K, string>>): Promise<Record<K, FileFact>> {
-  const entries = await Promise.all(Object.entries<string>(names).map(async ([key, name]) => [key, await fileFact(join(dir, name))] as const))
+async function factsFor<K extends string>(
+  dir: string,
+  names: Readonly<Record<K, string>>,
+): Promise<Record<K, FileFact>> {
+  const entries = await Promise.all(
+    Object.entries<string>(names).map(async ([key, name]) => [key, await fileFact(join(dir, name))] as const),
+  )
   return Object.fromEntries(entries) as Record<K, FileFact>
 }
 
@@ -74,10 +83,14 @@ export async function enabledServices(dir: string): Promise<RoleFacts['services'
     untrustedNames = await readdir(dir)
   } catch (error) {
     const code = errnoCode(error)
-    return code === 'ENOENT' ? { names: [], rejected: [] } : { names: [], rejected: [], error: `cannot list ${dir}: ${code}` }
+    return code === 'ENOENT'
+      ? { names: [], rejected: [] }
+      : { names: [], rejected: [], error: `cannot list ${dir}: ${code}` }
   }
   const names = untrustedNames.filter((name) => QUBES_SERVICE_NAME.test(name) && name.length <= 255)
-  const rejected = untrustedNames.filter((name) => !names.includes(name)).map((name) => JSON.stringify(name.slice(0, 64)))
+  const rejected = untrustedNames
+    .filter((name) => !names.includes(name))
+    .map((name) => JSON.stringify(name.slice(0, 64)))
   return { names: names.sort().slice(0, MAX_SERVICES), rejected }
 }
 
@@ -93,7 +106,12 @@ export interface MarkerNames {
   readonly persistenceMarkers: Readonly<Record<'full' | 'rw-only' | 'none', string>>
 }
 
-export async function gatherRoleFacts(rooted: FactPaths, system: FactPaths, markers: MarkerNames, qubesdb: QubesdbReader): Promise<RoleFacts> {
+export async function gatherRoleFacts(
+  rooted: FactPaths,
+  system: FactPaths,
+  markers: MarkerNames,
+  qubesdb: QubesdbReader,
+): Promise<RoleFacts> {
   const [qubesdbFacts, typeMarkers, persistenceMarkers, gateway, workstation, services] = await Promise.all([
     qubesdb.readMany(ROLE_QUBESDB_KEYS),
     factsFor(rooted.runQubes, markers.typeMarkers),

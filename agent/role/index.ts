@@ -9,6 +9,9 @@ export async function currentRole(context: AgentContext): Promise<Role> {
   const { manifest, paths, qubesdb } = context
   const facts = await gatherRoleFacts(paths, manifest.paths, manifest.qubes, qubesdb)
   return detectRole(facts, (group, key) =>
-    join(manifest.paths.runQubes, (group === 'type' ? manifest.qubes.typeMarkers : manifest.qubes.persistenceMarkers)[key as never]),
+    join(
+      manifest.paths.runQubes,
+      (group === 'type' ? manifest.qubes.typeMarkers : manifest.qubes.persistenceMarkers)[key as never],
+    ),
   )
 }

@@ -48,4 +48,5 @@ export function selectorMatches(selector: RoleSelector, role: Role): boolean {
   }
 }
 
-export const servedHere = (selectors: readonly RoleSelector[], role: Role): boolean => selectors.some((selector) => selectorMatches(selector, role))
+export const servedHere = (selectors: readonly RoleSelector[], role: Role): boolean =>
+  selectors.some((selector) => selectorMatches(selector, role))

@@ -21,4 +21,5 @@ export function allServices(section: ServicesSection): ServiceSpec[] {
 }
 
 /** The services this qube serves, by its role. */
-export const servicesFor = (section: ServicesSection, role: Role): ServiceSpec[] => allServices(section).filter((spec) => servedHere(spec.entry.servedBy, role))
+export const servicesFor = (section: ServicesSection, role: Role): ServiceSpec[] =>
+  allServices(section).filter((spec) => servedHere(spec.entry.servedBy, role))

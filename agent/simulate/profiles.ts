@@ -2,7 +2,14 @@
  * The qubes `simulate` can build: what Qubes and Whonix put on a real one of each kind,
  * as docs/qubes-facts.md lists it (what a qube exposes). Values are Qubes-style examples.
  */
-export const PROFILE_NAMES = ['template-gateway', 'template-workstation', 'gateway', 'workstation', 'disposable-workstation', 'plain-qube'] as const
+export const PROFILE_NAMES = [
+  'template-gateway',
+  'template-workstation',
+  'gateway',
+  'workstation',
+  'disposable-workstation',
+  'plain-qube',
+] as const
 export type ProfileName = (typeof PROFILE_NAMES)[number]
 
 export interface Profile {
@@ -37,7 +44,12 @@ const workstationNetwork = {
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   'template-gateway': {
     description: 'whonix-gateway-18, the Whonix-Gateway template',
-    qubesdb: { '/name': 'whonix-gateway-18', '/type': 'TemplateVM', '/qubes-vm-type': 'TemplateVM', '/qubes-vm-persistence': 'full' },
+    qubesdb: {
+      '/name': 'whonix-gateway-18',
+      '/type': 'TemplateVM',
+      '/qubes-vm-type': 'TemplateVM',
+      '/qubes-vm-persistence': 'full',
+    },
     typeMarker: 'template',
     persistence: 'full',
     whonix: 'gateway',
@@ -45,7 +57,12 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   'template-workstation': {
     description: 'whonix-workstation-18, the Whonix-Workstation template',
-    qubesdb: { '/name': 'whonix-workstation-18', '/type': 'TemplateVM', '/qubes-vm-type': 'TemplateVM', '/qubes-vm-persistence': 'full' },
+    qubesdb: {
+      '/name': 'whonix-workstation-18',
+      '/type': 'TemplateVM',
+      '/qubes-vm-type': 'TemplateVM',
+      '/qubes-vm-persistence': 'full',
+    },
     typeMarker: 'template',
     persistence: 'full',
     whonix: 'workstation',
@@ -53,7 +70,13 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   gateway: {
     description: 'sys-whonix, the Whonix-Gateway (ProxyVM)',
-    qubesdb: { '/name': 'sys-whonix', '/type': 'AppVM', '/qubes-vm-type': 'ProxyVM', '/qubes-vm-persistence': 'rw-only', ...gatewayNetwork },
+    qubesdb: {
+      '/name': 'sys-whonix',
+      '/type': 'AppVM',
+      '/qubes-vm-type': 'ProxyVM',
+      '/qubes-vm-persistence': 'rw-only',
+      ...gatewayNetwork,
+    },
     typeMarker: 'proxy',
     persistence: 'rw-only',
     whonix: 'gateway',
@@ -61,7 +84,13 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   workstation: {
     description: 'anon-whonix, a Whonix-Workstation (AppVM)',
-    qubesdb: { '/name': 'anon-whonix', '/type': 'AppVM', '/qubes-vm-type': 'AppVM', '/qubes-vm-persistence': 'rw-only', ...workstationNetwork },
+    qubesdb: {
+      '/name': 'anon-whonix',
+      '/type': 'AppVM',
+      '/qubes-vm-type': 'AppVM',
+      '/qubes-vm-persistence': 'rw-only',
+      ...workstationNetwork,
+    },
     typeMarker: 'app',
     persistence: 'rw-only',
     whonix: 'workstation',
@@ -69,7 +98,14 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   'disposable-workstation': {
     description: 'disp4242, a disposable Whonix-Workstation',
-    qubesdb: { '/name': 'disp4242', '/type': 'DispVM', '/qubes-vm-type': 'AppVM', '/qubes-vm-persistence': 'none', ...workstationNetwork, '/qubes-ip': '10.137.0.42' },
+    qubesdb: {
+      '/name': 'disp4242',
+      '/type': 'DispVM',
+      '/qubes-vm-type': 'AppVM',
+      '/qubes-vm-persistence': 'none',
+      ...workstationNetwork,
+      '/qubes-ip': '10.137.0.42',
+    },
     typeMarker: null,
     persistence: 'none',
     whonix: 'workstation',
@@ -77,7 +113,14 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   'plain-qube': {
     description: 'work, an ordinary Debian AppVM (no Whonix)',
-    qubesdb: { '/name': 'work', '/type': 'AppVM', '/qubes-vm-type': 'AppVM', '/qubes-vm-persistence': 'rw-only', '/qubes-ip': '10.137.0.30', '/qubes-gateway': '10.138.4.1' },
+    qubesdb: {
+      '/name': 'work',
+      '/type': 'AppVM',
+      '/qubes-vm-type': 'AppVM',
+      '/qubes-vm-persistence': 'rw-only',
+      '/qubes-ip': '10.137.0.30',
+      '/qubes-gateway': '10.138.4.1',
+    },
     typeMarker: 'app',
     persistence: 'rw-only',
     whonix: null,

@@ -37,19 +37,45 @@ export async function simulationRoot(untrustedRoot: string, profile: ProfileName
   const lexical = resolve(untrustedRoot)
   const real = await realpath(lexical).catch((error: unknown) => {
     if (errnoOf(error) === 'ENOENT') return null
-    throw new CodedError('SIMULATE_ROOT_UNUSABLE', `simulate: cannot use --root ${untrustedRoot}: ${errnoOf(error) ?? String(error)}`, { exitCode: 2 })
+    throw new CodedError(
+      'SIMULATE_ROOT_UNUSABLE',
+      `simulate: cannot use --root ${untrustedRoot}: ${errnoOf(error) ?? String(error)}`,
+      { exitCode: 2 },
+    )
   })
-  if (lexical === '/' || real === '/') throw new CodedError('SIMULATE_ROOT_IS_SYSTEM', `simulate: --root ${untrustedRoot} is the system's own root (/); give a new or empty directory`, { exitCode: 2 })
+  if (lexical === '/' || real === '/')
+    throw new CodedError(
+      'SIMULATE_ROOT_IS_SYSTEM',
+      `simulate: --root ${untrustedRoot} is the system's own root (/); give a new or empty directory`,
+      { exitCode: 2 },
+    )
   if (real === null) return lexical
-  if (!(await stat(real)).isDirectory()) throw new CodedError('SIMULATE_ROOT_UNUSABLE', `simulate: --root ${untrustedRoot} is not a directory`, { exitCode: 2 })
+  if (!(await stat(real)).isDirectory())
+    throw new CodedError('SIMULATE_ROOT_UNUSABLE', `simulate: --root ${untrustedRoot} is not a directory`, {
+      exitCode: 2,
+    })
   if (await isEmptyDirectory(real)) return real
   const earlier = await simulatedProfile(real)
-  if (earlier === null) throw new CodedError('SIMULATE_ROOT_NOT_EMPTY', `simulate: --root ${untrustedRoot} is a non-empty directory that no simulation built; give a new or empty directory`, { exitCode: 2 })
-  if (earlier !== profile) throw new CodedError('SIMULATE_ROOT_NOT_EMPTY', `simulate: --root ${untrustedRoot} holds a simulated ${earlier}; remove it or give another directory for ${profile}`, { exitCode: 2 })
+  if (earlier === null)
+    throw new CodedError(
+      'SIMULATE_ROOT_NOT_EMPTY',
+      `simulate: --root ${untrustedRoot} is a non-empty directory that no simulation built; give a new or empty directory`,
+      { exitCode: 2 },
+    )
+  if (earlier !== profile)
+    throw new CodedError(
+      'SIMULATE_ROOT_NOT_EMPTY',
+      `simulate: --root ${untrustedRoot} holds a simulated ${earlier}; remove it or give another directory for ${profile}`,
+      { exitCode: 2 },
+    )
   return real
 }
 
 /** Marks `root` as a simulation of `profile` (first, so that a build cut short can be run again). */
 export async function markSimulation(root: string, profile: ProfileName): Promise<void> {
-  await writeFileAtomic(join(root, SIMULATION_MARKER), `${profile}\n`, { mode: 0o644, directoryMode: 0o755, replaceLink: true })
+  await writeFileAtomic(join(root, SIMULATION_MARKER), `${profile}\n`, {
+    mode: 0o644,
+    directoryMode: 0o755,
+    replaceLink: true,
+  })
 }

@@ -15,7 +15,8 @@ function whonixFiles(manifest: Manifest, flavour: Flavour): Record<string, strin
   const { gateway, gateway6 } = manifest.whonix.addresses
   const shared: Record<string, string> = {
     '/etc/hostname': 'host\n',
-    '/etc/hosts': '127.0.0.1\tlocalhost\n127.0.1.1\thost.localdomain host\n\n# IPv6\n::1\tlocalhost ip6-localhost ip6-loopback\n',
+    '/etc/hosts':
+      '127.0.0.1\tlocalhost\n127.0.1.1\thost.localdomain host\n\n# IPv6\n::1\tlocalhost ip6-localhost ip6-loopback\n',
     '/etc/timezone': 'Etc/UTC\n',
   }
   if (flavour === 'gateway')
@@ -23,7 +24,8 @@ function whonixFiles(manifest: Manifest, flavour: Flavour): Record<string, strin
       ...shared,
       '/etc/resolv.conf': '# Whonix-Gateway resolves through its own Tor DnsPort.\nnameserver 127.0.0.1\n',
       '/usr/share/whonix-gw-network-conf/network_internal_ip.txt': `${gateway}\n`,
-      '/etc/tor/torrc': '# Whonix: the Tor configuration lives in the torrc.d directories.\n%include /etc/torrc.d/\n%include /usr/local/etc/torrc.d/\n',
+      '/etc/tor/torrc':
+        '# Whonix: the Tor configuration lives in the torrc.d directories.\n%include /etc/torrc.d/\n%include /usr/local/etc/torrc.d/\n',
       '/usr/local/etc/torrc.d/50_user.conf': `# Tor user configuration. Example (a comment, left as it is):\n#SocksPort ${gateway}:9200\n`,
       '/usr/share/tor/tor-service-defaults-torrc.anondist': [
         '## Whonix-Gateway: Tor listens on the internal interface.',
@@ -48,5 +50,9 @@ export async function writeWhonixFiles(root: string, manifest: Manifest, flavour
   const files = { ...whonixFiles(manifest, flavour) }
   for (const file of protectedFilesList(manifest)) if (file.kind === 'file') files[file.path] = file.content
   for (const [path, content] of Object.entries(files)) await writeSimulatedFile(rootPath(root, path), content)
-  await writeLinkAtomic(rootPath(root, '/etc/localtime'), `${manifest.protectedFiles.expected.zoneinfoDirectory}/Etc/UTC`, { directoryMode: 0o755 })
+  await writeLinkAtomic(
+    rootPath(root, '/etc/localtime'),
+    `${manifest.protectedFiles.expected.zoneinfoDirectory}/Etc/UTC`,
+    { directoryMode: 0o755 },
+  )
 }

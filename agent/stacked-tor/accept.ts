@@ -22,7 +22,11 @@ interface SocketInternals {
  * it once, in a Socket with its own `onread` buffer. The Socket Node would make first costs
  * about a quarter of a forwarded connection's JavaScript time.
  */
-export function acceptHandles(server: Server, accept: (handle: AcceptedHandle) => void, failed: (cause: string) => void): 'direct' | 'event' {
+export function acceptHandles(
+  server: Server,
+  accept: (handle: AcceptedHandle) => void,
+  failed: (cause: string) => void,
+): 'direct' | 'event' {
   const listening = (server as unknown as ServerInternals)._handle
   if (listening && typeof listening.onconnection === 'function') {
     listening.onconnection = (status, handle) => {

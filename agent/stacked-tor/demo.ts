@@ -14,10 +14,17 @@ export async function demoStackedTor(context: AgentContext, role: Role, io: Io):
   if (mode === null) return
   const table = await tableFor(mode, context)
   const width = Math.max(...table.plans.map((plan) => plan.name.length))
-  const lines = table.plans.map((plan) => `  ${plan.name.padEnd(width)}  -> ${plan.target === null ? `nowhere (${plan.reason ?? 'no target'})` : formatEndpoint(plan.target)}`)
-  io.out(`# the daemon's stacked-Tor forwarders here (${mode}; not started in the demo: they would listen on this machine's loopback):\n${lines.join('\n')}`)
+  const lines = table.plans.map(
+    (plan) =>
+      `  ${plan.name.padEnd(width)}  -> ${plan.target === null ? `nowhere (${plan.reason ?? 'no target'})` : formatEndpoint(plan.target)}`,
+  )
+  io.out(
+    `# the daemon's stacked-Tor forwarders here (${mode}; not started in the demo: they would listen on this machine's loopback):\n${lines.join('\n')}`,
+  )
   if (mode === 'workstation') {
-    const environment = Object.entries(torBrowserEnvironment(context.manifest)).map(([name, value]) => `${name}=${value}`)
+    const environment = Object.entries(torBrowserEnvironment(context.manifest)).map(
+      ([name, value]) => `${name}=${value}`,
+    )
     io.out(`# Tor Browser's environment (${context.manifest.stackedTor.torBrowser.profile}): ${environment.join(' ')}`)
   }
 }

@@ -1,7 +1,9 @@
 import { isIPv6 } from '../net/ip'
 
 /** Where a forwarder listens, or where it connects to. */
-export type Endpoint = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'unix'; readonly path: string }
+export type Endpoint =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string }
 
 export const tcpEndpoint = (host: string, port: number): Endpoint => ({ kind: 'tcp', host, port })
 export const unixEndpoint = (path: string): Endpoint => ({ kind: 'unix', path })

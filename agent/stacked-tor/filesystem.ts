@@ -21,12 +21,18 @@ const O_PATH = 0o10000000
  * inode whatever happens to the name meanwhile (as glibc's fchmodat(AT_SYMLINK_NOFOLLOW)
  * does; fchmod on a socket's own fd would not change the file bound in the directory).
  */
-export async function applyOwnership(path: string, ownership: Ownership, mode: number, kind: 'socket' | 'directory' = 'socket'): Promise<OwnershipResult> {
+export async function applyOwnership(
+  path: string,
+  ownership: Ownership,
+  mode: number,
+  kind: 'socket' | 'directory' = 'socket',
+): Promise<OwnershipResult> {
   const handle = await open(path, O_PATH | constants.O_NOFOLLOW)
   try {
     const found = await handle.stat()
     const fits = kind === 'socket' ? found.isSocket() : found.isDirectory()
-    if (!fits) throw new Error(`${path} is not a ${kind}${found.isSymbolicLink() ? ' but a symbolic link' : ''}; left alone`)
+    if (!fits)
+      throw new Error(`${path} is not a ${kind}${found.isSymbolicLink() ? ' but a symbolic link' : ''}; left alone`)
     const pinned = `/proc/self/fd/${handle.fd}`
     let result: OwnershipResult = { ok: true }
     if ('error' in ownership) result = { ok: false, reason: ownership.error }

@@ -35,13 +35,20 @@ export function stackedTorDetails(daemon: DaemonStatus, verbose: boolean): strin
     const lines = forwarders.map((row) => {
       const errors = Object.entries(row.errors).map(([cause, count]) => `${cause} x${count}`)
       const counts = `${row.connections.active} open, ${row.connections.total} total${row.connections.refused > 0 ? `, ${row.connections.refused} refused` : ''}`
-      const extra = [row.reason, row.ownership, errors.length > 0 ? errors.join(', ') : undefined].filter((text) => text !== undefined)
+      const extra = [row.reason, row.ownership, errors.length > 0 ? errors.join(', ') : undefined].filter(
+        (text) => text !== undefined,
+      )
       return `  ${arrow(row).padEnd(width)}  ${row.state}; ${counts}${extra.length > 0 ? `; ${extra.join('; ')}` : ''}`
     })
-    const cookie = 'failed' in torState ? `failed: ${torState.failed}` : `${torState.cookie}, copied to ${torState.copies.filter((copy) => copy.ok).length} of ${torState.copies.length} places`
+    const cookie =
+      'failed' in torState
+        ? `failed: ${torState.failed}`
+        : `${torState.cookie}, copied to ${torState.copies.filter((copy) => copy.ok).length} of ${torState.copies.length} places`
     return [...lines, `  Tor control cookie: ${cookie}`]
   }
   const byReason = new Map<string, number>()
-  for (const row of forwarders) if (row.state !== 'listening') byReason.set(row.reason ?? row.state, (byReason.get(row.reason ?? row.state) ?? 0) + 1)
+  for (const row of forwarders)
+    if (row.state !== 'listening')
+      byReason.set(row.reason ?? row.state, (byReason.get(row.reason ?? row.state) ?? 0) + 1)
   return [...byReason].map(([reason, count]) => `  ${count} not listening: ${reason}`)
 }

@@ -74,7 +74,10 @@ export class Forwarder {
       if (listen.kind === 'unix') await clearSocketPath(listen.path)
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
-        const options = listen.kind === 'unix' ? { path: listen.path } : { host: listen.host, port: listen.port, exclusive: true, ipv6Only: isIPv6(listen.host) }
+        const options =
+          listen.kind === 'unix'
+            ? { path: listen.path }
+            : { host: listen.host, port: listen.port, exclusive: true, ipv6Only: isIPv6(listen.host) }
         server.listen(options, () => {
           server.off('error', reject)
           resolve()
@@ -98,10 +101,12 @@ export class Forwarder {
     acceptHandles(server, (handle) => this.accept(handle), failed)
     server.on('error', (error: NodeJS.ErrnoException) => failed(causeOf(error)))
     if (listen.kind === 'unix' && this.plan.socket) {
-      const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode).catch((error: NodeJS.ErrnoException) => ({
-        ok: false as const,
-        reason: `cannot set the mode of ${this.plan.name}: ${causeOf(error)}`,
-      }))
+      const result = await applyOwnership(listen.path, this.settings.ownership, this.plan.socket.mode).catch(
+        (error: NodeJS.ErrnoException) => ({
+          ok: false as const,
+          reason: `cannot set the mode of ${this.plan.name}: ${causeOf(error)}`,
+        }),
+      )
       this.ownership = result.ok ? undefined : result.reason
       // An owner unknown on this system is logged once for the whole table, a failed chown here.
       if (!result.ok && !('error' in this.settings.ownership)) this.causes.report('ownership', result.reason)
@@ -122,7 +127,12 @@ export class Forwarder {
     this.total++
     const link = openLink(
       handle,
-      { target, connectTimeoutMs: this.settings.connectTimeoutMs, pools: this.settings.pools, resetClient: this.plan.listen.kind === 'tcp' },
+      {
+        target,
+        connectTimeoutMs: this.settings.connectTimeoutMs,
+        pools: this.settings.pools,
+        resetClient: this.plan.listen.kind === 'tcp',
+      },
       {
         connected: () => this.causes.recovered('gateway '),
         // A client that resets its connection is routine (a closed tab): counted, logged at debug.

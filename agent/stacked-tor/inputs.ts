@@ -18,9 +18,14 @@ export async function ipv6State(flagPath: string, systemPath: string): Promise<W
 }
 
 /** This qube's own addresses: qubesdb's, and those of its interfaces now. */
-export function ownAddresses(qubesdbValues: readonly QubesdbRead[], interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
+export function ownAddresses(
+  qubesdbValues: readonly QubesdbRead[],
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): string[] {
   const fromQubesdb = qubesdbValues.flatMap((read) => (read.state === 'present' ? [read.value] : []))
-  const fromInterfaces = Object.values(interfaces).flatMap((list) => (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')))
+  const fromInterfaces = Object.values(interfaces).flatMap((list) =>
+    (list ?? []).map((entry) => entry.address.replace(/%.*$/, '')),
+  )
   return [...fromQubesdb, ...fromInterfaces]
 }
 
@@ -35,5 +40,10 @@ export async function workstationInputs(context: AgentContext): Promise<Workstat
     ipv6State(context.paths.under(section.ipv6DisabledFlag), section.ipv6DisabledFlag),
   ])
   const own = ownAddresses([ip, ip6])
-  return { gateway: gatewayFrom('/qubes-gateway', gateway, own), gateway6: gatewayFrom('/qubes-gateway6', gateway6, own), ipv6, under: (path) => context.paths.under(path) }
+  return {
+    gateway: gatewayFrom('/qubes-gateway', gateway, own),
+    gateway6: gatewayFrom('/qubes-gateway6', gateway6, own),
+    ipv6,
+    under: (path) => context.paths.under(path),
+  }
 }

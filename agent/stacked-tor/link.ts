@@ -36,7 +36,11 @@ export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: 
   const up = new Pump(options.pools)
   const down = new Pump(options.pools)
   // `handle` is not in Node's typings: a Socket over an accepted connection's handle.
-  const client = new Socket({ handle: accepted, allowHalfOpen: true, onread: { buffer: up.next, callback: up.received } } as ConstructorParameters<typeof Socket>[0])
+  const client = new Socket({
+    handle: accepted,
+    allowHalfOpen: true,
+    onread: { buffer: up.next, callback: up.received },
+  } as ConstructorParameters<typeof Socket>[0])
   const onread = { buffer: down.next, callback: down.received }
   const gateway =
     options.target.kind === 'tcp'

@@ -1,5 +1,18 @@
 import { dirname } from 'node:path'
-import { absolutePath, integer, ipAddress, list, ManifestIssue, object, oneOf, optional, record, string, type Checked, type Checker } from '../manifest/check'
+import {
+  absolutePath,
+  integer,
+  ipAddress,
+  list,
+  ManifestIssue,
+  object,
+  oneOf,
+  optional,
+  record,
+  string,
+  type Checked,
+  type Checker,
+} from '../manifest/check'
 import { octalMode, userName } from '../manifest/validators'
 
 // The `stackedTor:` section (docs/stacked-tor.md): where a workstation listens for applications that
@@ -13,7 +26,12 @@ const envValue = string({ pattern: /^[A-Za-z0-9_./:=-]{1,256}$/ })
 const tcpListener = object({ port, to: port })
 const unixListener = object({ path: absolutePath, to: port, exportAs: optional(envName) })
 
-function unique<T>(items: readonly T[], key: (item: T) => string, at: readonly (string | number)[], what: string): void {
+function unique<T>(
+  items: readonly T[],
+  key: (item: T) => string,
+  at: readonly (string | number)[],
+  what: string,
+): void {
   const seen = new Set<string>()
   items.forEach((item, index) => {
     if (seen.has(key(item))) throw new ManifestIssue([...at, index], `${what} ${key(item)} is listed twice`)
@@ -44,7 +62,10 @@ const shape = object({
   ipv6DisabledFlag: absolutePath,
   tcp: tcpTable,
   unix: unixTable,
-  template: object({ flavours: list(oneOf(['gateway', 'workstation'] as const), { min: 1, unique: true }), tcp: tcpTable }),
+  template: object({
+    flavours: list(oneOf(['gateway', 'workstation'] as const), { min: 1, unique: true }),
+    tcp: tcpTable,
+  }),
   limits: object({
     maxConnections: integer(1, 100_000),
     connectTimeoutMs: integer(10, 600_000),
@@ -63,10 +84,18 @@ export const stackedTorSection: Checker<Checked<typeof shape>> = (untrusted, at)
   const section = shape(untrusted, at)
   const listed = (path: string) => section.directories.some((dir) => dirname(path) === dir.path)
   section.torState.copies.forEach((path, index) => {
-    if (!listed(path)) throw new ManifestIssue([...at, 'torState', 'copies', index], `${path} is not directly in one of the directories listed under directories`)
+    if (!listed(path))
+      throw new ManifestIssue(
+        [...at, 'torState', 'copies', index],
+        `${path} is not directly in one of the directories listed under directories`,
+      )
   })
   for (const [index, entry] of section.unix.entries()) {
-    if (!listed(entry.path)) throw new ManifestIssue([...at, 'unix', index, 'path'], `${entry.path} is not directly in one of the directories listed under directories`)
+    if (!listed(entry.path))
+      throw new ManifestIssue(
+        [...at, 'unix', index, 'path'],
+        `${entry.path} is not directly in one of the directories listed under directories`,
+      )
     if (entry.exportAs !== undefined && entry.exportAs in section.torBrowser.env)
       throw new ManifestIssue([...at, 'unix', index, 'exportAs'], `${entry.exportAs} is also set under torBrowser.env`)
   }

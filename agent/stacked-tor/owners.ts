@@ -1,7 +1,8 @@
 import type { Command, Runner } from '../run'
 
 /** Numeric ids of a user and a group, from the system's account database (NSS). */
-export type Ownership = { readonly uid: number; readonly gid: number; readonly names: string } | { readonly error: string }
+export type Ownership =
+  { readonly uid: number; readonly gid: number; readonly names: string } | { readonly error: string }
 
 // Names are resolved by the system, never from files under --root: chown takes the kernel's ids.
 export const getentCommand = (database: 'passwd' | 'group', name: string): Command => ({
@@ -21,7 +22,8 @@ export function idFromGetent(untrustedLine: string, name: string): number | null
 async function lookUp(run: Runner, database: 'passwd' | 'group', name: string): Promise<number | string> {
   const result = await run(getentCommand(database, name))
   if (result.exitCode === 2) return `no ${database === 'passwd' ? 'user' : 'group'} ${name} on this system`
-  if (result.exitCode !== 0) return `getent ${database} ${name} failed (${result.spawnError ?? result.signal ?? `exit ${result.exitCode}`})`
+  if (result.exitCode !== 0)
+    return `getent ${database} ${name} failed (${result.spawnError ?? result.signal ?? `exit ${result.exitCode}`})`
   return idFromGetent(result.stdout, name) ?? `getent ${database} ${name} gave no usable id`
 }
 

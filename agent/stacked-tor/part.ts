@@ -40,7 +40,8 @@ export interface DirectoryStatus {
 
 /** A workstation (not a template) forwards its whole table; a template of a listed flavour, its own few ports. */
 export function stackedTorMode(role: Role, section: StackedTorSection): StackedTorMode | null {
-  if (role.class === 'template') return role.whonix !== null && section.template.flavours.includes(role.whonix) ? 'template' : null
+  if (role.class === 'template')
+    return role.whonix !== null && section.template.flavours.includes(role.whonix) ? 'template' : null
   return role.whonix === 'workstation' ? 'workstation' : null
 }
 
@@ -55,24 +56,37 @@ export async function tableFor(mode: StackedTorMode, context: AgentContext): Pro
   if (mode === 'template') return { plans: templatePlan(section, context.manifest.whonix.addresses.gateway) }
   const inputs = await workstationInputs(context)
   const plans = workstationPlan(section, inputs)
-  return 'error' in inputs.gateway ? { plans, reason: `${inputs.gateway.error}: nothing listens (fail closed)` } : { plans }
+  return 'error' in inputs.gateway
+    ? { plans, reason: `${inputs.gateway.error}: nothing listens (fail closed)` }
+    : { plans }
 }
 
 /** A socket in a directory that could not be made safe (a link in its place...) must not be created. */
 function withoutUnsafe(plans: readonly ForwarderPlan[], unsafe: ReadonlyMap<string, string>): ForwarderPlan[] {
   return plans.map((plan) => {
     const problem = unsafe.get(dirname(plan.name))
-    return plan.listen.kind === 'unix' && problem !== undefined ? { ...plan, target: null, reason: `${problem}: not listening` } : plan
+    return plan.listen.kind === 'unix' && problem !== undefined
+      ? { ...plan, target: null, reason: `${problem}: not listening` }
+      : plan
   })
 }
 
 /** The listed directories this mode puts something in (sockets, cookie copies). */
 function directoriesFor(mode: StackedTorMode, section: StackedTorSection): StackedTorSection['directories'] {
-  const used = new Set([...section.torState.copies, ...(mode === 'workstation' ? section.unix.map((entry) => entry.path) : [])].map((path) => dirname(path)))
+  const used = new Set(
+    [...section.torState.copies, ...(mode === 'workstation' ? section.unix.map((entry) => entry.path) : [])].map(
+      (path) => dirname(path),
+    ),
+  )
   return section.directories.filter((dir) => used.has(dir.path))
 }
 
-async function prepareDirectories(mode: StackedTorMode, context: AgentContext, ownership: Ownership, log: RpcLog): Promise<DirectoryStatus[]> {
+async function prepareDirectories(
+  mode: StackedTorMode,
+  context: AgentContext,
+  ownership: Ownership,
+  log: RpcLog,
+): Promise<DirectoryStatus[]> {
   const section = context.manifest.stackedTor
   return Promise.all(
     directoriesFor(mode, section).map(async (dir) => {
@@ -93,8 +107,16 @@ export async function startStackedTor(context: AgentContext, mode: StackedTorMod
   const ownership = await resolveOwnership(spawnCommand, section.user, section.group)
   if ('error' in ownership) log.warning(`${ownership.error}: sockets and state files keep root as owner`)
   const directories = await prepareDirectories(mode, context, ownership, log)
-  const unsafe = new Map(directories.flatMap((dir) => (dir.unusable === undefined ? [] : [[dir.path, dir.unusable] as const])))
-  const torState = await ensureTorState({ section, under: (path) => context.paths.under(path), ownership, log, skip: unsafe }).catch((error: unknown) => ({ failed: errorMessage(error) }))
+  const unsafe = new Map(
+    directories.flatMap((dir) => (dir.unusable === undefined ? [] : [[dir.path, dir.unusable] as const])),
+  )
+  const torState = await ensureTorState({
+    section,
+    under: (path) => context.paths.under(path),
+    ownership,
+    log,
+    skip: unsafe,
+  }).catch((error: unknown) => ({ failed: errorMessage(error) }))
   const table = await tableFor(mode, context)
   const plans = withoutUnsafe(table.plans, unsafe)
   const reason = table.reason

@@ -25,7 +25,9 @@ export type GatewayAnswer = { readonly address: string } | { readonly error: str
 export function gatewayFrom(key: string, read: QubesdbRead, own: readonly string[] = []): GatewayAnswer {
   switch (read.state) {
     case 'present':
-      return isSelfAddress(read.value, own) ? { error: `qubesdb ${key} is ${read.value}, an address of this qube itself` } : { address: read.value }
+      return isSelfAddress(read.value, own)
+        ? { error: `qubesdb ${key} is ${read.value}, an address of this qube itself` }
+        : { address: read.value }
     case 'absent':
       return { error: `qubesdb has no ${key}` }
     case 'invalid':
@@ -44,22 +46,35 @@ export interface WorkstationInputs {
   readonly under: (systemPath: string) => string
 }
 
-const target = (answer: GatewayAnswer, port: number) => ('address' in answer ? { target: tcpEndpoint(answer.address, port) } : { target: null, reason: `${answer.error}: not listening (fail closed)` })
+const target = (answer: GatewayAnswer, port: number) =>
+  'address' in answer
+    ? { target: tcpEndpoint(answer.address, port) }
+    : { target: null, reason: `${answer.error}: not listening (fail closed)` }
 
-function row(listen: Endpoint, name: string, to: { target: Endpoint | null; reason?: string }, socketMode?: number): ForwarderPlan {
+function row(
+  listen: Endpoint,
+  name: string,
+  to: { target: Endpoint | null; reason?: string },
+  socketMode?: number,
+): ForwarderPlan {
   return { name, listen, ...to, ...(socketMode === undefined ? {} : { socket: { mode: socketMode } }) }
 }
 
 /** The whole table of a workstation (not a template): every listener, each with its target or why it has none. */
 export function workstationPlan(section: StackedTorSection, inputs: WorkstationInputs): ForwarderPlan[] {
   const { ipv4, ipv6 } = section.loopback
-  const v4 = section.tcp.map((entry) => row(tcpEndpoint(ipv4, entry.port), formatEndpoint(tcpEndpoint(ipv4, entry.port)), target(inputs.gateway, entry.to)))
+  const v4 = section.tcp.map((entry) =>
+    row(tcpEndpoint(ipv4, entry.port), formatEndpoint(tcpEndpoint(ipv4, entry.port)), target(inputs.gateway, entry.to)),
+  )
   const v6 = section.tcp.map((entry) => {
     const listen = tcpEndpoint(ipv6, entry.port)
-    if (!inputs.ipv6.enabled) return row(listen, formatEndpoint(listen), { target: null, reason: `${inputs.ipv6.reason}: not listening` })
+    if (!inputs.ipv6.enabled)
+      return row(listen, formatEndpoint(listen), { target: null, reason: `${inputs.ipv6.reason}: not listening` })
     return row(listen, formatEndpoint(listen), target(inputs.gateway6, entry.to))
   })
-  const unix = section.unix.map((entry) => row(unixEndpoint(inputs.under(entry.path)), entry.path, target(inputs.gateway, entry.to), section.socketMode))
+  const unix = section.unix.map((entry) =>
+    row(unixEndpoint(inputs.under(entry.path)), entry.path, target(inputs.gateway, entry.to), section.socketMode),
+  )
   return [...v4, ...v6, ...unix]
 }
 

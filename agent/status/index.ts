@@ -36,5 +36,14 @@ export async function currentStatus(context: AgentContext, role?: Role, daemon?:
     firewallStatus(context, knownRole),
     gateway ? torSettingsStatus(context) : undefined,
   ])
-  return { schema: 1, role: knownRole, updatesProxy, daemon: daemonStatus, aptGate, protectedFiles, firewall, ...(tor ? { tor } : {}) }
+  return {
+    schema: 1,
+    role: knownRole,
+    updatesProxy,
+    daemon: daemonStatus,
+    aptGate,
+    protectedFiles,
+    firewall,
+    ...(tor ? { tor } : {}),
+  }
 }

@@ -3,4 +3,5 @@ import { currentStatus } from '.'
 import type { HandlerFactory } from '../services/environment'
 
 /** whonix.Status: the status JSON of `status --json`, with the daemon's live parts. */
-export const statusService: HandlerFactory = (context, daemon) => jsonHandler(() => currentStatus(context, daemon.role, daemon.daemonStatus()))
+export const statusService: HandlerFactory = (context, daemon) =>
+  jsonHandler(() => currentStatus(context, daemon.role, daemon.daemonStatus()))

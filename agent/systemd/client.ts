@@ -40,7 +40,9 @@ export async function connectSystemd(options: SystemdClientOptions): Promise<Sys
   const bus: MessageBus = dbus.sessionBus({ busAddress: options.busAddress, authMethods: ['EXTERNAL'] })
   let closed = false
   const broken = new Promise<never>((_resolve, reject) => {
-    bus.on('error', (error: unknown) => reject(new CodedError('SYSTEMD_BUS', `D-Bus ${options.busAddress}: ${errorMessage(error)}`, { cause: error })))
+    bus.on('error', (error: unknown) =>
+      reject(new CodedError('SYSTEMD_BUS', `D-Bus ${options.busAddress}: ${errorMessage(error)}`, { cause: error })),
+    )
   })
   // Keep an unobserved failure from surfacing as an unhandled rejection.
   broken.catch(() => undefined)
@@ -48,10 +50,18 @@ export async function connectSystemd(options: SystemdClientOptions): Promise<Sys
   async function call(what: string, message: MessageLike): Promise<DbusMessage> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new CodedError('SYSTEMD_TIMEOUT', `systemd did not answer ${what} within ${options.timeoutMs} ms`)), options.timeoutMs)
+      timer = setTimeout(
+        () =>
+          reject(new CodedError('SYSTEMD_TIMEOUT', `systemd did not answer ${what} within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      )
     })
     try {
-      const reply = await Promise.race([bus.call(new dbus.Message({ destination: DESTINATION, ...message })), broken, timeout])
+      const reply = await Promise.race([
+        bus.call(new dbus.Message({ destination: DESTINATION, ...message })),
+        broken,
+        timeout,
+      ])
       if (reply === null) throw new CodedError('SYSTEMD_REPLY', `systemd sent no reply to ${what}`)
       return reply
     } finally {
@@ -59,11 +69,18 @@ export async function connectSystemd(options: SystemdClientOptions): Promise<Sys
     }
   }
 
-  const dbusErrorName = (error: unknown): string | undefined => (error instanceof dbus.DBusError ? error.type : undefined)
+  const dbusErrorName = (error: unknown): string | undefined =>
+    error instanceof dbus.DBusError ? error.type : undefined
 
   async function unitPath(unit: string): Promise<string | null> {
     try {
-      const reply = await call(`GetUnit ${unit}`, { path: MANAGER_PATH, interface: MANAGER, member: 'GetUnit', signature: 's', body: [unit] })
+      const reply = await call(`GetUnit ${unit}`, {
+        path: MANAGER_PATH,
+        interface: MANAGER,
+        member: 'GetUnit',
+        signature: 's',
+        body: [unit],
+      })
       return objectPath(reply.body[0], `GetUnit ${unit}`)
     } catch (error) {
       if (dbusErrorName(error) === NO_SUCH_UNIT) return null
@@ -76,9 +93,16 @@ export async function connectSystemd(options: SystemdClientOptions): Promise<Sys
       const path = await unitPath(unit)
       if (path === null) return false
       try {
-        const reply = await call(`ActiveState of ${unit}`, { path, interface: PROPERTIES, member: 'Get', signature: 'ss', body: [UNIT, 'ActiveState'] })
+        const reply = await call(`ActiveState of ${unit}`, {
+          path,
+          interface: PROPERTIES,
+          member: 'Get',
+          signature: 'ss',
+          body: [UNIT, 'ActiveState'],
+        })
         const untrustedState = (reply.body[0] as { value?: unknown } | undefined)?.value
-        if (typeof untrustedState !== 'string') throw new CodedError('SYSTEMD_REPLY', `systemd answered ActiveState of ${unit} with no string`)
+        if (typeof untrustedState !== 'string')
+          throw new CodedError('SYSTEMD_REPLY', `systemd answered ActiveState of ${unit} with no string`)
         return untrustedState === 'active' || untrustedState === 'reloading'
       } catch (error) {
         throw wrap(error, `ActiveState of ${unit}`)
@@ -86,7 +110,13 @@ export async function connectSystemd(options: SystemdClientOptions): Promise<Sys
     },
     async restart(unit) {
       try {
-        const reply = await call(`RestartUnit ${unit}`, { path: MANAGER_PATH, interface: MANAGER, member: 'RestartUnit', signature: 'ss', body: [unit, 'replace'] })
+        const reply = await call(`RestartUnit ${unit}`, {
+          path: MANAGER_PATH,
+          interface: MANAGER,
+          member: 'RestartUnit',
+          signature: 'ss',
+          body: [unit, 'replace'],
+        })
         return objectPath(reply.body[0], `RestartUnit ${unit}`)
       } catch (error) {
         throw wrap(error, `RestartUnit ${unit}`)

@@ -3,10 +3,15 @@ export type UnitSections = Readonly<Record<string, Readonly<Record<string, strin
 
 export function renderUnit(comment: string, sections: UnitSections): string {
   const blocks = Object.entries(sections).map(([name, keys]) => {
-    const lines = Object.entries(keys).flatMap(([key, value]) => (typeof value === 'string' ? [value] : value).map((one) => `${key}=${one}`))
+    const lines = Object.entries(keys).flatMap(([key, value]) =>
+      (typeof value === 'string' ? [value] : value).map((one) => `${key}=${one}`),
+    )
     return [`[${name}]`, ...lines].join('\n')
   })
-  return `${comment.split('\n').map((line) => `# ${line}`).join('\n')}\n\n${blocks.join('\n\n')}\n`
+  return `${comment
+    .split('\n')
+    .map((line) => `# ${line}`)
+    .join('\n')}\n\n${blocks.join('\n\n')}\n`
 }
 
 export interface BootStep {
@@ -17,10 +22,23 @@ export interface BootStep {
 }
 
 /** A oneshot that runs once per boot, after Qubes has set the qube up and before Tor starts. */
-export function bootStepUnit(systemd: { readonly bootAfter: readonly string[]; readonly torUnit: string; readonly oneshotTimeoutSec: number }, step: BootStep): string {
+export function bootStepUnit(
+  systemd: { readonly bootAfter: readonly string[]; readonly torUnit: string; readonly oneshotTimeoutSec: number },
+  step: BootStep,
+): string {
   return renderUnit(step.comment, {
-    Unit: { Description: step.description, ConditionPathExists: step.conditions, After: systemd.bootAfter.join(' '), Before: systemd.torUnit },
-    Service: { Type: 'oneshot', RemainAfterExit: 'yes', ExecStart: step.command, TimeoutStartSec: String(systemd.oneshotTimeoutSec) },
+    Unit: {
+      Description: step.description,
+      ConditionPathExists: step.conditions,
+      After: systemd.bootAfter.join(' '),
+      Before: systemd.torUnit,
+    },
+    Service: {
+      Type: 'oneshot',
+      RemainAfterExit: 'yes',
+      ExecStart: step.command,
+      TimeoutStartSec: String(systemd.oneshotTimeoutSec),
+    },
     Install: { WantedBy: 'multi-user.target' },
   })
 }

@@ -34,13 +34,20 @@ export function withBlock(untrustedText: string, spec: BlockSpec, where: string)
     const [begin] = begins
     const [end] = ends
     if (begins.length !== 1 || ends.length !== 1 || begin === undefined || end === undefined || end < begin)
-      throw new CodedError('TINYPROXY_BLOCK_BROKEN', `${where}: our block is damaged (${begins.length} begin and ${ends.length} end lines); fix or remove it by hand`)
+      throw new CodedError(
+        'TINYPROXY_BLOCK_BROKEN',
+        `${where}: our block is damaged (${begins.length} begin and ${ends.length} end lines); fix or remove it by hand`,
+      )
     result = [...lines.slice(0, begin), ...block, ...lines.slice(end + 1)]
   }
   const text = `${result.join('\n')}\n`
   const blockStart = result.indexOf(spec.begin)
   const outside = result.filter((_, index) => index < blockStart || index > blockStart + block.length - 1)
-  return { text, changed: text !== untrustedText, foreignUpstreams: outside.filter((line) => UPSTREAM_LINE.test(line)).map((line) => line.trim().slice(0, 200)) }
+  return {
+    text,
+    changed: text !== untrustedText,
+    foreignUpstreams: outside.filter((line) => UPSTREAM_LINE.test(line)).map((line) => line.trim().slice(0, 200)),
+  }
 }
 
 /** Whether the text holds our block with exactly these lines. */

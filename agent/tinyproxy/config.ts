@@ -23,22 +23,32 @@ export function blockSpec(context: AgentContext): BlockSpec {
  * lines are turned into the Latin-1 spelling of their UTF-8 bytes the same way.
  */
 const fromUtf8 = (text: string) => Buffer.from(text, 'utf8').toString('latin1')
-const latin1Spec = (spec: BlockSpec): BlockSpec => ({ begin: fromUtf8(spec.begin), end: fromUtf8(spec.end), lines: spec.lines.map(fromUtf8) })
+const latin1Spec = (spec: BlockSpec): BlockSpec => ({
+  begin: fromUtf8(spec.begin),
+  end: fromUtf8(spec.end),
+  lines: spec.lines.map(fromUtf8),
+})
 
 async function readConfig(path: string): Promise<{ text: string }> {
   let handle
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
   } catch (error) {
-    throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `cannot read ${path}: ${errnoCode(error) ?? (error as Error).message}`, { cause: error })
+    throw new CodedError(
+      'TINYPROXY_CONFIG_UNREADABLE',
+      `cannot read ${path}: ${errnoCode(error) ?? (error as Error).message}`,
+      { cause: error },
+    )
   }
   try {
     const info = await handle.stat()
     if (!info.isFile()) throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is not a regular file`)
-    if (info.size > MAX_CONFIG_BYTES) throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
+    if (info.size > MAX_CONFIG_BYTES)
+      throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1)
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
-    if (bytesRead > MAX_CONFIG_BYTES) throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
+    if (bytesRead > MAX_CONFIG_BYTES)
+      throw new CodedError('TINYPROXY_CONFIG_UNREADABLE', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
     return { text: buffer.subarray(0, bytesRead).toString('latin1') }
   } finally {
     await handle.close()
@@ -63,10 +73,14 @@ export async function applyTinyproxyBlock(context: AgentContext): Promise<Tinypr
 }
 
 /** Whether tinyproxy's config carries our block as it should be; the error says why not. */
-export async function inspectTinyproxyBlock(context: AgentContext): Promise<{ configured: boolean; error: string | null }> {
+export async function inspectTinyproxyBlock(
+  context: AgentContext,
+): Promise<{ configured: boolean; error: string | null }> {
   try {
     const { text } = await readConfig(context.paths.tinyproxyConfig)
-    return hasBlock(text, latin1Spec(blockSpec(context))) ? { configured: true, error: null } : { configured: false, error: 'our block is missing or differs (run: updates-proxy setup-tinyproxy)' }
+    return hasBlock(text, latin1Spec(blockSpec(context)))
+      ? { configured: true, error: null }
+      : { configured: false, error: 'our block is missing or differs (run: updates-proxy setup-tinyproxy)' }
   } catch (error) {
     return { configured: false, error: (error as Error).message }
   }

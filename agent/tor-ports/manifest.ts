@@ -10,7 +10,15 @@ export const torListenerRow = object({
   type: oneOf(['SocksPort', 'TransPort', 'DNSPort', 'HTTPTunnelPort', 'control-filter'] as const),
   flags: optional(list(torFlag, { unique: true })),
   on: list(oneOf(['loopback', 'internal'] as const), { min: 1, unique: true }),
-  firewall: oneOf(['socks', 'range', 'transport', 'dnsport', 'gateway-transport', 'gateway-dnsport', 'control-filter'] as const),
+  firewall: oneOf([
+    'socks',
+    'range',
+    'transport',
+    'dnsport',
+    'gateway-transport',
+    'gateway-dnsport',
+    'control-filter',
+  ] as const),
   label: string({ maxLength: 120 }),
 })
 

@@ -19,7 +19,8 @@ export interface FirewallPorts {
 
 export function portRun(row: Pick<TorListenerRow, 'ports'>): [number, number] {
   const [first = 0, last = first] = row.ports.split('-').map(Number)
-  if (first < 1 || last > 65535 || last < first) throw new CodedError('TOR_PORTS_INVALID', `torPorts: ${row.ports} is not a port or an increasing run of ports`)
+  if (first < 1 || last > 65535 || last < first)
+    throw new CodedError('TOR_PORTS_INVALID', `torPorts: ${row.ports} is not a port or an increasing run of ports`)
   return [first, last]
 }
 
@@ -30,7 +31,11 @@ const portsOf = (row: TorListenerRow) => {
 
 function single(rows: readonly TorListenerRow[], role: TorListenerRow['firewall']): number {
   const ports = [...new Set(rows.filter((row) => row.firewall === role).flatMap(portsOf))]
-  if (ports.length !== 1) throw new CodedError('TOR_PORTS_INVALID', `torPorts: exactly one port must have firewall: ${role} (found ${ports.length})`)
+  if (ports.length !== 1)
+    throw new CodedError(
+      'TOR_PORTS_INVALID',
+      `torPorts: exactly one port must have firewall: ${role} (found ${ports.length})`,
+    )
   return ports[0] as number
 }
 
@@ -38,15 +43,19 @@ function span(rows: readonly TorListenerRow[]): string {
   const ports = [...new Set(rows.filter((row) => row.firewall === 'range').flatMap(portsOf))].sort((a, b) => a - b)
   const first = ports[0]
   const last = ports.at(-1)
-  if (first === undefined || last === undefined) throw new CodedError('TOR_PORTS_INVALID', 'torPorts: no firewall: range rows')
+  if (first === undefined || last === undefined)
+    throw new CodedError('TOR_PORTS_INVALID', 'torPorts: no firewall: range rows')
   // The firewall opens FIRST-LAST as one span: a hole would open a port nothing listens on.
-  if (last - first + 1 !== ports.length) throw new CodedError('TOR_PORTS_INVALID', `torPorts: the firewall: range rows ${first}-${last} have holes`)
+  if (last - first + 1 !== ports.length)
+    throw new CodedError('TOR_PORTS_INVALID', `torPorts: the firewall: range rows ${first}-${last} have holes`)
   return `${first}-${last}`
 }
 
 export function firewallPorts(table: TorPortsManifest): FirewallPorts {
   const rows = table.listeners
-  const socks = [...new Set(rows.filter((row) => row.firewall === 'socks' && row.on.includes('internal')).flatMap(portsOf))]
+  const socks = [
+    ...new Set(rows.filter((row) => row.firewall === 'socks' && row.on.includes('internal')).flatMap(portsOf)),
+  ]
   return {
     socks,
     range: span(rows),

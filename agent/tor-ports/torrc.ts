@@ -8,7 +8,8 @@ export interface ListenAddresses {
   readonly ipv6: string | null
 }
 
-const line = (type: string, address: string, port: number, flags: readonly string[]) => [type, `${address}:${port}`, ...flags].join(' ')
+const line = (type: string, address: string, port: number, flags: readonly string[]) =>
+  [type, `${address}:${port}`, ...flags].join(' ')
 
 /**
  * The gateway's Tor listener configuration, generated from the ports table for this qube's
@@ -24,7 +25,12 @@ export function torListenerConfig(table: TorPortsManifest, addresses: ListenAddr
   for (const row of table.listeners) {
     if (row.type === 'control-filter') continue
     const [first, last] = portRun(row)
-    for (const side of row.on) for (let port = first; port <= last; port++) for (const host of hosts[side]) lines.push(line(row.type, host, port, row.flags ?? []))
+    for (const side of row.on)
+      for (let port = first; port <= last; port++)
+        for (const host of hosts[side]) lines.push(line(row.type, host, port, row.flags ?? []))
   }
-  return `${header.split('\n').map((text) => `# ${text}`).join('\n')}\n${lines.join('\n')}\n`
+  return `${header
+    .split('\n')
+    .map((text) => `# ${text}`)
+    .join('\n')}\n${lines.join('\n')}\n`
 }

@@ -14,7 +14,9 @@ import { pluginsFor } from './plugins'
 import { reloadTor } from './reload'
 import { verifyWithTor } from './verify'
 
-export type TorAction = { readonly kind: 'enable' | 'disable' | 'bridges-clear' } | { readonly kind: 'bridges-set'; readonly untrustedText: string }
+export type TorAction =
+  | { readonly kind: 'enable' | 'disable' | 'bridges-clear' }
+  | { readonly kind: 'bridges-set'; readonly untrustedText: string }
 
 /** Bridges in use, never the lines themselves. */
 export interface BridgeSummary {
@@ -38,7 +40,12 @@ export interface ApplyResult {
 export const summarizeBridges = (lines: readonly string[]): BridgeSummary => ({
   count: lines.length,
   transports: [...new Set(lines.map(transportOfLine))].sort(),
-  digest: lines.length === 0 ? null : createHash('sha256').update(lines.map((line) => `${line}\n`).join('')).digest('hex'),
+  digest:
+    lines.length === 0
+      ? null
+      : createHash('sha256')
+          .update(lines.map((line) => `${line}\n`).join(''))
+          .digest('hex'),
 })
 
 interface CurrentFile {
@@ -48,7 +55,10 @@ interface CurrentFile {
 
 export async function readCurrentFile(context: AgentContext): Promise<CurrentFile | null> {
   const { torSettings } = context.manifest
-  const read = await readFileThrough(context.paths.under(torSettings.file), { root: context.paths.root, maxBytes: torSettings.maxFileBytes })
+  const read = await readFileThrough(context.paths.under(torSettings.file), {
+    root: context.paths.root,
+    maxBytes: torSettings.maxFileBytes,
+  })
   return read === null ? null : { content: read.content, parsed: parseSettingsFile(read.content.toString('utf8')) }
 }
 
@@ -58,7 +68,11 @@ function keptBridges(context: AgentContext, current: CurrentFile | null): Bridge
   try {
     return parseBridgeLines(current.parsed.bridgeLines.join('\n'), context.manifest.torSettings.bridges)
   } catch (error) {
-    throw new CodedError('TOR_CONFIG_FOREIGN', `the bridges in ${context.manifest.torSettings.file} do not pass the check (${(error as Error).message}); set them again (bridges set) or clear them`, { exitCode: 2 })
+    throw new CodedError(
+      'TOR_CONFIG_FOREIGN',
+      `the bridges in ${context.manifest.torSettings.file} do not pass the check (${(error as Error).message}); set them again (bridges set) or clear them`,
+      { exitCode: 2 },
+    )
   }
 }
 
@@ -73,9 +87,16 @@ async function restore(context: AgentContext, current: CurrentFile | null): Prom
  * once; the rename over ours happens only once Tor has passed the new configuration.
  * Resolves once renamed, with the directory's sync still under way (`durable`).
  */
-async function verifiedWrite(context: AgentContext, content: string, run: Runner): Promise<{ readonly durable: Promise<unknown> }> {
+async function verifiedWrite(
+  context: AgentContext,
+  content: string,
+  run: Runner,
+): Promise<{ readonly durable: Promise<unknown> }> {
   const path = context.paths.under(context.manifest.torSettings.file)
-  const [verified, prepared] = await Promise.allSettled([verifyWithTor(context, content, run), prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })])
+  const [verified, prepared] = await Promise.allSettled([
+    verifyWithTor(context, content, run),
+    prepareAtomicWrite(path, content, { mode: 0o644, directoryMode: 0o755, root: context.paths.root }),
+  ])
   if (verified.status === 'rejected') {
     if (prepared.status === 'fulfilled') await prepared.value.abort()
     throw verified.reason
@@ -84,23 +105,37 @@ async function verifiedWrite(context: AgentContext, content: string, run: Runner
   return prepared.value.rename()
 }
 
-async function change(context: AgentContext, action: TorAction, newBridges: Bridge[] | null, run: Runner): Promise<ApplyResult> {
+async function change(
+  context: AgentContext,
+  action: TorAction,
+  newBridges: Bridge[] | null,
+  run: Runner,
+): Promise<ApplyResult> {
   const { torSettings } = context.manifest
   const current = await readCurrentFile(context)
   if (current && current.parsed.foreign.length > 0)
-    throw new CodedError('TOR_CONFIG_FOREIGN', `${torSettings.file} holds settings this command does not manage: ${current.parsed.foreign.join(', ')}; move them to ${torSettings.userFile} or remove them`, { exitCode: 2 })
+    throw new CodedError(
+      'TOR_CONFIG_FOREIGN',
+      `${torSettings.file} holds settings this command does not manage: ${current.parsed.foreign.join(', ')}; move them to ${torSettings.userFile} or remove them`,
+      { exitCode: 2 },
+    )
   const bridges = newBridges ?? (action.kind === 'bridges-clear' ? [] : keptBridges(context, current))
-  const enabled = action.kind === 'enable' ? true : action.kind === 'disable' ? false : (current?.parsed.enabled ?? false)
+  const enabled =
+    action.kind === 'enable' ? true : action.kind === 'disable' ? false : (current?.parsed.enabled ?? false)
   const content = renderSettingsFile({ enabled, bridges }, await pluginsFor(context, bridges), torSettings.userFile)
   const result = { action: action.kind, enabled, bridges: summarizeBridges(bridges.map((bridge) => bridge.line)) }
-  if (current?.content.equals(Buffer.from(content))) return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
+  if (current?.content.equals(Buffer.from(content)))
+    return { ...result, changed: false, reloaded: false, note: 'the file already holds this configuration' }
 
   // Connecting and authenticating to Tor overlap the check; the connection is used only if the check passes.
   const ahead = openTorControl(torControlSettings(context))
   // A Tor that is not running is found out by reloadTor; meanwhile its refusal is handled.
   ahead.catch(() => undefined)
   const written = await verifiedWrite(context, content, run).catch((error: unknown) => {
-    void ahead.then((control) => control.connection.close(), () => undefined)
+    void ahead.then(
+      (control) => control.connection.close(),
+      () => undefined,
+    )
     throw error
   })
   const wanted = { enabled, bridges: bridges.map((bridge) => bridge.line) }
@@ -108,12 +143,25 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
   const outcome = await reloadTor(torControlSettings(context), wanted, torSettings.reloadTimeoutMs, ahead)
   await written.durable
   if (outcome.reloaded) return { ...result, changed: true, reloaded: true, note: null }
-  if (!outcome.reachable) return { ...result, changed: true, reloaded: false, note: `Tor is not reachable (${outcome.reason}); it reads the new file when it starts` }
+  if (!outcome.reachable)
+    return {
+      ...result,
+      changed: true,
+      reloaded: false,
+      note: `Tor is not reachable (${outcome.reason}); it reads the new file when it starts`,
+    }
 
   await restore(context, current)
   const old = current?.parsed
-  await reloadTor(torControlSettings(context), { enabled: old?.enabled ?? false, bridges: [] }, torSettings.reloadTimeoutMs)
-  throw new CodedError('TOR_REFUSED', `Tor did not take the new configuration: ${outcome.reason}; ${torSettings.file} is back as it was`)
+  await reloadTor(
+    torControlSettings(context),
+    { enabled: old?.enabled ?? false, bridges: [] },
+    torSettings.reloadTimeoutMs,
+  )
+  throw new CodedError(
+    'TOR_REFUSED',
+    `Tor did not take the new configuration: ${outcome.reason}; ${torSettings.file} is back as it was`,
+  )
 }
 
 /**
@@ -122,7 +170,11 @@ async function change(context: AgentContext, action: TorAction, newBridges: Brid
  * atomically, and Tor reloads; if Tor does not take it, the old file is put back.
  * Changes run one at a time.
  */
-export async function applyTorAction(context: AgentContext, action: TorAction, run: Runner = spawnCommand): Promise<ApplyResult> {
+export async function applyTorAction(
+  context: AgentContext,
+  action: TorAction,
+  run: Runner = spawnCommand,
+): Promise<ApplyResult> {
   const { torSettings } = context.manifest
   // Input is checked before waiting for the lock: a bad line costs nobody else anything.
   const newBridges = action.kind === 'bridges-set' ? parseBridgeLines(action.untrustedText, torSettings.bridges) : null

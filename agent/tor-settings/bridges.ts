@@ -34,7 +34,8 @@ const REQUIRED: Readonly<Record<Transport, Readonly<Record<string, RegExp>>>> = 
   webtunnel: { url: /^https:\/\/\S+$/ },
 }
 
-const invalid = (number: number, why: string) => new CodedError('BRIDGE_INVALID', `bridge line ${number}: ${why}`, { exitCode: 2 })
+const invalid = (number: number, why: string) =>
+  new CodedError('BRIDGE_INVALID', `bridge line ${number}: ${why}`, { exitCode: 2 })
 
 /** `IP:PORT` or `[IPv6]:PORT`, with a port in 1..65535. */
 export function isBridgeAddress(untrusted: string): boolean {
@@ -62,7 +63,8 @@ function checkArguments(number: number, transport: Transport, untrustedWords: re
 /** Validates one line (already numbered); null for a blank line or a comment. */
 export function parseBridgeLine(untrustedLine: string, number: number, limits: BridgeLimits): Bridge | null {
   const untrusted = untrustedLine.endsWith('\r') ? untrustedLine.slice(0, -1) : untrustedLine
-  if (Buffer.byteLength(untrusted) > limits.maxLineBytes) throw invalid(number, `longer than ${limits.maxLineBytes} bytes`)
+  if (Buffer.byteLength(untrusted) > limits.maxLineBytes)
+    throw invalid(number, `longer than ${limits.maxLineBytes} bytes`)
   if (!LINE_CHARACTERS.test(untrusted)) throw invalid(number, 'holds a character that is not printable ASCII')
   const trimmed = untrusted.trim()
   if (trimmed === '' || trimmed.startsWith('#')) return null
@@ -71,15 +73,21 @@ export function parseBridgeLine(untrustedLine: string, number: number, limits: B
   if (words[0]?.toLowerCase() === 'bridge') words.shift()
   const [first = '', ...rest] = words
   if (isBridgeAddress(first)) {
-    if (rest.length > 1 || (rest[0] !== undefined && !FINGERPRINT.test(rest[0]))) throw invalid(number, 'a plain bridge is IP:PORT [FINGERPRINT] (40 hexadecimal digits)')
+    if (rest.length > 1 || (rest[0] !== undefined && !FINGERPRINT.test(rest[0])))
+      throw invalid(number, 'a plain bridge is IP:PORT [FINGERPRINT] (40 hexadecimal digits)')
     return { number, transport: null, line: words.join(' ') }
   }
   const transport = TRANSPORTS.find((name) => name === first)
-  if (transport === undefined) throw invalid(number, `unknown transport ${JSON.stringify(first.slice(0, 32))} (known: ${TRANSPORTS.join(', ')}, or a plain IP:PORT)`)
+  if (transport === undefined)
+    throw invalid(
+      number,
+      `unknown transport ${JSON.stringify(first.slice(0, 32))} (known: ${TRANSPORTS.join(', ')}, or a plain IP:PORT)`,
+    )
   const [address = '', ...more] = rest
   if (!isBridgeAddress(address)) throw invalid(number, `${transport} needs an IP:PORT address after it`)
   const hasFingerprint = more[0] !== undefined && FINGERPRINT.test(more[0])
-  if (transport === 'obfs4' && !hasFingerprint) throw invalid(number, 'obfs4 needs the bridge fingerprint (40 hexadecimal digits) after the address')
+  if (transport === 'obfs4' && !hasFingerprint)
+    throw invalid(number, 'obfs4 needs the bridge fingerprint (40 hexadecimal digits) after the address')
   checkArguments(number, transport, hasFingerprint ? more.slice(1) : more)
   return { number, transport, line: words.join(' ') }
 }
@@ -96,11 +104,16 @@ export function parseBridgeLines(untrustedText: string, limits: BridgeLimits): B
     const bridge = parseBridgeLine(line, index + 1, limits)
     if (bridge === null) return
     bridges.push(bridge)
-    if (bridges.length > limits.maxLines) throw new CodedError('BRIDGE_INVALID', `more than ${limits.maxLines} bridge lines`, { exitCode: 2 })
+    if (bridges.length > limits.maxLines)
+      throw new CodedError('BRIDGE_INVALID', `more than ${limits.maxLines} bridge lines`, { exitCode: 2 })
   })
-  if (bridges.length === 0) throw new CodedError('BRIDGE_INVALID', 'no bridge lines were given (use `bridges clear` to use none)', { exitCode: 2 })
+  if (bridges.length === 0)
+    throw new CodedError('BRIDGE_INVALID', 'no bridge lines were given (use `bridges clear` to use none)', {
+      exitCode: 2,
+    })
   return bridges
 }
 
 /** The transports the bridges use, each once, in a stable order. */
-export const transportsOf = (bridges: readonly Pick<Bridge, 'transport'>[]): Transport[] => TRANSPORTS.filter((name) => bridges.some((bridge) => bridge.transport === name))
+export const transportsOf = (bridges: readonly Pick<Bridge, 'transport'>[]): Transport[] =>
+  TRANSPORTS.filter((name) => bridges.some((bridge) => bridge.transport === name))

@@ -52,10 +52,13 @@ const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.
  * character per byte, so that a copy written back the same way holds the very same bytes.
  */
 async function readConfig(path: string): Promise<string> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => unsupported(`cannot open ${path}`))
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() =>
+    unsupported(`cannot open ${path}`),
+  )
   try {
     const info = await handle.stat()
-    if (!info.isFile() || info.size > MAX_BYTES) unsupported(`${path} is not a regular file of at most ${MAX_BYTES} bytes`)
+    if (!info.isFile() || info.size > MAX_BYTES)
+      unsupported(`${path} is not a regular file of at most ${MAX_BYTES} bytes`)
     return await handle.readFile('latin1')
   } finally {
     await handle.close()
@@ -75,7 +78,10 @@ class Walk {
     if (name !== basename(this.ours)) return false
     let known = this.oursDirectories.get(directory)
     if (known === undefined) {
-      known = stat(directory).then((info) => sameInode(info, this.oursDirectory), () => false)
+      known = stat(directory).then(
+        (info) => sameInode(info, this.oursDirectory),
+        () => false,
+      )
       this.oursDirectories.set(directory, known)
     }
     return known
@@ -86,8 +92,15 @@ class Walk {
     const names = await readdir(directory)
     const oursHere = await this.isOurs(directory, basename(this.ours))
     if (oursHere && !names.includes(basename(this.ours))) names.push(basename(this.ours))
-    const paths = names.filter((entry) => !entry.startsWith('.')).sort(byBytes).map((name) => join(directory, name))
-    const kinds = await Promise.all(paths.map((path) => (oursHere && basename(path) === basename(this.ours) ? Promise.resolve('file') : this.status(path))))
+    const paths = names
+      .filter((entry) => !entry.startsWith('.'))
+      .sort(byBytes)
+      .map((name) => join(directory, name))
+    const kinds = await Promise.all(
+      paths.map((path) =>
+        oursHere && basename(path) === basename(this.ours) ? Promise.resolve('file') : this.status(path),
+      ),
+    )
     return paths.filter((_, index) => kinds[index] === 'file')
   }
 
@@ -112,9 +125,15 @@ class Walk {
     const last = basename(trimmed)
     if (GLOB.test(directory) || last.startsWith('.')) unsupported(`the pattern ${pattern} is not one reproduced here`)
     if ((await this.status(directory)) !== 'directory') unsupported(`${directory} is not a directory`)
-    const matcher = new RegExp(`^${last.replace(/[.+,@=:-]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`)
+    const matcher = new RegExp(
+      `^${last
+        .replace(/[.+,@=:-]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    )
     const names = await readdir(directory)
-    if ((await this.isOurs(directory, basename(this.ours))) && !names.includes(basename(this.ours))) names.push(basename(this.ours))
+    if ((await this.isOurs(directory, basename(this.ours))) && !names.includes(basename(this.ours)))
+      names.push(basename(this.ours))
     const matches: string[] = []
     for (const name of names.filter((entry) => !entry.startsWith('.') && matcher.test(entry)).sort(byBytes)) {
       const path = join(directory, name)
@@ -140,7 +159,8 @@ class Walk {
   }
 
   async visit(path: string, depth: number): Promise<Visited> {
-    if (depth > MAX_DEPTH || ++this.visits > MAX_FILES) unsupported('the configuration nests too deep or holds too many files')
+    if (depth > MAX_DEPTH || ++this.visits > MAX_FILES)
+      unsupported('the configuration nests too deep or holds too many files')
     const text = await readConfig(path)
     if (/\\\r?\n/.test(text)) unsupported(`${path} continues a line with a backslash`)
     const lines: Line[] = []
@@ -172,7 +192,9 @@ function render(visited: Visited, scratch: string, files: Map<string, string>): 
   const lines = visited.lines.map((line) => {
     if (typeof line === 'string') return line
     if (!line.included.some(({ node }) => node === 'ours' || node.reaches)) return line.original
-    return line.included.map(({ node }) => `%include ${node === 'ours' ? join(scratch, CANDIDATE) : render(node, scratch, files)}`).join('\n')
+    return line.included
+      .map(({ node }) => `%include ${node === 'ours' ? join(scratch, CANDIDATE) : render(node, scratch, files)}`)
+      .join('\n')
   })
   files.set(name, lines.join('\n'))
   return join(scratch, name)
@@ -184,7 +206,12 @@ function render(visited: Visited, scratch: string, files: Map<string, string>): 
  * and the torrc down to ours. Anything else (quotes, escapes, links to files, relative
  * paths, a chain that never reaches ours) throws UnsupportedChain.
  */
-export async function rewriteChain(defaults: string, torrc: string, ours: string, scratch: string): Promise<RewrittenChain> {
+export async function rewriteChain(
+  defaults: string,
+  torrc: string,
+  ours: string,
+  scratch: string,
+): Promise<RewrittenChain> {
   const oursDirectory = await stat(dirname(ours)).catch(() => unsupported(`${dirname(ours)} does not exist`))
   const oursEntry = await lstat(ours).catch(() => null)
   if (oursEntry !== null && !oursEntry.isFile()) unsupported(`${ours} is not a regular file`)

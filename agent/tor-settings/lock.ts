@@ -31,7 +31,8 @@ async function acquire(path: string, timeoutMs: number): Promise<void> {
     }
     const owner = Number((await readFile(path, 'utf8').catch(() => '')).slice(0, MAX_PID_BYTES))
     if (Number.isSafeInteger(owner) && owner > 0 && !alive(owner)) await rm(path, { force: true })
-    else if (performance.now() >= deadline) throw new CodedError('TOR_SETTINGS_BUSY', `another change of Tor's settings is under way (${path}); try again`)
+    else if (performance.now() >= deadline)
+      throw new CodedError('TOR_SETTINGS_BUSY', `another change of Tor's settings is under way (${path}); try again`)
     else await sleep(RETRY_MS)
   }
 }

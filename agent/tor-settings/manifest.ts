@@ -19,7 +19,13 @@ export const torSettingsSection = object({
   maxFileBytes: integer(1024, 1024 * 1024),
   maxStagedFiles: integer(1, 1024),
   bridges: object({ maxLines: integer(1, 256), maxLineBytes: integer(64, 8192) }),
-  plugins: record(object({ programs: list(absolutePath, { min: 1 }), package: string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, maxLength: 64 }) }), transportName),
+  plugins: record(
+    object({
+      programs: list(absolutePath, { min: 1 }),
+      package: string({ pattern: /^[a-z0-9][a-z0-9.+-]*$/, maxLength: 64 }),
+    }),
+    transportName,
+  ),
 })
 
 export type TorSettingsSection = Checked<typeof torSettingsSection>

@@ -19,11 +19,16 @@ export async function pluginsFor(context: AgentContext, bridges: readonly Bridge
     const known = context.manifest.torSettings.plugins[transport]
     const candidates = known?.programs ?? []
     let found: string | undefined
-    for (const program of candidates) if (found === undefined && (await isProgram(context.paths.under(program)))) found = program
+    for (const program of candidates)
+      if (found === undefined && (await isProgram(context.paths.under(program)))) found = program
     if (found === undefined) {
       const line = bridges.find((bridge) => bridge.transport === transport)?.number ?? 0
       const hint = known ? ` (install the Debian package ${known.package}: ${candidates.join(' or ')})` : ''
-      throw new CodedError('TOR_PLUGIN_MISSING', `bridge line ${line} uses ${transport}, whose plugin is not installed${hint}`, { exitCode: 2 })
+      throw new CodedError(
+        'TOR_PLUGIN_MISSING',
+        `bridge line ${line} uses ${transport}, whose plugin is not installed${hint}`,
+        { exitCode: 2 },
+      )
     }
     plugins.set(transport, found)
   }

@@ -35,11 +35,13 @@ export function getconfValues(reply: ControlReply, key: string): string[] {
 export async function readTorView(control: TorControl): Promise<TorView> {
   const reply = await control.connection.command('GETCONF DisableNetwork Bridge')
   const disableNetwork = getconfValues(reply, 'DisableNetwork')[0]
-  if (disableNetwork !== '0' && disableNetwork !== '1') throw new CodedError('TOR_CONTROL_PROTOCOL', 'Tor sent no DisableNetwork value in its GETCONF reply')
+  if (disableNetwork !== '0' && disableNetwork !== '1')
+    throw new CodedError('TOR_CONTROL_PROTOCOL', 'Tor sent no DisableNetwork value in its GETCONF reply')
   return { disableNetwork: disableNetwork === '1', bridges: getconfValues(reply, 'Bridge') }
 }
 
-const matches = (view: TorView, wanted: TorWanted) => view.disableNetwork === !wanted.enabled && wanted.bridges.every((line) => view.bridges.includes(line))
+const matches = (view: TorView, wanted: TorWanted) =>
+  view.disableNetwork === !wanted.enabled && wanted.bridges.every((line) => view.bridges.includes(line))
 
 export interface TorWanted {
   readonly enabled: boolean
@@ -58,7 +60,12 @@ async function connect(settings: TorControlSettings, ahead: Promise<TorControl> 
  * SIGHUP) and waits until GETCONF shows what we wrote. Tor's warnings meanwhile are kept:
  * the last one says why it did not take it.
  */
-export async function reloadTor(settings: TorControlSettings, wanted: TorWanted, timeoutMs: number, ahead?: Promise<TorControl>): Promise<ReloadOutcome> {
+export async function reloadTor(
+  settings: TorControlSettings,
+  wanted: TorWanted,
+  timeoutMs: number,
+  ahead?: Promise<TorControl>,
+): Promise<ReloadOutcome> {
   let control: TorControl
   try {
     control = await connect(settings, ahead)
@@ -82,9 +89,19 @@ export async function reloadTor(settings: TorControlSettings, wanted: TorWanted,
       await sleep(pause)
     }
     const saw = `Tor reports DisableNetwork ${view.disableNetwork ? 1 : 0}${wanted.bridges.length > 0 ? ` and ${view.bridges.length} bridge(s)` : ''}`
-    return { reloaded: false, reachable: true, view, reason: `${saw} after reloading${lastWarning ? `; Tor warns: ${lastWarning as string}` : ' (another file may set it, such as 50_user.conf)'}` }
+    return {
+      reloaded: false,
+      reachable: true,
+      view,
+      reason: `${saw} after reloading${lastWarning ? `; Tor warns: ${lastWarning as string}` : ' (another file may set it, such as 50_user.conf)'}`,
+    }
   } catch (error) {
-    return { reloaded: false, reachable: true, view, reason: `${errorMessage(error)}${lastWarning ? `; Tor warns: ${lastWarning as string}` : ''}` }
+    return {
+      reloaded: false,
+      reachable: true,
+      view,
+      reason: `${errorMessage(error)}${lastWarning ? `; Tor warns: ${lastWarning as string}` : ''}`,
+    }
   } finally {
     control.connection.close()
   }

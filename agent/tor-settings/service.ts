@@ -18,6 +18,10 @@ export const torService: HandlerFactory = (context) =>
       const untrustedText = (await readAll(call.input, call.limits.maxInputBytes)).toString('utf8')
       return applyTorAction(context, { kind: 'bridges-set', untrustedText })
     }
-    if (argument === 'enable' || argument === 'disable' || argument === 'bridges-clear') return applyTorAction(context, { kind: argument } satisfies TorAction)
-    throw new CodedError('TOR_ACTION_UNKNOWN', `unknown action ${quoteUntrusted(argument)}: call whonix.Tor+ACTION with one of ${TOR_ARGUMENTS.join(', ')}`)
+    if (argument === 'enable' || argument === 'disable' || argument === 'bridges-clear')
+      return applyTorAction(context, { kind: argument } satisfies TorAction)
+    throw new CodedError(
+      'TOR_ACTION_UNKNOWN',
+      `unknown action ${quoteUntrusted(argument)}: call whonix.Tor+ACTION with one of ${TOR_ARGUMENTS.join(', ')}`,
+    )
   })

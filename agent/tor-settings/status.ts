@@ -38,7 +38,13 @@ async function askTor(context: AgentContext): Promise<TorSettingsStatus['tor']> 
   try {
     const view = await readTorView(control)
     const phase = await readBootstrapPhase(control.connection)
-    return { reachable: true, disableNetwork: view.disableNetwork, bootstrap: { progress: phase.progress, tag: phase.tag, summary: phase.summary }, lastWarning: phase.warning, error: null }
+    return {
+      reachable: true,
+      disableNetwork: view.disableNetwork,
+      bootstrap: { progress: phase.progress, tag: phase.tag, summary: phase.summary },
+      lastWarning: phase.warning,
+      error: null,
+    }
   } catch (error) {
     return { reachable: true, disableNetwork: null, bootstrap: null, lastWarning: null, error: errorMessage(error) }
   } finally {
@@ -51,7 +57,12 @@ export async function torSettingsStatus(context: AgentContext): Promise<TorSetti
   const parsed = current?.parsed
   return {
     enabled: parsed?.enabled ?? false,
-    file: { path: context.manifest.torSettings.file, exists: current !== null, writtenBy: parsed?.writtenBy ?? null, editedByHand: parsed?.editedByHand ?? false },
+    file: {
+      path: context.manifest.torSettings.file,
+      exists: current !== null,
+      writtenBy: parsed?.writtenBy ?? null,
+      editedByHand: parsed?.editedByHand ?? false,
+    },
     bridges: summarizeBridges(parsed?.bridgeLines ?? []),
     tor,
   }
@@ -59,10 +70,17 @@ export async function torSettingsStatus(context: AgentContext): Promise<TorSetti
 
 /** One line for `status`: the switch, bridges, what Tor says. */
 export function torSettingsSummary(status: TorSettingsStatus): string {
-  const bridges = status.bridges.count === 0 ? 'no bridges' : `${status.bridges.count} bridge(s): ${status.bridges.transports.join(', ')}`
+  const bridges =
+    status.bridges.count === 0
+      ? 'no bridges'
+      : `${status.bridges.count} bridge(s): ${status.bridges.transports.join(', ')}`
   const tor = status.tor.reachable
     ? `Tor: DisableNetwork ${status.tor.disableNetwork === null ? '?' : status.tor.disableNetwork ? 1 : 0}, bootstrap ${status.tor.bootstrap?.progress ?? '?'}%`
     : 'Tor not reachable'
-  const hand = status.file.editedByHand ? '; the file was edited by hand' : status.file.writtenBy === 'other' ? '; the file was written by another program' : ''
+  const hand = status.file.editedByHand
+    ? '; the file was edited by hand'
+    : status.file.writtenBy === 'other'
+      ? '; the file was written by another program'
+      : ''
   return `${status.enabled ? 'enabled' : 'disabled'}, ${bridges}; ${tor}${hand}`
 }

@@ -24,7 +24,21 @@ export interface VerifyPlan {
 export function verifyCommand(context: AgentContext, plan: VerifyPlan): Command {
   const settings = context.manifest.torSettings
   const tor = torVerifyArgv(context, context.paths.under(settings.defaultsTorrc), context.paths.under(settings.torrc))
-  return withLimits(context, [settings.unshareProgram, '--mount', '--propagation', 'private', '--', settings.shellProgram, '-c', IN_NAMESPACE, 'sh', settings.mountProgram, plan.staged, plan.covered, ...tor])
+  return withLimits(context, [
+    settings.unshareProgram,
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    settings.shellProgram,
+    '-c',
+    IN_NAMESPACE,
+    'sh',
+    settings.mountProgram,
+    plan.staged,
+    plan.covered,
+    ...tor,
+  ])
 }
 
 /** `tor --verify-config` alone, over the rewritten chain: one program to start instead of four. */
@@ -32,7 +46,16 @@ export function chainVerifyCommand(context: AgentContext, chain: RewrittenChain)
   return withLimits(context, torVerifyArgv(context, chain.defaults, chain.torrc))
 }
 
-const torVerifyArgv = (context: AgentContext, defaults: string, torrc: string): [string, ...string[]] => [context.manifest.torSettings.torProgram, '--verify-config', '--defaults-torrc', defaults, '-f', torrc, '--RunAsDaemon', '0']
+const torVerifyArgv = (context: AgentContext, defaults: string, torrc: string): [string, ...string[]] => [
+  context.manifest.torSettings.torProgram,
+  '--verify-config',
+  '--defaults-torrc',
+  defaults,
+  '-f',
+  torrc,
+  '--RunAsDaemon',
+  '0',
+]
 
 const withLimits = (context: AgentContext, argv: [string, ...string[]]): Command => ({
   argv,
@@ -44,7 +67,12 @@ const withLimits = (context: AgentContext, argv: [string, ...string[]]): Command
 /** Tor's reason in its output: the first warning or error line, without its timestamp. */
 export function refusalReason(output: string): string {
   const lines = output.split('\n').filter((line) => /\[(warn|err)\]/.test(line) && !/running Tor as root/.test(line))
-  const reason = (lines.find((line) => /Failed to parse|validate/.test(line)) ?? lines[0] ?? output.trim().split('\n').at(-1) ?? '').replace(/^.*?\[(warn|err)\] /, '')
+  const reason = (
+    lines.find((line) => /Failed to parse|validate/.test(line)) ??
+    lines[0] ??
+    output.trim().split('\n').at(-1) ??
+    ''
+  ).replace(/^.*?\[(warn|err)\] /, '')
   return reason.slice(0, 300) || 'no reason given'
 }
 
@@ -63,7 +91,11 @@ async function stage(context: AgentContext, content: string, scratch: string): P
     return { staged, covered: file }
   }
   const entries = await readdir(directory)
-  if (entries.length > torSettings.maxStagedFiles) throw new CodedError('TOR_CONFIG_UNVERIFIED', `${dirname(torSettings.file)} holds more than ${torSettings.maxStagedFiles} entries; not copying it to verify`)
+  if (entries.length > torSettings.maxStagedFiles)
+    throw new CodedError(
+      'TOR_CONFIG_UNVERIFIED',
+      `${dirname(torSettings.file)} holds more than ${torSettings.maxStagedFiles} entries; not copying it to verify`,
+    )
   const staged = join(scratch, 'torrc.d')
   await cp(directory, staged, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true })
   await writeFile(join(staged, basename(file)), content, { mode: 0o644 })
@@ -78,8 +110,18 @@ async function stage(context: AgentContext, content: string, scratch: string): P
 async function prepare(context: AgentContext, content: string, scratch: string): Promise<Command> {
   const { torSettings } = context.manifest
   try {
-    const chain = await rewriteChain(context.paths.under(torSettings.defaultsTorrc), context.paths.under(torSettings.torrc), context.paths.under(torSettings.file), scratch)
-    await Promise.all([...[...chain.files].map(([name, text]) => writeFile(join(scratch, name), text, { mode: 0o600, encoding: 'latin1' })), writeFile(chain.candidate, content, { mode: 0o600 })])
+    const chain = await rewriteChain(
+      context.paths.under(torSettings.defaultsTorrc),
+      context.paths.under(torSettings.torrc),
+      context.paths.under(torSettings.file),
+      scratch,
+    )
+    await Promise.all([
+      ...[...chain.files].map(([name, text]) =>
+        writeFile(join(scratch, name), text, { mode: 0o600, encoding: 'latin1' }),
+      ),
+      writeFile(chain.candidate, content, { mode: 0o600 }),
+    ])
     return chainVerifyCommand(context, chain)
   } catch (error) {
     if (!(error instanceof UnsupportedChain)) throw error
@@ -92,17 +134,29 @@ export async function verifyWithTor(context: AgentContext, content: string, run:
   const { torSettings, paths } = context.manifest
   // Root's own directory, never a user-writable one such as /tmp.
   const runDir = context.paths.under(paths.agentRunDir)
-  await Promise.all([mkdir(dirname(context.paths.under(torSettings.file)), { recursive: true, mode: 0o755 }), mkdir(runDir, { recursive: true, mode: 0o755 })])
+  await Promise.all([
+    mkdir(dirname(context.paths.under(torSettings.file)), { recursive: true, mode: 0o755 }),
+    mkdir(runDir, { recursive: true, mode: 0o755 }),
+  ])
   const scratch = await mkdtemp(join(runDir, 'tor-verify-'))
   try {
     const command = await prepare(context, content, scratch)
     const result = await run(command)
     if (result.exitCode === 0) return
-    if (result.spawnError !== undefined) throw new CodedError('TOR_CONFIG_UNVERIFIED', `cannot run ${command.argv[0]}: ${result.spawnError}`)
-    if (result.timedOut) throw new CodedError('TOR_CONFIG_UNVERIFIED', `tor --verify-config took longer than ${context.manifest.torSettings.verifyTimeoutMs} ms`)
+    if (result.spawnError !== undefined)
+      throw new CodedError('TOR_CONFIG_UNVERIFIED', `cannot run ${command.argv[0]}: ${result.spawnError}`)
+    if (result.timedOut)
+      throw new CodedError(
+        'TOR_CONFIG_UNVERIFIED',
+        `tor --verify-config took longer than ${context.manifest.torSettings.verifyTimeoutMs} ms`,
+      )
     const output = `${result.stdout}\n${result.stderr}`
     // No log line of Tor's: the namespace or the mount failed before Tor ran, or Tor could not start.
-    if (!/\[(notice|warn|err)\]/.test(output)) throw new CodedError('TOR_CONFIG_UNVERIFIED', `cannot verify the configuration: ${output.trim().split('\n').at(-1)?.slice(0, 200) ?? 'no output'}`)
+    if (!/\[(notice|warn|err)\]/.test(output))
+      throw new CodedError(
+        'TOR_CONFIG_UNVERIFIED',
+        `cannot verify the configuration: ${output.trim().split('\n').at(-1)?.slice(0, 200) ?? 'no output'}`,
+      )
     throw new CodedError('TOR_CONFIG_REFUSED', `Tor refuses the new configuration: ${refusalReason(output)}`)
   } finally {
     await rm(scratch, { recursive: true, force: true })

@@ -68,7 +68,11 @@ export async function ensureTorState(options: TorStateOptions): Promise<TorState
       const unusable = options.skip?.get(dirname(path))
       if (unusable !== undefined) return { path, ok: false, problem: unusable }
       try {
-        const written = await writeFileAtomic(options.under(path), cookie, { mode: torState.mode, replaceLink: true, ...(owner === null ? {} : { owner }) })
+        const written = await writeFileAtomic(options.under(path), cookie, {
+          mode: torState.mode,
+          replaceLink: true,
+          ...(owner === null ? {} : { owner }),
+        })
         const why = written.ownerProblem ?? ('error' in options.ownership ? options.ownership.error : null)
         return why === null ? { path, ok: true } : { path, ok: true, problem: why }
       } catch (error) {

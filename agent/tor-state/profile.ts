@@ -8,7 +8,9 @@ import type { Manifest } from '../manifest/schema'
  */
 export function torBrowserEnvironment(manifest: Manifest): Record<string, string> {
   const { env } = manifest.stackedTor.torBrowser
-  const sockets = manifest.stackedTor.unix.flatMap((entry) => (entry.exportAs === undefined ? [] : [[entry.exportAs, entry.path] as const]))
+  const sockets = manifest.stackedTor.unix.flatMap((entry) =>
+    entry.exportAs === undefined ? [] : [[entry.exportAs, entry.path] as const],
+  )
   return { ...env, ...Object.fromEntries(sockets) }
 }
 
@@ -16,9 +18,11 @@ export function torBrowserEnvironment(manifest: Manifest): Record<string, string
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
 
 export function torBrowserProfile(manifest: Manifest): GeneratedFile[] {
-  const exports = Object.entries(torBrowserEnvironment(manifest)).map(([name, value]) => `  export ${name}=${quote(value)}`)
+  const exports = Object.entries(torBrowserEnvironment(manifest)).map(
+    ([name, value]) => `  export ${name}=${quote(value)}`,
+  )
   const content = [
-    '# Tor Browser in a Whonix-Workstation: use the gateway\'s Tor through the sockets of',
+    "# Tor Browser in a Whonix-Workstation: use the gateway's Tor through the sockets of",
     '# qubes-whonix-agent, never a Tor of its own (Tor over Tor).',
     '# Generated from qubes.yaml (stackedTor) by qubes-whonix-agent; changes here are lost.',
     `if [ -e ${quote(manifest.paths.workstationMarker)} ]; then`,
@@ -26,5 +30,11 @@ export function torBrowserProfile(manifest: Manifest): GeneratedFile[] {
     'fi',
     '',
   ].join('\n')
-  return [textFile(manifest.stackedTor.torBrowser.profile, content, "Tor Browser's environment in a workstation: no Tor of its own, the gateway's through the agent's sockets")]
+  return [
+    textFile(
+      manifest.stackedTor.torBrowser.profile,
+      content,
+      "Tor Browser's environment in a workstation: no Tor of its own, the gateway's through the agent's sockets",
+    ),
+  ]
 }

@@ -2,7 +2,9 @@ import { isIPv4, isIPv6 } from '../net/ip'
 import { ManifestIssue, type Checker } from '../manifest/check'
 
 /** Where Tor's control interface listens: a Unix socket (`unix:/run/tor/control`) or `HOST:PORT`. */
-export type ControlAddress = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+export type ControlAddress =
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
 
 const TCP = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):([0-9]{1,5})$/
 
@@ -11,7 +13,9 @@ export function parseControlAddress(text: string): ControlAddress | null {
   if (text.startsWith('unix:')) {
     const path = text.slice('unix:'.length)
     // A Unix socket path holds at most 107 bytes (sun_path).
-    return path.startsWith('/') && Buffer.byteLength(path) <= 107 && !path.includes('\0') ? { kind: 'unix', path } : null
+    return path.startsWith('/') && Buffer.byteLength(path) <= 107 && !path.includes('\0')
+      ? { kind: 'unix', path }
+      : null
   }
   const match = TCP.exec(text)
   if (!match) return null

@@ -40,7 +40,11 @@ export async function readCookie(path: string): Promise<Buffer> {
     // Non-blocking: a FIFO put where the cookie should be is refused below, never waited on.
     handle = await open(path, READ_FLAGS)
   } catch (error) {
-    throw new CodedError('TOR_COOKIE_UNREADABLE', `cannot read Tor's control cookie ${path}: ${errnoCode(error) ?? (error as Error).message}`, { cause: error })
+    throw new CodedError(
+      'TOR_COOKIE_UNREADABLE',
+      `cannot read Tor's control cookie ${path}: ${errnoCode(error) ?? (error as Error).message}`,
+      { cause: error },
+    )
   }
   try {
     const info = await handle.stat()
@@ -48,7 +52,11 @@ export async function readCookie(path: string): Promise<Buffer> {
       throw new CodedError('TOR_COOKIE_UNREADABLE', `Tor's control cookie ${path} is not a ${COOKIE_BYTES}-byte file`)
     const cookie = Buffer.alloc(COOKIE_BYTES)
     const { bytesRead } = await handle.read(cookie, 0, COOKIE_BYTES, 0)
-    if (bytesRead !== COOKIE_BYTES) throw new CodedError('TOR_COOKIE_UNREADABLE', `Tor's control cookie ${path} is shorter than ${COOKIE_BYTES} bytes`)
+    if (bytesRead !== COOKIE_BYTES)
+      throw new CodedError(
+        'TOR_COOKIE_UNREADABLE',
+        `Tor's control cookie ${path} is shorter than ${COOKIE_BYTES} bytes`,
+      )
     return cookie
   } finally {
     await handle.close()
@@ -64,9 +72,13 @@ async function safeCookie(connection: ControlConnection, cookie: Buffer): Promis
   const { keywords } = replyWords(reply.lines[0] ?? '')
   const serverHash = Buffer.from(keywords.get('SERVERHASH') ?? '', 'hex')
   const serverNonce = Buffer.from(keywords.get('SERVERNONCE') ?? '', 'hex')
-  if (serverHash.length !== 32 || serverNonce.length !== 32) throw new CodedError('TOR_CONTROL_PROTOCOL', 'Tor sent a malformed AUTHCHALLENGE reply')
+  if (serverHash.length !== 32 || serverNonce.length !== 32)
+    throw new CodedError('TOR_CONTROL_PROTOCOL', 'Tor sent a malformed AUTHCHALLENGE reply')
   if (!timingSafeEqual(serverHash, hmac(SERVER_KEY, cookie, clientNonce, serverNonce)))
-    throw new CodedError('TOR_AUTH_FAILED', `the control port ${connection.address} does not know Tor's cookie (not Tor, or another Tor)`)
+    throw new CodedError(
+      'TOR_AUTH_FAILED',
+      `the control port ${connection.address} does not know Tor's cookie (not Tor, or another Tor)`,
+    )
   await connection.command(`AUTHENTICATE ${hmac(CLIENT_KEY, cookie, clientNonce, serverNonce).toString('hex')}`)
 }
 
@@ -84,10 +96,17 @@ export async function authenticate(connection: ControlConnection, cookieFile: st
       await connection.command('AUTHENTICATE')
       return info
     }
-    throw new CodedError('TOR_AUTH_UNSUPPORTED', `no SAFECOOKIE authentication on ${connection.address} (methods: ${info.methods.join(',') || 'none'}); the cookie is not sent in plain`)
+    throw new CodedError(
+      'TOR_AUTH_UNSUPPORTED',
+      `no SAFECOOKIE authentication on ${connection.address} (methods: ${info.methods.join(',') || 'none'}); the cookie is not sent in plain`,
+    )
   }
   const path = cookieFile ?? info.cookieFile
-  if (path === null) throw new CodedError('TOR_AUTH_UNSUPPORTED', `Tor names no cookie file on ${connection.address} and none is configured`)
+  if (path === null)
+    throw new CodedError(
+      'TOR_AUTH_UNSUPPORTED',
+      `Tor names no cookie file on ${connection.address} and none is configured`,
+    )
   await safeCookie(connection, await readCookie(path))
   return info
 }

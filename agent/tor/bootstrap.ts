@@ -20,10 +20,21 @@ export function parseBootstrapPhase(untrustedText: string): BootstrapPhase {
   const bootstrapAt = words.indexOf('BOOTSTRAP')
   const progress = Number(keywords.get('PROGRESS'))
   if (bootstrapAt === -1 || !Number.isInteger(progress) || progress < 0 || progress > 100)
-    throw new CodedError('TOR_CONTROL_PROTOCOL', `Tor sent a malformed bootstrap phase ${JSON.stringify(untrustedText.slice(0, 80))}`)
+    throw new CodedError(
+      'TOR_CONTROL_PROTOCOL',
+      `Tor sent a malformed bootstrap phase ${JSON.stringify(untrustedText.slice(0, 80))}`,
+    )
   const severity = words[bootstrapAt - 1]
-  const warning = severity === 'WARN' ? (keywords.get('WARNING') ?? keywords.get('REASON') ?? 'unknown problem').slice(0, MAX_TEXT) : null
-  return { progress, tag: (keywords.get('TAG') ?? '').slice(0, MAX_TEXT), summary: (keywords.get('SUMMARY') ?? '').slice(0, MAX_TEXT), warning }
+  const warning =
+    severity === 'WARN'
+      ? (keywords.get('WARNING') ?? keywords.get('REASON') ?? 'unknown problem').slice(0, MAX_TEXT)
+      : null
+  return {
+    progress,
+    tag: (keywords.get('TAG') ?? '').slice(0, MAX_TEXT),
+    summary: (keywords.get('SUMMARY') ?? '').slice(0, MAX_TEXT),
+    warning,
+  }
 }
 
 export async function readBootstrapPhase(connection: ControlConnection): Promise<BootstrapPhase> {
@@ -34,7 +45,9 @@ export async function readBootstrapPhase(connection: ControlConnection): Promise
 /** The bootstrap phase in a STATUS_CLIENT event, or null for any other event. */
 export function bootstrapEvent(reply: ControlReply): BootstrapPhase | null {
   const text = reply.lines[0] ?? ''
-  return text.startsWith('STATUS_CLIENT ') && / BOOTSTRAP /.test(text) ? parseBootstrapPhase(text.slice('STATUS_CLIENT '.length)) : null
+  return text.startsWith('STATUS_CLIENT ') && / BOOTSTRAP /.test(text)
+    ? parseBootstrapPhase(text.slice('STATUS_CLIENT '.length))
+    : null
 }
 
 /** One line for a person: "bootstrap 45% (Loading relay descriptors)", plus Tor's warning if any. */

@@ -45,21 +45,41 @@ export class ControlConnection {
     private readonly limits: ControlLimits,
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk))
-    socket.on('error', (error) => this.fail(new CodedError('TOR_CONTROL_CLOSED', `Tor control connection ${address} failed: ${error.message}`, { cause: error })))
-    socket.on('close', () => this.fail(new CodedError('TOR_CONTROL_CLOSED', `Tor closed the control connection ${address}`)))
+    socket.on('error', (error) =>
+      this.fail(
+        new CodedError('TOR_CONTROL_CLOSED', `Tor control connection ${address} failed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    )
+    socket.on('close', () =>
+      this.fail(new CodedError('TOR_CONTROL_CLOSED', `Tor closed the control connection ${address}`)),
+    )
   }
 
   static open(address: ControlAddress, limits: ControlLimits): Promise<ControlConnection> {
     const shown = formatControlAddress(address)
     return new Promise((resolve, reject) => {
-      const socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port })
+      const socket =
+        address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port })
       const timer = setTimeout(() => {
         socket.destroy()
-        reject(new CodedError('TOR_CONTROL_UNREACHABLE', `cannot reach Tor's control port ${shown}: no answer within ${limits.timeoutMs} ms`))
+        reject(
+          new CodedError(
+            'TOR_CONTROL_UNREACHABLE',
+            `cannot reach Tor's control port ${shown}: no answer within ${limits.timeoutMs} ms`,
+          ),
+        )
       }, limits.timeoutMs)
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer)
-        reject(new CodedError('TOR_CONTROL_UNREACHABLE', `cannot reach Tor's control port ${shown}: ${error.code ?? error.message}`, { cause: error }))
+        reject(
+          new CodedError(
+            'TOR_CONTROL_UNREACHABLE',
+            `cannot reach Tor's control port ${shown}: ${error.code ?? error.message}`,
+            { cause: error },
+          ),
+        )
       })
       socket.once('connect', () => {
         clearTimeout(timer)
@@ -79,7 +99,12 @@ export class ControlConnection {
     if (this.closedWith) return Promise.reject(this.closedWith)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new CodedError('TOR_CONTROL_TIMEOUT', `Tor did not answer ${command.split(' ')[0]} within ${this.limits.timeoutMs} ms on ${this.address}`))
+        this.fail(
+          new CodedError(
+            'TOR_CONTROL_TIMEOUT',
+            `Tor did not answer ${command.split(' ')[0]} within ${this.limits.timeoutMs} ms on ${this.address}`,
+          ),
+        )
       }, this.limits.timeoutMs)
       this.queue.push({
         resolve: (reply) => (clearTimeout(timer), resolve(reply)),
@@ -94,7 +119,10 @@ export class ControlConnection {
     const reply = await this.request(command)
     if (reply.status !== 250) {
       const verb = command.split(' ')[0]
-      throw new CodedError('TOR_CONTROL_REFUSED', `Tor refused ${verb}: ${reply.status} ${(reply.lines.at(-1) ?? '').slice(0, 200)}`)
+      throw new CodedError(
+        'TOR_CONTROL_REFUSED',
+        `Tor refused ${verb}: ${reply.status} ${(reply.lines.at(-1) ?? '').slice(0, 200)}`,
+      )
     }
     return reply
   }
@@ -125,13 +153,17 @@ export class ControlConnection {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
     let newline: number
     while (!this.closedWith && (newline = this.buffer.indexOf(0x0a)) !== -1) {
-      const line = this.buffer.subarray(0, newline > 0 && this.buffer[newline - 1] === 0x0d ? newline - 1 : newline).toString('utf8')
+      const line = this.buffer
+        .subarray(0, newline > 0 && this.buffer[newline - 1] === 0x0d ? newline - 1 : newline)
+        .toString('utf8')
       this.buffer = this.buffer.subarray(newline + 1)
       this.replyBytes += newline + 1
-      if (this.replyBytes > this.limits.maxReplyBytes) return this.protocolError(`a reply longer than ${this.limits.maxReplyBytes} bytes`)
+      if (this.replyBytes > this.limits.maxReplyBytes)
+        return this.protocolError(`a reply longer than ${this.limits.maxReplyBytes} bytes`)
       this.line(line)
     }
-    if (this.buffer.length + this.replyBytes > this.limits.maxReplyBytes) this.protocolError(`a reply longer than ${this.limits.maxReplyBytes} bytes`)
+    if (this.buffer.length + this.replyBytes > this.limits.maxReplyBytes)
+      this.protocolError(`a reply longer than ${this.limits.maxReplyBytes} bytes`)
   }
 
   private line(untrustedLine: string): void {

@@ -68,7 +68,11 @@ const WAIT_READ_BYTES = 64 * 1024
  * (Tor is looked at once more), so a caller that has gone does not hold its call open. The
  * input read meanwhile is kept in the head, for the proxy.
  */
-async function waitForTorOrEnd(call: RpcCall, options: BridgeOptions, head: RequestHead): Promise<{ head: RequestHead; readiness: TorReadiness }> {
+async function waitForTorOrEnd(
+  call: RpcCall,
+  options: BridgeOptions,
+  head: RequestHead,
+): Promise<{ head: RequestHead; readiness: TorReadiness }> {
   const { input } = call
   const wait = new AbortController()
   const chunks: Buffer[] = [head.bytes]
@@ -132,7 +136,11 @@ function connectProxy(options: BridgeOptions, signal: AbortSignal): Promise<Sock
       reject(error)
     }
     const abort = () => fail(new Error('the call was cut'))
-    const timer = setTimeout(() => fail(Object.assign(new Error(`no connection within ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })), options.connectTimeoutMs)
+    const timer = setTimeout(
+      () =>
+        fail(Object.assign(new Error(`no connection within ${options.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      options.connectTimeoutMs,
+    )
     socket.once('error', fail)
     signal.addEventListener('abort', abort, { once: true })
     socket.once('connect', () => {
@@ -175,7 +183,9 @@ function relay(call: RpcCall, proxy: Socket, head: RequestHead): Promise<void> {
       settle()
     }
     call.signal.addEventListener('abort', cut, { once: true })
-    proxy.on('error', (error: NodeJS.ErrnoException) => call.log.debug(`proxy connection: ${error.code ?? error.message}`))
+    proxy.on('error', (error: NodeJS.ErrnoException) =>
+      call.log.debug(`proxy connection: ${error.code ?? error.message}`),
+    )
     proxy.on('close', () => {
       answerEnded = true
       // A proxy that reset: what it sent is delivered, then the answer ends.

@@ -16,7 +16,12 @@ export interface RequestHead {
  * Reads from the caller until the first line ends, `maxBytes` are read, the input ends or
  * `timeoutMs` has passed. Nothing is lost: every byte read is in `bytes`, the rest stays in the stream.
  */
-export function readRequestHead(input: Readable, maxBytes: number, signal: AbortSignal, timeoutMs: number): Promise<RequestHead> {
+export function readRequestHead(
+  input: Readable,
+  maxBytes: number,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<RequestHead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -36,12 +41,19 @@ export function readRequestHead(input: Readable, maxBytes: number, signal: Abort
         size += chunk.length
         if (lineEnd !== -1 && before + lineEnd <= maxBytes) {
           const bytes = Buffer.concat(chunks, size)
-          return finish(bytes.subarray(0, before + lineEnd).toString('latin1').replace(/\r$/, ''), false)
+          return finish(
+            bytes
+              .subarray(0, before + lineEnd)
+              .toString('latin1')
+              .replace(/\r$/, ''),
+            false,
+          )
         }
         if (size >= maxBytes) return finish(null, false)
       }
     }
-    if (input.readableEnded || signal.aborted) return resolve({ bytes: Buffer.alloc(0), line: null, ended: input.readableEnded })
+    if (input.readableEnded || signal.aborted)
+      return resolve({ bytes: Buffer.alloc(0), line: null, ended: input.readableEnded })
     const timer = setTimeout(() => finish(null, false, true), timeoutMs)
     input.on('readable', onReadable).on('end', onEnd).on('error', onEnd)
     signal.addEventListener('abort', onEnd, { once: true })

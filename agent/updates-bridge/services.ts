@@ -45,7 +45,10 @@ export const updatesProxyService: HandlerFactory = (context, daemon): Handler =>
     waitForTor: (signal: AbortSignal) => monitor.waitReady(gateway.torReadyTimeoutMs, signal),
     note: refusalLog(daemon.log),
   }
-  return { serve: (call) => bridgeCall(call, options), failureAnswer: (error) => bridgeFailureAnswer(error, gateway.notReadyHeader) }
+  return {
+    serve: (call) => bridgeCall(call, options),
+    failureAnswer: (error) => bridgeFailureAnswer(error, gateway.notReadyHeader),
+  }
 }
 
 /** whonix.UpdatesProxyStatus on the gateway: the health of the updates path as JSON. */

@@ -13,7 +13,8 @@ const MAX_TEXT = 200
 // Printable only: the answer comes from @default (maybe not sys-whonix) and is printed raw to stderr.
 const text = (value: unknown): string | null => (typeof value === 'string' ? printable(value.slice(0, MAX_TEXT)) : null)
 const flag = (value: unknown): boolean => value === true
-const object = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {})
+const object = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {}
 
 /** Control characters escaped as quotePrintable does, without its quotes (the text is already in a sentence). */
 const printable = (untrusted: string): string => quotePrintable(untrusted).slice(1, -1)
@@ -28,7 +29,8 @@ export function parseHealthAnswer(untrustedJson: string): GatewayHealth | string
   }
   if (answer.ok !== true) return `it answered an error: ${text(object(answer.error).message) ?? 'unknown'}`
   const result = object(answer.result)
-  if (result.schema !== 1) return `it answered an unknown schema ${printable(JSON.stringify(result.schema)?.slice(0, 20) ?? 'undefined')}`
+  if (result.schema !== 1)
+    return `it answered an unknown schema ${printable(JSON.stringify(result.schema)?.slice(0, 20) ?? 'undefined')}`
   const proxy = object(result.proxy)
   const tor = object(result.tor)
   const upstream = object(result.upstream)
@@ -36,11 +38,25 @@ export function parseHealthAnswer(untrustedJson: string): GatewayHealth | string
   const progress = bootstrap.progress
   return {
     schema: 1,
-    proxy: { address: text(proxy.address) ?? '?', reachable: flag(proxy.reachable), proof: flag(proxy.proof), status: typeof proxy.status === 'number' ? proxy.status : null, error: text(proxy.error) },
+    proxy: {
+      address: text(proxy.address) ?? '?',
+      reachable: flag(proxy.reachable),
+      proof: flag(proxy.proof),
+      status: typeof proxy.status === 'number' ? proxy.status : null,
+      error: text(proxy.error),
+    },
     tor: {
       control: text(tor.control) ?? '?',
       ready: flag(tor.ready),
-      bootstrap: typeof progress === 'number' && Number.isInteger(progress) && progress >= 0 && progress <= 100 ? { progress, tag: text(bootstrap.tag) ?? '', summary: text(bootstrap.summary) ?? '', warning: text(bootstrap.warning) } : null,
+      bootstrap:
+        typeof progress === 'number' && Number.isInteger(progress) && progress >= 0 && progress <= 100
+          ? {
+              progress,
+              tag: text(bootstrap.tag) ?? '',
+              summary: text(bootstrap.summary) ?? '',
+              warning: text(bootstrap.warning),
+            }
+          : null,
       error: text(tor.error),
     },
     upstream: { line: text(upstream.line) ?? '?', configured: flag(upstream.configured), error: text(upstream.error) },

@@ -61,14 +61,25 @@ export async function runUpdatesProxyCheck(env: CheckEnvironment, options: Check
   } catch (error) {
     io.err(`qubes-whonix-agent: updates proxy check failed: ${errorMessage(error)}`)
     // A report all the same: whonix.UpdatesProxyCheck tells this run's result by it.
-    const report: CheckReport = { schema: 1, result: 'failed', detail: `the check failed: ${errorMessage(error)}`.slice(0, 2000), attempts: 0, elapsedMs: Math.round(env.now() - started), finishedAt: new Date().toISOString(), finishedBootMs: bootClockMs() }
+    const report: CheckReport = {
+      schema: 1,
+      result: 'failed',
+      detail: `the check failed: ${errorMessage(error)}`.slice(0, 2000),
+      attempts: 0,
+      elapsedMs: Math.round(env.now() - started),
+      finishedAt: new Date().toISOString(),
+      finishedBootMs: bootClockMs(),
+    }
     outcome = { exitCode: 1, report }
   }
   try {
-    if (outcome.report) await writeReport(reportPath(context), `${JSON.stringify(outcome.report)}\n`, settings.markerMode)
+    if (outcome.report)
+      await writeReport(reportPath(context), `${JSON.stringify(outcome.report)}\n`, settings.markerMode)
     await createMarker(markers.done, settings.markerMode)
   } catch (error) {
-    io.err(`qubes-whonix-agent: cannot record the check's result in ${context.manifest.paths.updatesProxyCheckDir}: ${errorMessage(error)}`)
+    io.err(
+      `qubes-whonix-agent: cannot record the check's result in ${context.manifest.paths.updatesProxyCheckDir}: ${errorMessage(error)}`,
+    )
     return 1
   }
   return outcome.exitCode
@@ -90,7 +101,10 @@ async function decide(env: CheckEnvironment, options: CheckOptions, secureMarker
   })
   if ((await fileFact(join(context.paths.runQubesService, settings.skipService))) === 'present') {
     await createMarker(secureMarker, settings.markerMode)
-    return { exitCode: 0, report: report('skipped', `skipped: ${context.manifest.paths.runQubesService}/${settings.skipService} exists`, 0) }
+    return {
+      exitCode: 0,
+      report: report('skipped', `skipped: ${context.manifest.paths.runQubesService}/${settings.skipService} exists`, 0),
+    }
   }
   if (options.recheck) await removeMarker(secureMarker)
   else if ((await fileFact(secureMarker, false)) === 'present') return { exitCode: 0, report: null }
@@ -98,7 +112,12 @@ async function decide(env: CheckEnvironment, options: CheckOptions, secureMarker
   return probeLoop(env, secureMarker, started, report)
 }
 
-async function probeLoop(env: CheckEnvironment, secureMarker: string, started: number, report: Reporter): Promise<Outcome> {
+async function probeLoop(
+  env: CheckEnvironment,
+  secureMarker: string,
+  started: number,
+  report: Reporter,
+): Promise<Outcome> {
   const settings = env.context.manifest.updatesProxy.check
   const { notReadyHeader } = env.context.manifest.updatesProxy.gateway
   const url = new URL(settings.url)
@@ -115,9 +134,20 @@ async function probeLoop(env: CheckEnvironment, secureMarker: string, started: n
     })
     if (last.kind === 'answer' && last.proof) {
       await createMarker(secureMarker, settings.markerMode)
-      return { exitCode: 0, report: report('passed', `${settings.url} answered with the proof line (HTTP ${last.status})`, attempts) }
+      return {
+        exitCode: 0,
+        report: report('passed', `${settings.url} answered with the proof line (HTTP ${last.status})`, attempts),
+      }
     }
-    if (last.kind === 'answer' && last.notReady === null) return fail(env, 'the updates proxy is not torified: its answer lacks the proof line', last, attempts, started, report)
+    if (last.kind === 'answer' && last.notReady === null)
+      return fail(
+        env,
+        'the updates proxy is not torified: its answer lacks the proof line',
+        last,
+        attempts,
+        started,
+        report,
+      )
     const wait = last.kind === 'failed' && last.refused ? settings.refusedPollMs : backoffMs
     if (env.now() + wait >= deadline) {
       const within = `${((settings.timeoutSec * 1000 - settings.stopMarginMs) / 1000).toFixed(0)} s`
@@ -128,11 +158,28 @@ async function probeLoop(env: CheckEnvironment, secureMarker: string, started: n
   }
 }
 
-async function fail(env: CheckEnvironment, headline: string, last: ProbeResult, attempts: number, started: number, report: Reporter): Promise<Outcome> {
+async function fail(
+  env: CheckEnvironment,
+  headline: string,
+  last: ProbeResult,
+  attempts: number,
+  started: number,
+  report: Reporter,
+): Promise<Outcome> {
   const settings = env.context.manifest.updatesProxy.check
   const received = describeProbe(last, settings.excerptBytes)
   const left = started + settings.timeoutSec * 1000 - DIAGNOSIS_MARGIN_MS - env.now()
   const updatesQube = left > 0 ? await env.diagnose(Math.min(settings.diagnosisTimeoutMs, left)) : null
-  env.io.err(formatDiagnostic({ headline, url: settings.url, expected: settings.proofLine, received, attempts, elapsedMs: env.now() - started, updatesQube }))
+  env.io.err(
+    formatDiagnostic({
+      headline,
+      url: settings.url,
+      expected: settings.proofLine,
+      received,
+      attempts,
+      elapsedMs: env.now() - started,
+      updatesQube,
+    }),
+  )
   return { exitCode: 1, report: report('failed', `${headline}; last: ${received}`.slice(0, 2000), attempts) }
 }

@@ -18,17 +18,33 @@ import { readMarkerState } from './markers'
  */
 export async function demoCheck(context: AgentContext, role: Role, io: Io): Promise<void> {
   const page = errorPage(context.manifest)
-  const server = createServer((_request, response) => response.writeHead(400, { 'Content-Type': 'text/html' }).end(page))
+  const server = createServer((_request, response) =>
+    response.writeHead(400, { 'Content-Type': 'text/html' }).end(page),
+  )
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   try {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`
     const { check } = context.manifest.updatesProxy
-    const manifest = { ...context.manifest, updatesProxy: { ...context.manifest.updatesProxy, check: { ...check, url, user: userInfo().username } } }
+    const manifest = {
+      ...context.manifest,
+      updatesProxy: { ...context.manifest.updatesProxy, check: { ...check, url, user: userInfo().username } },
+    }
     const demoContext = { ...context, manifest }
-    io.out(`$ qubes-whonix-agent --root ${context.paths.root} updates-proxy check   # against a local stand-in for sys-whonix at ${url}`)
+    io.out(
+      `$ qubes-whonix-agent --root ${context.paths.root} updates-proxy check   # against a local stand-in for sys-whonix at ${url}`,
+    )
     const code = await runUpdatesProxyCheck(
-      { context: demoContext, role, user: userInfo().username, io, now: () => performance.now(), sleep: (ms) => sleep(ms), diagnose: async () => null, pastUserCheck: () => undefined },
+      {
+        context: demoContext,
+        role,
+        user: userInfo().username,
+        io,
+        now: () => performance.now(),
+        sleep: (ms) => sleep(ms),
+        diagnose: async () => null,
+        pastUserCheck: () => undefined,
+      },
       { recheck: false },
     )
     const state = await readMarkerState(demoContext, role)

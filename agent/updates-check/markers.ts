@@ -22,7 +22,10 @@ export interface MarkerState {
 
 export function markerPaths(context: AgentContext): { secure: string; done: string } {
   const { markers } = context.manifest.updatesProxy
-  return { secure: join(context.paths.updatesProxyCheckDir, markers.secure), done: join(context.paths.updatesProxyCheckDir, markers.done) }
+  return {
+    secure: join(context.paths.updatesProxyCheckDir, markers.secure),
+    done: join(context.paths.updatesProxyCheckDir, markers.done),
+  }
 }
 
 /**
@@ -52,5 +55,12 @@ export async function readMarkerState(context: AgentContext, role: Role): Promis
     fileFact(paths.done, false),
     applicable ? readReport(reportPath(context)) : null,
   ])
-  return { applicable, directory, secureProxy, checkDone, verdict: verdictOf(applicable, secureProxy, checkDone), report }
+  return {
+    applicable,
+    directory,
+    secureProxy,
+    checkDone,
+    verdict: verdictOf(applicable, secureProxy, checkDone),
+    report,
+  }
 }

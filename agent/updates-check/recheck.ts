@@ -22,14 +22,21 @@ const POLL_MS = 100
 // Past the unit's own bound: by then systemd has stopped the check, and check-done exists.
 const GRACE_MS = 5000
 
-export const restartUnitCommand = (unit: string): Command => ({ argv: ['systemctl', 'restart', '--no-block', unit], timeoutMs: 10_000, maxOutputBytes: 4096 })
+export const restartUnitCommand = (unit: string): Command => ({
+  argv: ['systemctl', 'restart', '--no-block', unit],
+  timeoutMs: 10_000,
+  maxOutputBytes: 4096,
+})
 
 /** The check's unit restarted through systemd, so it runs as its user with its bounds. */
 export const restartCheckUnit: CheckStarter = async (context) => {
   const command = restartUnitCommand(context.manifest.updatesProxy.check.unit)
   const result = await context.run(command)
   if (result.exitCode !== 0)
-    throw new CodedError('RECHECK_NOT_STARTED', `could not start ${command.argv[3]}: ${result.spawnError ?? (result.stderr.trim().slice(0, 200) || `exit ${result.exitCode}`)}`)
+    throw new CodedError(
+      'RECHECK_NOT_STARTED',
+      `could not start ${command.argv[3]}: ${result.spawnError ?? (result.stderr.trim().slice(0, 200) || `exit ${result.exitCode}`)}`,
+    )
 }
 
 /**
@@ -59,9 +66,13 @@ export function recheckService(start: CheckStarter): HandlerFactory {
       const deadline = monotonicMs() + context.manifest.updatesProxy.check.timeoutSec * 1000 + GRACE_MS
       for (;;) {
         const state = await readMarkerState(context, daemon.role)
-        if (state.checkDone === 'present' && ranSince(state.report, requestedAt)) return { schema: 1, verdict: state.verdict, report: state.report }
+        if (state.checkDone === 'present' && ranSince(state.report, requestedAt))
+          return { schema: 1, verdict: state.verdict, report: state.report }
         if (monotonicMs() > deadline || call.signal.aborted)
-          throw new CodedError('RECHECK_TIMEOUT', `the check did not finish within ${context.manifest.updatesProxy.check.timeoutSec} s`)
+          throw new CodedError(
+            'RECHECK_TIMEOUT',
+            `the check did not finish within ${context.manifest.updatesProxy.check.timeoutSec} s`,
+          )
         await sleep(POLL_MS)
       }
     })

@@ -19,17 +19,25 @@ export interface CheckReport {
 const MAX_REPORT_BYTES = 8192
 const RESULTS: readonly string[] = ['passed', 'skipped', 'failed', 'interrupted']
 
-export const reportPath = (context: AgentContext): string => join(context.paths.updatesProxyCheckDir, context.manifest.updatesProxy.check.report)
+export const reportPath = (context: AgentContext): string =>
+  join(context.paths.updatesProxyCheckDir, context.manifest.updatesProxy.check.report)
 
 /** Validates a report read from disk (it lies in a directory another user writes). */
 export function parseReport(untrusted: unknown): CheckReport | null {
   if (typeof untrusted !== 'object' || untrusted === null) return null
   const value = untrusted as Record<string, unknown>
-  const count = (key: string) => (typeof value[key] === 'number' && Number.isInteger(value[key]) && (value[key]) >= 0 ? (value[key]) : null)
+  const count = (key: string) =>
+    typeof value[key] === 'number' && Number.isInteger(value[key]) && value[key] >= 0 ? value[key] : null
   const attempts = count('attempts')
   const elapsedMs = count('elapsedMs')
-  if (value.schema !== 1 || !RESULTS.includes(value.result as string) || attempts === null || elapsedMs === null) return null
-  if (typeof value.detail !== 'string' || typeof value.finishedAt !== 'string' || Number.isNaN(Date.parse(value.finishedAt))) return null
+  if (value.schema !== 1 || !RESULTS.includes(value.result as string) || attempts === null || elapsedMs === null)
+    return null
+  if (
+    typeof value.detail !== 'string' ||
+    typeof value.finishedAt !== 'string' ||
+    Number.isNaN(Date.parse(value.finishedAt))
+  )
+    return null
   const finishedBootMs = count('finishedBootMs')
   return {
     schema: 1,

@@ -12,7 +12,10 @@ export const TERMINATED_EXIT = 143
  * From the moment the check is past its user check, SIGTERM (systemd's TimeoutStartSec, a
  * stop) still records that the check finished: check-done and an `interrupted` report.
  */
-export function armTerminationRecord(context: AgentContext, exit: (code: number) => never = (code) => process.exit(code)): void {
+export function armTerminationRecord(
+  context: AgentContext,
+  exit: (code: number) => never = (code) => process.exit(code),
+): void {
   const started = performance.now()
   const { markerMode } = context.manifest.updatesProxy.check
   process.once('SIGTERM', () => {

@@ -20,7 +20,7 @@ function headline(manifest: Manifest, refusal: GateRefusal): string {
     case 'pending':
       return `the torified updates-proxy check has no result yet (nothing in ${dir}): it runs at boot and takes a few seconds.`
     case 'failed':
-      return 'the torified updates-proxy check failed: this template\'s updates proxy was not proved to lead to a Whonix-Gateway.'
+      return "the torified updates-proxy check failed: this template's updates proxy was not proved to lead to a Whonix-Gateway."
     case 'unusable':
       return `the torified updates-proxy check's result cannot be read (${dir}).`
   }
@@ -35,11 +35,24 @@ export function gateRefusalResponse(manifest: Manifest, refusal: GateRefusal): s
   const body = [
     `This Whonix template's updates gate did not forward this request: ${headline(manifest, refusal)}`,
     ...(refusal.headProblem === null ? [] : [`(${refusal.headProblem})`]),
-    ...(report === null ? [] : [`Last check (${printable(report.finishedAt, 40)}): ${report.result}: ${printable(report.detail, 600)}`]),
+    ...(report === null
+      ? []
+      : [`Last check (${printable(report.finishedAt, 40)}): ${report.result}: ${printable(report.detail, 600)}`]),
     'Nothing was sent to the updates qube.',
     '',
-    ...dom0Steps(manifest.aptGate.help, refusal.templateName === null ? 'THIS-TEMPLATE' : printable(refusal.templateName, 64), `sudo systemctl restart ${manifest.updatesProxy.check.unit}`),
+    ...dom0Steps(
+      manifest.aptGate.help,
+      refusal.templateName === null ? 'THIS-TEMPLATE' : printable(refusal.templateName, 64),
+      `sudo systemctl restart ${manifest.updatesProxy.check.unit}`,
+    ),
     '',
   ].join('\n')
-  return ['HTTP/1.1 503 Service Unavailable', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n')
+  return [
+    'HTTP/1.1 503 Service Unavailable',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n')
 }

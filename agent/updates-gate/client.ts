@@ -26,7 +26,9 @@ export function startOnSocket(call: GateCall, socket: Socket): ChildProcess | nu
   const [file, ...args] = gateClientArgv(call, true)
   // The client gets the socket as systemd hands it over, blocking (the flag belongs to the
   // connection, not to our copy). Node's stream handles have had setBlocking since 0.x.
-  ;(socket as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } | null })._handle?.setBlocking?.(true)
+  ;(socket as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } | null })._handle?.setBlocking?.(
+    true,
+  )
   const child = spawn(file, args, { stdio: [socket, socket, 'inherit'] })
   child.on('error', () => undefined)
   return child.pid === undefined ? null : child

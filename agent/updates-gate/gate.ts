@@ -26,7 +26,13 @@ export interface GateStatus {
   readonly listen: string
   readonly state: 'starting' | 'listening' | 'failed' | 'stopped'
   readonly reason?: string
-  readonly connections: { readonly active: number; readonly forwarded: number; readonly probes: number; readonly refused: number; readonly dropped: number }
+  readonly connections: {
+    readonly active: number
+    readonly forwarded: number
+    readonly probes: number
+    readonly refused: number
+    readonly dropped: number
+  }
 }
 
 // A refused client may still be sending (apt pipelines its requests): read and drop it this
@@ -61,7 +67,10 @@ export class UpdatesGate {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
-        server.listen({ host, port, exclusive: true, ipv6Only: isIPv6(host) }, () => (server.off('error', reject), resolve()))
+        server.listen(
+          { host, port, exclusive: true, ipv6Only: isIPv6(host) },
+          () => (server.off('error', reject), resolve()),
+        )
       })
     } catch (error) {
       server.close()
@@ -78,8 +87,12 @@ export class UpdatesGate {
     this.state = 'listening'
     this.reason = undefined
     server.on('connection', (socket: Socket) => this.accept(socket))
-    server.on('error', (error: NodeJS.ErrnoException) => this.settings.log.warning(`${this.address()}: ${error.code ?? error.message}`))
-    this.settings.log.info(`${this.address()}: listening; forwarding to ${this.settings.call.target} ${this.settings.call.service} once the torified check has passed`)
+    server.on('error', (error: NodeJS.ErrnoException) =>
+      this.settings.log.warning(`${this.address()}: ${error.code ?? error.message}`),
+    )
+    this.settings.log.info(
+      `${this.address()}: listening; forwarding to ${this.settings.call.target} ${this.settings.call.service} once the torified check has passed`,
+    )
   }
 
   private accept(socket: Socket): void {
@@ -123,7 +136,10 @@ export class UpdatesGate {
     if (child === null) return this.cannotCall(socket)
     this.track(child)
     this.counts[what === 'all' ? 'forwarded' : 'probes']++
-    const { stdin, stdout } = child as ChildProcess & { stdin: NonNullable<ChildProcess['stdin']>; stdout: NonNullable<ChildProcess['stdout']> }
+    const { stdin, stdout } = child as ChildProcess & {
+      stdin: NonNullable<ChildProcess['stdin']>
+      stdout: NonNullable<ChildProcess['stdout']>
+    }
     stdin.write(head.bytes)
     stdout.pipe(socket)
     if (head.cut === 'ended') stdin.end()
@@ -149,7 +165,17 @@ export class UpdatesGate {
   private cannotCall(socket: Socket): void {
     const body = `${this.settings.call.program} cannot run here: this template cannot reach its updates qube.\n`
     this.settings.log.error(`cannot start ${this.settings.call.program}`)
-    this.answerAndLinger(socket, ['HTTP/1.1 503 Service Unavailable', 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n'))
+    this.answerAndLinger(
+      socket,
+      [
+        'HTTP/1.1 503 Service Unavailable',
+        'Content-Type: text/plain; charset=utf-8',
+        `Content-Length: ${body.length}`,
+        'Connection: close',
+        '',
+        body,
+      ].join('\r\n'),
+    )
   }
 
   private answerAndLinger(socket: Socket, answer: string): void {

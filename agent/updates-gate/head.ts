@@ -50,9 +50,14 @@ export function readHead(socket: Socket, maxBytes: number, timeoutMs: number): P
  */
 export function isProbeRequest(untrusted: ReadHead, checkUrl: URL): boolean {
   if (untrusted.end === null || untrusted.end !== untrusted.bytes.length) return false
-  const lines = untrusted.bytes.subarray(0, untrusted.end - 4).toString('latin1').split('\r\n')
+  const lines = untrusted.bytes
+    .subarray(0, untrusted.end - 4)
+    .toString('latin1')
+    .split('\r\n')
   if (lines.shift() !== `GET ${checkUrl.pathname}${checkUrl.search} HTTP/1.1`) return false
-  const wanted = new Map(Object.entries({ ...PROBE_HEADERS, Host: checkUrl.host }).map(([name, value]) => [name.toLowerCase(), value]))
+  const wanted = new Map(
+    Object.entries({ ...PROBE_HEADERS, Host: checkUrl.host }).map(([name, value]) => [name.toLowerCase(), value]),
+  )
   if (lines.length !== wanted.size) return false
   for (const line of lines) {
     const colon = line.indexOf(':')

@@ -11,7 +11,9 @@ import { markerExistsSync } from '../role/facts'
 export function gateApplies(role: Role, context: AgentContext): boolean {
   const { paths, manifest } = context
   const { required, excluded } = manifest.updatesProxy.gate.qubesServices
-  const whonixTemplate = markerExistsSync(join(paths.runQubes, manifest.qubes.typeMarkers.template)) && (markerExistsSync(paths.gatewayMarker) || markerExistsSync(paths.workstationMarker))
+  const whonixTemplate =
+    markerExistsSync(join(paths.runQubes, manifest.qubes.typeMarkers.template)) &&
+    (markerExistsSync(paths.gatewayMarker) || markerExistsSync(paths.workstationMarker))
   return role.qubes && whonixTemplate && role.services.includes(required) && !role.services.includes(excluded)
 }
 

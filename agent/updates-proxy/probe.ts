@@ -43,7 +43,12 @@ function describeError(error: NodeJS.ErrnoException): string {
  * One HTTP GET of the updates proxy's own URL (docs/updates-proxy.md). The body is read until the
  * proof line appears, it ends, or a bound is hit: size and time are both bounded.
  */
-export function probeProxy(url: URL, proofLine: string, notReadyHeader: string, limits: ProbeLimits): Promise<ProbeResult> {
+export function probeProxy(
+  url: URL,
+  proofLine: string,
+  notReadyHeader: string,
+  limits: ProbeLimits,
+): Promise<ProbeResult> {
   const proof = Buffer.from(proofLine)
   return new Promise((resolve) => {
     let settled = false
@@ -61,13 +66,23 @@ export function probeProxy(url: URL, proofLine: string, notReadyHeader: string, 
     client.on('error', (error: NodeJS.ErrnoException) => fail(describeError(error), error.code === 'ECONNREFUSED'))
     client.on('response', (response: IncomingMessage) => {
       clearTimeout(timer)
-      timer = setTimeout(() => fail(`HTTP ${response.statusCode}: the body did not end within ${limits.bodyTimeoutMs} ms`), limits.bodyTimeoutMs)
+      timer = setTimeout(
+        () => fail(`HTTP ${response.statusCode}: the body did not end within ${limits.bodyTimeoutMs} ms`),
+        limits.bodyTimeoutMs,
+      )
       const header = response.headers[notReadyHeader.toLowerCase()]
       const notReady = typeof header === 'string' ? header.slice(0, MAX_HEADER_VALUE) : null
       const chunks: Buffer[] = []
       let size = 0
       const answer = (body: Buffer, truncated: boolean) =>
-        finish({ kind: 'answer', status: response.statusCode ?? 0, proof: body.includes(proof), notReady, body, truncated })
+        finish({
+          kind: 'answer',
+          status: response.statusCode ?? 0,
+          proof: body.includes(proof),
+          notReady,
+          body,
+          truncated,
+        })
       response.on('data', (chunk: Buffer) => {
         const room = limits.maxBodyBytes - size
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk)

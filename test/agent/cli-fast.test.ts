@@ -12,7 +12,10 @@ describe('a command with no options of its own, without yargs', () => {
   it.each([
     [['role'], defaults],
     [['--root', '/r', 'role', '--json'], { ...defaults, root: '/r', json: true }],
-    [['role', '-v', '--config', '/c.yaml', '--root', '/r'], { root: '/r', config: '/c.yaml', json: false, verbose: true }],
+    [
+      ['role', '-v', '--config', '/c.yaml', '--root', '/r'],
+      { root: '/r', config: '/c.yaml', json: false, verbose: true },
+    ],
     [['--verbose', 'role'], { ...defaults, verbose: true }],
   ])('%j gives the global options', (argv, expected) => {
     expect(plainCommandArgs(argv, 'role', role)).toEqual(expected)

@@ -18,7 +18,9 @@ const usageError = (run: { code: number | null; stdout: string; stderr: string }
 
 describe('the CLI on first use', () => {
   it('--version prints the version of package.json', async () => {
-    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
     const run = await runAgent(['--version'])
     expect(run).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' })
   })
@@ -32,22 +34,33 @@ describe('the CLI on first use', () => {
   it('--root must name an existing directory (exit 2)', async () => {
     const dir = await tempRoot()
     await writeFile(join(dir, 'file'), '')
-    usageError(await runAgent(['--root', join(dir, 'missing'), 'role']), `--root ${join(dir, 'missing')}: no such directory`)
+    usageError(
+      await runAgent(['--root', join(dir, 'missing'), 'role']),
+      `--root ${join(dir, 'missing')}: no such directory`,
+    )
     usageError(await runAgent(['--root', join(dir, 'file'), 'status']), `--root ${join(dir, 'file')}: not a directory`)
   })
 
-  it("rpc-call of a name that is no service is a usage error (exit 2), whatever runs", async () => {
+  it('rpc-call of a name that is no service is a usage error (exit 2), whatever runs', async () => {
     const root = await simulatedRoot('gateway')
     usageError(await runAgent(['--root', root, 'rpc-call', 'bad name!']), 'service "bad name!" has white space')
-    usageError(await runAgent(['--root', root, 'rpc-call', 'whonix.Role+$(x)']), /argument "\$\(x\)" has characters outside/)
+    usageError(
+      await runAgent(['--root', root, 'rpc-call', 'whonix.Role+$(x)']),
+      /argument "\$\(x\)" has characters outside/,
+    )
   })
 
   it('updates-proxy check outside a Whonix template says there is nothing to check, in text and JSON', async () => {
-    for (const [profile, reason] of [['plain-qube', 'not a Whonix qube'], ['gateway', 'a Whonix gateway (proxy qube), not a template']] as const) {
+    for (const [profile, reason] of [
+      ['plain-qube', 'not a Whonix qube'],
+      ['gateway', 'a Whonix gateway (proxy qube), not a template'],
+    ] as const) {
       const root = await simulatedRoot(profile)
       const text = await runAgent(['--root', root, 'updates-proxy', 'check'])
       expect(text).toMatchObject({ code: 0, stderr: '' })
-      expect(text.stdout).toBe(`updates-proxy check: nothing to check here: ${reason} (only Whonix templates check their updates proxy)\n`)
+      expect(text.stdout).toBe(
+        `updates-proxy check: nothing to check here: ${reason} (only Whonix templates check their updates proxy)\n`,
+      )
       const json = await runAgent(['--root', root, '--json', 'updates-proxy', 'check'])
       expect(json.code).toBe(0)
       expect(JSON.parse(json.stdout)).toEqual({ applicable: false, reason })
@@ -55,7 +68,11 @@ describe('the CLI on first use', () => {
   })
 
   it('status shows the stacked-Tor forwarders in workstations only', async () => {
-    for (const [profile, shown] of [['workstation', true], ['gateway', false], ['plain-qube', false]] as const) {
+    for (const [profile, shown] of [
+      ['workstation', true],
+      ['gateway', false],
+      ['plain-qube', false],
+    ] as const) {
       const run = await runAgent(['--root', await simulatedRoot(profile), 'status'])
       expect(run.code).toBe(0)
       expect([profile, /Stacked-Tor forwarders:/.test(run.stdout)]).toEqual([profile, shown])
@@ -64,7 +81,10 @@ describe('the CLI on first use', () => {
 
   it('protected-files check on a qube that is not Whonix: one coherent line', async () => {
     const run = await runAgent(['--root', await simulatedRoot('plain-qube'), 'protected-files', 'check'])
-    expect(run).toMatchObject({ code: 0, stdout: 'Protected files: not applicable (not a Whonix qube); nothing checked\n' })
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: 'Protected files: not applicable (not a Whonix qube); nothing checked\n',
+    })
   })
 
   it("the daemon's unit sets NODE_OPTIONS that Node accepts there (on Node 18 too)", async () => {
@@ -74,7 +94,10 @@ describe('the CLI on first use', () => {
     const node18 = fileURLToPath(new URL('../../.cache/node18/bin/node', import.meta.url))
     for (const node of [process.execPath, ...(existsSync(node18) ? [node18] : [])]) {
       // Node refuses an option it does not allow in NODE_OPTIONS (exit 9), before running anything.
-      const accepted = spawnSync(node, ['-e', "process.stdout.write('ran')"], { env: { PATH: '/usr/bin:/bin', NODE_OPTIONS: options }, encoding: 'utf8' })
+      const accepted = spawnSync(node, ['-e', "process.stdout.write('ran')"], {
+        env: { PATH: '/usr/bin:/bin', NODE_OPTIONS: options },
+        encoding: 'utf8',
+      })
       expect([node, accepted.status, accepted.stderr, accepted.stdout]).toEqual([node, 0, '', 'ran'])
     }
   })
@@ -88,7 +111,11 @@ describe('the CLI on first use', () => {
     await daemon.waitForLog(READY)
     const run = await runAgent(['--root', root, 'rpc-call', 'whonix.UpdatesProxyCheck'])
     expect(run.code).toBe(127)
-    expect(run.stderr).toMatch(new RegExp(`: the running daemon \\(pid ${daemon.child.pid}\\) does not serve whonix.UpdatesProxyCheck on this qube; it serves [^\\n]*whonix\\.Role`))
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `: the running daemon \\(pid ${daemon.child.pid}\\) does not serve whonix.UpdatesProxyCheck on this qube; it serves [^\\n]*whonix\\.Role`,
+      ),
+    )
     expect(run.stderr).not.toMatch(/is the daemon running/)
     expect(await daemon.stop()).toBe(0)
   })

@@ -4,12 +4,12 @@ import { PROFILE_NAMES } from '../../agent/simulate/profiles'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
 
-
 describe('the CLI', () => {
   it('--help lists the commands and exits 0', async () => {
     const run = await runAgent(['--help'])
     expect(run.code).toBe(0)
-    for (const command of ['role', 'status', 'simulate']) expect(run.stdout).toMatch(new RegExp(`qubes-whonix-agent ${command}\\b`))
+    for (const command of ['role', 'status', 'simulate'])
+      expect(run.stdout).toMatch(new RegExp(`qubes-whonix-agent ${command}\\b`))
   })
 
   it('a usage error is one line and exit 2', async () => {

@@ -13,7 +13,12 @@ async function bundleCopy(): Promise<{ bundle: string; cache: string; ask: () =>
   const root = join(dir, 'qube')
   expect(spawnSync(process.execPath, [bundle, '--root', root, 'simulate', '--as', 'gateway']).status).toBe(0)
   // Bounded: a start that blocked on the cache file would fail here rather than hang.
-  const ask = () => spawnSync(process.execPath, [bundle, '--root', root, 'role', '--json'], { encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/bin:/bin' } })
+  const ask = () =>
+    spawnSync(process.execPath, [bundle, '--root', root, 'role', '--json'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { PATH: '/usr/bin:/bin' },
+    })
   return { bundle, cache: `${bundle}.code-cache`, ask }
 }
 
@@ -28,19 +33,45 @@ describe('the code cache beside the bundle', () => {
     expect(written.status, written.stderr).toBe(0)
     expect(written.stdout).toBe('')
     const header = readFileSync(cache).subarray(0, 200).toString('latin1').split('\n')[0]
-    expect(header).toMatch(new RegExp(`^qubes-whonix-agent code cache [0-9a-f]{32} ${process.version} ${process.arch}$`))
+    expect(header).toMatch(
+      new RegExp(`^qubes-whonix-agent code cache [0-9a-f]{32} ${process.version} ${process.arch}$`),
+    )
     const withCache = ask()
     expect(withCache.status, String(withCache.stderr)).toBe(0)
     expect(withCache.stdout).toBe(without.stdout)
   })
 
   it.each([
-    ['a cache of another build', (cache: string) => writeFileSync(cache, readFileSync(cache).toString('latin1').replace(/cache [0-9a-f]{32}/, `cache ${'0'.repeat(32)}`), 'latin1')],
-    ['a cache of another node', (cache: string) => writeFileSync(cache, readFileSync(cache).toString('latin1').replace(process.version, 'v0.0.1'), 'latin1')],
-    ['a cache with corrupt V8 data', (cache: string) => writeFileSync(cache, Buffer.concat([readFileSync(cache).subarray(0, 200), Buffer.alloc(4096, 0x41)]))],
+    [
+      'a cache of another build',
+      (cache: string) =>
+        writeFileSync(
+          cache,
+          readFileSync(cache)
+            .toString('latin1')
+            .replace(/cache [0-9a-f]{32}/, `cache ${'0'.repeat(32)}`),
+          'latin1',
+        ),
+    ],
+    [
+      'a cache of another node',
+      (cache: string) =>
+        writeFileSync(cache, readFileSync(cache).toString('latin1').replace(process.version, 'v0.0.1'), 'latin1'),
+    ],
+    [
+      'a cache with corrupt V8 data',
+      (cache: string) =>
+        writeFileSync(cache, Buffer.concat([readFileSync(cache).subarray(0, 200), Buffer.alloc(4096, 0x41)])),
+    ],
     ['a cache writable by others', (cache: string) => chmodSync(cache, 0o666)],
-    ['a link to a good cache in its place', (cache: string) => (renameSync(cache, `${cache}.real`), symlinkSync(`${cache}.real`, cache))],
-    ['a FIFO in its place', (cache: string) => (unlinkSync(cache), expect(spawnSync('mkfifo', [cache]).status).toBe(0))],
+    [
+      'a link to a good cache in its place',
+      (cache: string) => (renameSync(cache, `${cache}.real`), symlinkSync(`${cache}.real`, cache)),
+    ],
+    [
+      'a FIFO in its place',
+      (cache: string) => (unlinkSync(cache), expect(spawnSync('mkfifo', [cache]).status).toBe(0)),
+    ],
   ])('%s is not used: the bundle still answers the same', async (_what, spoil) => {
     const { bundle, cache, ask } = await bundleCopy()
     expect(write(bundle).status).toBe(0)

@@ -35,7 +35,11 @@ describe("the README's examples, run as written", () => {
       for (const pid of await processesNaming(tmp)) process.kill(pid, 'SIGKILL')
     })
     const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, TMPDIR: tmp }
-    const run = await runProgram('bash', ['-e', '-c', await readmeBlock('Try it in a simulated qube:')], { cwd: CHECKOUT, env, timeoutMs: 25_000 })
+    const run = await runProgram('bash', ['-e', '-c', await readmeBlock('Try it in a simulated qube:')], {
+      cwd: CHECKOUT,
+      env,
+      timeoutMs: 25_000,
+    })
     expect(run.code, run.stderr).toBe(0)
     expect(run.stdout).toMatch(/"ok":true,"result":\{[^\n]*"whonix":"gateway"/)
     expect(run.stderr).toMatch(/<6>stopped/)

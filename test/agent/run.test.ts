@@ -4,11 +4,19 @@ import { describe, expect, it } from 'vitest'
 import { runCommand, shellEnvironment, spawnCommand, type Command } from '../../agent/run'
 import { tempRoot } from '../helpers/sandbox'
 
-const command = (argv: Command['argv'], extra: Partial<Command> = {}): Command => ({ argv, timeoutMs: 10_000, maxOutputBytes: 1 << 16, ...extra })
+const command = (argv: Command['argv'], extra: Partial<Command> = {}): Command => ({
+  argv,
+  timeoutMs: 10_000,
+  maxOutputBytes: 1 << 16,
+  ...extra,
+})
 
 describe('shellEnvironment', () => {
   it('makes bash a nested shell and drops the files bash would source', () => {
-    expect(shellEnvironment({ PATH: '/bin', BASH_ENV: '/x', ENV: '/y', GONE: undefined })).toEqual({ PATH: '/bin', SHLVL: '1' })
+    expect(shellEnvironment({ PATH: '/bin', BASH_ENV: '/x', ENV: '/y', GONE: undefined })).toEqual({
+      PATH: '/bin',
+      SHLVL: '1',
+    })
     expect(shellEnvironment({ SHLVL: '3' }).SHLVL).toBe('3')
     expect(shellEnvironment({ SHLVL: '0' }).SHLVL).toBe('1')
     expect(shellEnvironment({ SHLVL: 'x' }).SHLVL).toBe('1')
@@ -24,7 +32,9 @@ describe.each([
     const home = await tempRoot()
     await writeFile(join(home, '.bashrc'), 'echo FROM-BASHRC\n')
     await writeFile(join(home, 'env.sh'), 'echo FROM-BASH_ENV\n')
-    const result = await run(command(['echo', 'only this'], { env: { HOME: home, PATH: '/usr/bin:/bin', BASH_ENV: join(home, 'env.sh') } }))
+    const result = await run(
+      command(['echo', 'only this'], { env: { HOME: home, PATH: '/usr/bin:/bin', BASH_ENV: join(home, 'env.sh') } }),
+    )
     expect(result).toMatchObject({ exitCode: 0, stdout: 'only this\n', timedOut: false, overflowed: false })
   })
 

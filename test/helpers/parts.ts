@@ -30,7 +30,9 @@ export interface Part {
 export function requirePart(program: string, installHint = program): Part {
   const path = findProgram(program)
   if (path === null && process.env.CI === 'true')
-    throw new Error(`${program} is required in CI (install the Debian package ${installHint}; .ci/system-packages lists it)`)
+    throw new Error(
+      `${program} is required in CI (install the Debian package ${installHint}; .ci/system-packages lists it)`,
+    )
   if (path === null) console.warn(`skipping: ${program} is not installed (Debian package ${installHint})`)
   return { path, missing: path === null, reason: `${program} not installed` }
 }

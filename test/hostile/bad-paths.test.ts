@@ -23,8 +23,12 @@ function oneLine(run: AgentRun, code: number, pattern: RegExp): void {
 /** Every regular file and link under `root`, with its content or target. */
 async function tree(root: string): Promise<Record<string, string>> {
   const entries: Record<string, string> = {}
-  for (const name of (await readdir(root, { recursive: true, withFileTypes: true })).filter((entry) => !entry.isDirectory()))
-    entries[join(name.parentPath ?? name.path, name.name).slice(root.length)] = name.isSymbolicLink() ? 'link' : await readFile(join(name.parentPath ?? name.path, name.name), 'latin1')
+  for (const name of (await readdir(root, { recursive: true, withFileTypes: true })).filter(
+    (entry) => !entry.isDirectory(),
+  ))
+    entries[join(name.parentPath ?? name.path, name.name).slice(root.length)] = name.isSymbolicLink()
+      ? 'link'
+      : await readFile(join(name.parentPath ?? name.path, name.name), 'latin1')
   return entries
 }
 
@@ -48,38 +52,65 @@ describe('files write to a bad place', () => {
 
 describe('--config naming something else than a regular file', () => {
   it('/dev/zero: exit 1, one line, nothing read', async () => {
-    oneLine(await runAgent(['--config', '/dev/zero', 'role'], { timeoutMs: BOUND_MS }), 1, /cannot read manifest \/dev\/zero: not a regular file/)
+    oneLine(
+      await runAgent(['--config', '/dev/zero', 'role'], { timeoutMs: BOUND_MS }),
+      1,
+      /cannot read manifest \/dev\/zero: not a regular file/,
+    )
   })
 
   it('a FIFO nobody writes to: exit 1, one line, no wait', async () => {
     const dir = await tempRoot('qwa-hostile-config-')
     execFileSync('mkfifo', [join(dir, 'qubes.yaml')])
-    oneLine(await runAgent(['--config', join(dir, 'qubes.yaml'), 'role'], { timeoutMs: BOUND_MS }), 1, /not a regular file/)
+    oneLine(
+      await runAgent(['--config', join(dir, 'qubes.yaml'), 'role'], { timeoutMs: BOUND_MS }),
+      1,
+      /not a regular file/,
+    )
   })
 
   it('a file over the bound: exit 1, one line', async () => {
     const dir = await tempRoot('qwa-hostile-config-')
     await writeFile(join(dir, 'qubes.yaml'), '#'.repeat(2 * 1024 * 1024))
-    oneLine(await runAgent(['--config', join(dir, 'qubes.yaml'), 'role'], { timeoutMs: BOUND_MS }), 1, /larger than \d+ bytes/)
+    oneLine(
+      await runAgent(['--config', join(dir, 'qubes.yaml'), 'role'], { timeoutMs: BOUND_MS }),
+      1,
+      /larger than \d+ bytes/,
+    )
   })
 })
 
 describe('simulate --root', () => {
-  it.each(['/.', '//', '/tmp/..', '/usr/..'])('%s is the system root: refused, exit 2, nothing written', async (root) => {
-    oneLine(await runAgent(['simulate', '--root', root, '--as', 'gateway'], { timeoutMs: BOUND_MS }), 2, /is the system's own root/)
-  })
+  it.each(['/.', '//', '/tmp/..', '/usr/..'])(
+    '%s is the system root: refused, exit 2, nothing written',
+    async (root) => {
+      oneLine(
+        await runAgent(['simulate', '--root', root, '--as', 'gateway'], { timeoutMs: BOUND_MS }),
+        2,
+        /is the system's own root/,
+      )
+    },
+  )
 
   it('a link to / is refused too', async () => {
     const dir = await tempRoot('qwa-hostile-simulate-')
     await symlink('/', join(dir, 'slash'))
-    oneLine(await runAgent(['simulate', '--root', join(dir, 'slash'), '--as', 'gateway']), 2, /is the system's own root/)
+    oneLine(
+      await runAgent(['simulate', '--root', join(dir, 'slash'), '--as', 'gateway']),
+      2,
+      /is the system's own root/,
+    )
   })
 
   it('a non-empty directory no simulation built: refused, exit 2, left as it was', async () => {
     const dir = await tempRoot('qwa-hostile-simulate-')
     await mkdir(join(dir, 'etc'))
     await writeFile(join(dir, 'etc/hostname'), 'mine\n')
-    oneLine(await runAgent(['simulate', '--root', dir, '--as', 'gateway']), 2, /non-empty directory that no simulation built/)
+    oneLine(
+      await runAgent(['simulate', '--root', dir, '--as', 'gateway']),
+      2,
+      /non-empty directory that no simulation built/,
+    )
     expect(await tree(dir)).toEqual({ '/etc/hostname': 'mine\n' })
   })
 

@@ -47,18 +47,25 @@ Promise.all([...Array.from({ length: 8 }, hold), ...Array.from({ length: 24 }, (
 
 function stormAs(uid: number, path: string): Promise<{ made: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', STORM, path, String(STORM_MS)], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['-e', STORM, path, String(STORM_MS)], {
+      uid,
+      gid: uid,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { made: number }) : reject(new Error(`the storm exited ${code}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as { made: number }) : reject(new Error(`the storm exited ${code}`)),
+    )
   })
 }
 
 const statusOf = async (root: string, asUser?: number) => {
   const run = await runAgent(['--root', root, 'status', '--json'], asUser === undefined ? {} : { asUser })
   expect(run.stderr).toBe('')
-  return (JSON.parse(run.stdout) as { daemon: { running: boolean; busy?: boolean; pid?: number; reason?: string } }).daemon
+  return (JSON.parse(run.stdout) as { daemon: { running: boolean; busy?: boolean; pid?: number; reason?: string } })
+    .daemon
 }
 
 /** A simulated workstation's daemon, run as it is (not verbose), under a root the attacker's uid can enter. */
@@ -83,8 +90,14 @@ describe.skipIf(!isRoot)('a control-socket storm from an unprivileged user', () 
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const [asRoot, asNobody] = await Promise.all([statusOf(root), statusOf(root, NOBODY)])
     const { made } = await storm
-    const lines = daemon.log().split('\n').slice(linesBefore - 1).filter((line) => line !== '')
-    console.log(`control-socket storm: ${made} connections in ${STORM_MS} ms as uid ${NOBODY}; ${lines.length} log lines:\n${lines.join('\n')}`)
+    const lines = daemon
+      .log()
+      .split('\n')
+      .slice(linesBefore - 1)
+      .filter((line) => line !== '')
+    console.log(
+      `control-socket storm: ${made} connections in ${STORM_MS} ms as uid ${NOBODY}; ${lines.length} log lines:\n${lines.join('\n')}`,
+    )
 
     // Root is answered in full on its own socket, whatever the storm holds.
     expect(asRoot).toMatchObject({ running: true, pid: daemon.child.pid })

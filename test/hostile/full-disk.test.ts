@@ -38,7 +38,8 @@ async function fill(dir: string): Promise<string> {
   return filler
 }
 
-const temporaries = async (dir: string) => (await readdir(dir, { recursive: true })).filter((name) => /\.qwa-\d+-[0-9a-f]{12}\.tmp$/.test(name))
+const temporaries = async (dir: string) =>
+  (await readdir(dir, { recursive: true })).filter((name) => /\.qwa-\d+-[0-9a-f]{12}\.tmp$/.test(name))
 
 describe.skipIf(!isRoot)('a full file system', () => {
   it('a write that does not fit: ATOMIC_WRITE_FAILED (ENOSPC), old content whole, no temporary file', async () => {
@@ -47,7 +48,10 @@ describe.skipIf(!isRoot)('a full file system', () => {
       const file = join(dir, 'torrc')
       await writeFile(file, 'old\n')
       await fill(dir)
-      await expect(writeFileAtomic(file, 'x'.repeat(64 * 1024))).rejects.toMatchObject({ code: 'ATOMIC_WRITE_FAILED', message: expect.stringMatching(/^cannot write .*torrc: .*ENOSPC[^\n]*$/) })
+      await expect(writeFileAtomic(file, 'x'.repeat(64 * 1024))).rejects.toMatchObject({
+        code: 'ATOMIC_WRITE_FAILED',
+        message: expect.stringMatching(/^cannot write .*torrc: .*ENOSPC[^\n]*$/),
+      })
       expect(await readFile(file, 'utf8')).toBe('old\n')
       expect(await temporaries(dir)).toEqual([])
     })

@@ -10,13 +10,15 @@ import { tempRoot } from '../helpers/sandbox'
 export const ATTACKER = 64123
 
 export const isRoot = process.getuid?.() === 0
-if (!isRoot && process.env.CI === 'true') throw new Error('the hostile tests run as root in CI (they switch to an unprivileged uid to attack)')
+if (!isRoot && process.env.CI === 'true')
+  throw new Error('the hostile tests run as root in CI (they switch to an unprivileged uid to attack)')
 if (!isRoot) console.warn('skipping: the hostile tests need root')
 
 // Debian's python3 (an attacker cannot use a copy in root's home): the package's path.
 const PYTHON = '/usr/bin/python3'
 export const python = { missing: !existsSync(PYTHON) }
-if (python.missing && process.env.CI === 'true') throw new Error(`${PYTHON} is required in CI (Debian package python3; .ci/system-packages lists it)`)
+if (python.missing && process.env.CI === 'true')
+  throw new Error(`${PYTHON} is required in CI (Debian package python3; .ci/system-packages lists it)`)
 if (python.missing) console.warn(`skipping: ${PYTHON} is not installed`)
 const EXCHANGER = readFileSync(new URL('./exchange.py', import.meta.url), 'utf8')
 
@@ -51,7 +53,13 @@ export interface Exchanger {
 
 /** Starts the attacker swapping `first` and `second` in `cwd` (a directory of its own) with renameat2(RENAME_EXCHANGE). */
 export async function startExchanger(cwd: string, first: string, second: string): Promise<Exchanger> {
-  const child = spawn(PYTHON, ['-c', EXCHANGER, first, second], { cwd, uid: ATTACKER, gid: ATTACKER, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } })
+  const child = spawn(PYTHON, ['-c', EXCHANGER, first, second], {
+    cwd,
+    uid: ATTACKER,
+    gid: ATTACKER,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: '/usr/bin:/bin' },
+  })
   let out = ''
   let err = ''
   child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text))

@@ -6,9 +6,13 @@ import { shippedManifest } from '../../agent/features'
 
 describe('oneshot units', () => {
   it('every generated Type=oneshot unit has a TimeoutStartSec', () => {
-    const oneshots = generatedFiles(shippedManifest()).filter((file) => file.kind === 'file' && /^Type=oneshot$/m.test(file.content))
+    const oneshots = generatedFiles(shippedManifest()).filter(
+      (file) => file.kind === 'file' && /^Type=oneshot$/m.test(file.content),
+    )
     expect(oneshots.length).toBeGreaterThanOrEqual(4)
-    const without = oneshots.filter((file) => file.kind === 'file' && !/^TimeoutStartSec=[1-9]\d*$/m.test(file.content)).map((file) => file.path)
+    const without = oneshots
+      .filter((file) => file.kind === 'file' && !/^TimeoutStartSec=[1-9]\d*$/m.test(file.content))
+      .map((file) => file.path)
     expect(without).toEqual([])
   })
 })

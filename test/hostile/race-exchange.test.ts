@@ -20,7 +20,11 @@ const AGENT_RUNS = 10
 /** Whether root-only's files are as they were (only xchat.conf, holding the root secret). */
 async function rootOnlyUntouched(rootOnly: string): Promise<boolean> {
   const names = await readdir(rootOnly)
-  return names.length === 1 && names[0] === 'xchat.conf' && (await readFile(join(rootOnly, 'xchat.conf'), 'utf8')) === ROOT_SECRET
+  return (
+    names.length === 1 &&
+    names[0] === 'xchat.conf' &&
+    (await readFile(join(rootOnly, 'xchat.conf'), 'utf8')) === ROOT_SECRET
+  )
 }
 
 /** The way of writing before the pinned directories: check by path, then create and rename by path. */
@@ -33,78 +37,91 @@ async function writeByPath(path: string, content: string, run: number): Promise<
 }
 
 async function restore(rootOnly: string): Promise<void> {
-  for (const name of await readdir(rootOnly)) if (name !== 'xchat.conf') await rename(join(rootOnly, name), join(dirname(rootOnly), `won-${name}`))
+  for (const name of await readdir(rootOnly))
+    if (name !== 'xchat.conf') await rename(join(rootOnly, name), join(dirname(rootOnly), `won-${name}`))
   await writeFile(join(rootOnly, 'xchat.conf'), ROOT_SECRET, { mode: 0o600 })
 }
 
-describe.skipIf(!isRoot || python.missing)("root and a user's directory swapped with a link (renameat2 RENAME_EXCHANGE)", () => {
-  it(`writes and reads: ${RUNS} runs each, the attacker never wins`, async () => {
-    const root = await hostileRoot('qwa-hostile-exchange-')
-    const { home, file, rootOnly } = await swappableHome(root)
-    const attacker = await startExchanger(home, '.xchat2', 'decoy')
-    const outcomes = new Map<string, number>()
-    const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
-    let writeWins = 0
-    let readWins = 0
-    for (let run = 0; run < RUNS; run++) {
-      const content = `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`
-      await writeFileAtomic(file, content, { root }).then(
-        () => count('write ok'),
-        (error: { code?: string; message?: string }) => count(`write ${error.code ?? error.message}`),
-      )
-      if (!(await rootOnlyUntouched(rootOnly))) {
-        writeWins++
-        await restore(rootOnly)
+describe.skipIf(!isRoot || python.missing)(
+  "root and a user's directory swapped with a link (renameat2 RENAME_EXCHANGE)",
+  () => {
+    it(`writes and reads: ${RUNS} runs each, the attacker never wins`, async () => {
+      const root = await hostileRoot('qwa-hostile-exchange-')
+      const { home, file, rootOnly } = await swappableHome(root)
+      const attacker = await startExchanger(home, '.xchat2', 'decoy')
+      const outcomes = new Map<string, number>()
+      const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
+      let writeWins = 0
+      let readWins = 0
+      for (let run = 0; run < RUNS; run++) {
+        const content = `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`
+        await writeFileAtomic(file, content, { root }).then(
+          () => count('write ok'),
+          (error: { code?: string; message?: string }) => count(`write ${error.code ?? error.message}`),
+        )
+        if (!(await rootOnlyUntouched(rootOnly))) {
+          writeWins++
+          await restore(rootOnly)
+        }
+        await readFileThrough(file, { root, maxBytes: 4096 }).then(
+          (read) => {
+            count('read ok')
+            if (read?.content.toString() === ROOT_SECRET) readWins++
+          },
+          (error: { code?: string; message?: string }) => count(`read ${error.code ?? error.message}`),
+        )
       }
-      await readFileThrough(file, { root, maxBytes: 4096 }).then(
-        (read) => {
-          count('read ok')
-          if (read?.content.toString() === ROOT_SECRET) readWins++
-        },
-        (error: { code?: string; message?: string }) => count(`read ${error.code ?? error.message}`),
+      const swaps = await attacker.stop()
+      console.log(
+        `exchange race: ${RUNS} writes and reads, ${swaps} swaps by uid ${ATTACKER}; won: ${writeWins} writes, ${readWins} reads; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
       )
-    }
-    const swaps = await attacker.stop()
-    console.log(`exchange race: ${RUNS} writes and reads, ${swaps} swaps by uid ${ATTACKER}; won: ${writeWins} writes, ${readWins} reads; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`)
-    expect({ writeWins, readWins }).toEqual({ writeWins: 0, readWins: 0 })
-    // Every refusal is one of the walk's own one-line errors.
-    expect([...outcomes.keys()].filter((key) => !/^(write|read) (ok|UNSAFE_LINK|PATH_CHANGED|NOT_A_FILE|NOT_A_DIRECTORY)$/.test(key))).toEqual([])
-    // The race was on: the attacker swapped all along, and root found both states.
-    expect(swaps).toBeGreaterThan(RUNS)
-    expect(outcomes.get('write ok') ?? 0).toBeGreaterThan(0)
-    expect(RUNS - (outcomes.get('write ok') ?? 0)).toBeGreaterThan(0)
-  }, 60_000)
+      expect({ writeWins, readWins }).toEqual({ writeWins: 0, readWins: 0 })
+      // Every refusal is one of the walk's own one-line errors.
+      expect(
+        [...outcomes.keys()].filter(
+          (key) => !/^(write|read) (ok|UNSAFE_LINK|PATH_CHANGED|NOT_A_FILE|NOT_A_DIRECTORY)$/.test(key),
+        ),
+      ).toEqual([])
+      // The race was on: the attacker swapped all along, and root found both states.
+      expect(swaps).toBeGreaterThan(RUNS)
+      expect(outcomes.get('write ok') ?? 0).toBeGreaterThan(0)
+      expect(RUNS - (outcomes.get('write ok') ?? 0)).toBeGreaterThan(0)
+    }, 60_000)
 
-  it(`the same race won by a writer that checks by path first (${RUNS} runs): the test can see a win`, async () => {
-    const root = await hostileRoot('qwa-hostile-exchange-control-')
-    const { home, file, rootOnly } = await swappableHome(root)
-    const attacker = await startExchanger(home, '.xchat2', 'decoy')
-    let wins = 0
-    for (let run = 0; run < RUNS; run++) {
-      await writeByPath(file, `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`, run).catch(() => undefined)
-      if (!(await rootOnlyUntouched(rootOnly))) {
-        wins++
-        await restore(rootOnly)
+    it(`the same race won by a writer that checks by path first (${RUNS} runs): the test can see a win`, async () => {
+      const root = await hostileRoot('qwa-hostile-exchange-control-')
+      const { home, file, rootOnly } = await swappableHome(root)
+      const attacker = await startExchanger(home, '.xchat2', 'decoy')
+      let wins = 0
+      for (let run = 0; run < RUNS; run++) {
+        await writeByPath(file, `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`, run).catch(() => undefined)
+        if (!(await rootOnlyUntouched(rootOnly))) {
+          wins++
+          await restore(rootOnly)
+        }
       }
-    }
-    const swaps = await attacker.stop()
-    console.log(`exchange race against a writer checking by path: ${RUNS} runs, ${swaps} swaps, won ${wins}`)
-    expect(wins).toBeGreaterThan(0)
-  }, 60_000)
+      const swaps = await attacker.stop()
+      console.log(`exchange race against a writer checking by path: ${RUNS} runs, ${swaps} swaps, won ${wins}`)
+      expect(wins).toBeGreaterThan(0)
+    }, 60_000)
 
-  it(`the real replace-ips, ${AGENT_RUNS} runs under the attack: the user's file or a clean failure, never root's`, async () => {
-    const root = await hostileRoot('qwa-hostile-exchange-agent-')
-    await buildSimulatedQube(root, PROFILES.workstation, shippedManifest())
-    const { home, rootOnly } = await swappableHome(root)
-    const attacker = await startExchanger(home, '.xchat2', 'decoy')
-    const codes: (number | null)[] = []
-    for (let run = 0; run < AGENT_RUNS; run++) {
-      const result = await runAgent(['--root', root, 'replace-ips', '--json'])
-      codes.push(result.code)
-      expect(await rootOnlyUntouched(rootOnly)).toBe(true)
-    }
-    await attacker.stop()
-    // 0 when it wrote the user's own file, 1 when it refused (a one-line problem, never a crash).
-    expect(codes.every((code) => code === 0 || code === 1), codes.join(',')).toBe(true)
-  }, 60_000)
-})
+    it(`the real replace-ips, ${AGENT_RUNS} runs under the attack: the user's file or a clean failure, never root's`, async () => {
+      const root = await hostileRoot('qwa-hostile-exchange-agent-')
+      await buildSimulatedQube(root, PROFILES.workstation, shippedManifest())
+      const { home, rootOnly } = await swappableHome(root)
+      const attacker = await startExchanger(home, '.xchat2', 'decoy')
+      const codes: (number | null)[] = []
+      for (let run = 0; run < AGENT_RUNS; run++) {
+        const result = await runAgent(['--root', root, 'replace-ips', '--json'])
+        codes.push(result.code)
+        expect(await rootOnlyUntouched(rootOnly)).toBe(true)
+      }
+      await attacker.stop()
+      // 0 when it wrote the user's own file, 1 when it refused (a one-line problem, never a crash).
+      expect(
+        codes.every((code) => code === 0 || code === 1),
+        codes.join(','),
+      ).toBe(true)
+    }, 60_000)
+  },
+)

@@ -30,7 +30,10 @@ async function fifoHome(root: string): Promise<{ directory: string; file: string
 
 function withinBound<T>(operation: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} waited ${HANG_MS} ms: blocked on the FIFO`)), HANG_MS)))
+  const hang = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(() => reject(new Error(`${what} waited ${HANG_MS} ms: blocked on the FIFO`)), HANG_MS)),
+  )
   return Promise.race([operation, hang]).finally(() => clearTimeout(timer))
 }
 
@@ -53,7 +56,9 @@ describe.skipIf(!isRoot || python.missing)('a FIFO where root expects a regular 
       )
     }
     const swaps = await attacker.stop()
-    console.log(`FIFO race: ${RUNS} reads and writes, ${swaps} swaps by uid ${ATTACKER}; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`)
+    console.log(
+      `FIFO race: ${RUNS} reads and writes, ${swaps} swaps by uid ${ATTACKER}; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    )
     expect([...outcomes.keys()].filter((key) => !/^(read|write) (ok|NOT_A_FILE|PATH_CHANGED)$/.test(key))).toEqual([])
     expect(swaps).toBeGreaterThan(RUNS)
     // Root met the FIFO (refused it) and the file (used it).
@@ -72,6 +77,8 @@ describe.skipIf(!isRoot || python.missing)('a FIFO where root expects a regular 
     expect(run.stdout).toMatch(/problem: \/home\/user\/\.xchat2\/xchat\.conf: .*is not a regular file/)
     expect((await lstat(join(directory, 'xchat.conf'))).isFIFO()).toBe(true)
     // The file after it in the list got the address Qubes assigned.
-    expect(await readFile(join(root, 'usr/share/anon-apps-config/kioslaverc'), 'utf8')).toContain(PROFILES.workstation.qubesdb['/qubes-gateway'])
+    expect(await readFile(join(root, 'usr/share/anon-apps-config/kioslaverc'), 'utf8')).toContain(
+      PROFILES.workstation.qubesdb['/qubes-gateway'],
+    )
   }, 30_000)
 })

@@ -59,7 +59,12 @@ describe('durations are measured on the monotonic clock', () => {
     ['back', -HOUR],
   ])('the wait for Tor lasts its bound, no less and no more, while the wall clock jumps %s', async (_way, step) => {
     const standIn = await startStandInTor(5)
-    const monitor = new TorReadinessMonitor({ address: { kind: 'tcp', host: '127.0.0.1', port: standIn.port }, cookieFile: null, timeoutMs: 5000, maxReplyBytes: 65536 })
+    const monitor = new TorReadinessMonitor({
+      address: { kind: 'tcp', host: '127.0.0.1', port: standIn.port },
+      cookieFile: null,
+      timeoutMs: 5000,
+      maxReplyBytes: 65536,
+    })
     wallClockJumping(step)
     const started = performance.now()
     const readiness = await monitor.waitReady(800)
@@ -78,8 +83,15 @@ describe('durations are measured on the monotonic clock', () => {
     const context = await createContext({ root: qube.root, manifest: qube.manifest, env: { PATH: '' } })
     const role = await currentRole(context)
     // The real check, in its own process: its report's wall-clock end is the real one.
-    const starter = async () => void spawn(process.execPath, [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'], { stdio: 'ignore' })
-    const handler = recheckService(starter)(context, { role, daemonStatus: () => ({ running: false, reason: 'test' }), log: silentLog })
+    const starter = async () =>
+      void spawn(process.execPath, [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'], {
+        stdio: 'ignore',
+      })
+    const handler = recheckService(starter)(context, {
+      role,
+      daemonStatus: () => ({ running: false, reason: 'test' }),
+      log: silentLog,
+    })
     const { path } = await serveOnSocket('whonix.UpdatesProxyCheck', handler, { totalTimeoutMs: 20_000 })
     // The daemon's wall clock was set an hour ahead of the check's (sdwdate ran in between).
     vi.spyOn(Date, 'now').mockImplementation(() => realNow() + HOUR)
@@ -97,7 +109,8 @@ describe('durations are measured on the monotonic clock', () => {
       for (const name of readdirSync(dir)) {
         const path = join(dir, name)
         if (statSync(path).isDirectory()) walk(path)
-        else if (name.endsWith('.ts') && /\bDate\.now\(/.test(readFileSync(path, 'utf8'))) offenders.push(path.slice(root.length))
+        else if (name.endsWith('.ts') && /\bDate\.now\(/.test(readFileSync(path, 'utf8')))
+          offenders.push(path.slice(root.length))
       }
     }
     for (const dir of ['agent', 'rpc']) walk(join(root, dir))

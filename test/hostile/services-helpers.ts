@@ -17,7 +17,9 @@ import { callThroughAgent, type StandInCall } from '../stand-ins/qrexec-agent'
 
 /** qubes.UpdatesProxy's limits in the shipped manifest, some changed for a test. */
 async function tableWith(limits: Readonly<Record<string, number>>): Promise<unknown> {
-  const table = (parse(await readFile(SHIPPED_MANIFEST, 'utf8')) as { services: { table: Record<string, { limits?: object }> } }).services.table
+  const table = (
+    parse(await readFile(SHIPPED_MANIFEST, 'utf8')) as { services: { table: Record<string, { limits?: object }> } }
+  ).services.table
   const entry = table['qubes.UpdatesProxy'] as { limits?: object }
   entry.limits = { ...entry.limits, ...limits }
   return table
@@ -25,10 +27,16 @@ async function tableWith(limits: Readonly<Record<string, number>>): Promise<unkn
 
 export async function hostileGateway(changes: Record<string, unknown>, limits: Readonly<Record<string, number>> = {}) {
   const qube = await simulatedQube('gateway', { ...changes, 'services.table': await tableWith(limits) })
-  await writeGeneratedFiles(qube.root, generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')))
+  await writeGeneratedFiles(
+    qube.root,
+    generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+  )
   const daemon = startDaemon(qube.root, ['--config', qube.config])
   await daemon.waitForLog(READY)
-  const agent = { serviceDirs: [join(qube.root, 'run/qubes-rpc')], rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')] }
+  const agent = {
+    serviceDirs: [join(qube.root, 'run/qubes-rpc')],
+    rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')],
+  }
   return {
     ...qube,
     daemon,

@@ -40,7 +40,12 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     const standIn = await startStandInTor(5)
     const proxyPort = await freePort()
     const gw = await hostileGateway(
-      { 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': `127.0.0.1:${standIn.port}`, 'updatesProxy.gateway.torReadyTimeoutMs': 60_000, 'updatesProxy.gateway.requestHeadTimeoutMs': HEAD_DEADLINE_MS },
+      {
+        'updatesProxy.gateway.proxy.port': proxyPort,
+        'tor.control': `127.0.0.1:${standIn.port}`,
+        'updatesProxy.gateway.torReadyTimeoutMs': 60_000,
+        'updatesProxy.gateway.requestHeadTimeoutMs': HEAD_DEADLINE_MS,
+      },
       { inputStallTimeoutMs: STALL_MS },
     )
     await startTinyproxy(tinyproxy.path as string, gw.root, gw.manifest, { port: proxyPort })
@@ -48,7 +53,9 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     onTestFinished(() => void (stop.done = true))
 
     // hostile-camp: 16 CONNECTs that wait for Tor as long as it lets them (its whole share).
-    const campers = await Promise.all(Array.from({ length: 16 }, () => hostileCall(gw.socket, `${descriptor('hostile-camp')}${CONNECT}`)))
+    const campers = await Promise.all(
+      Array.from({ length: 16 }, () => hostileCall(gw.socket, `${descriptor('hostile-camp')}${CONNECT}`)),
+    )
     // hostile-hold: 40 loops sending only the descriptor, reconnecting at once when cut or refused.
     const held: { waited: number; answer: string }[] = []
     const refusedHold: string[] = []
@@ -64,7 +71,10 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     const upload = Buffer.alloc(1024 * 1024, 0x41)
     let abandoned = 0
     const leaving = loops(16, stop, async () => {
-      const call = await hostileCall(gw.socket, Buffer.concat([Buffer.from(`${descriptor('hostile-leave')}${CONNECT}`), upload]))
+      const call = await hostileCall(
+        gw.socket,
+        Buffer.concat([Buffer.from(`${descriptor('hostile-leave')}${CONNECT}`), upload]),
+      )
       await sleep(100)
       call.socket.destroy()
       abandoned++
@@ -79,14 +89,25 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
     const attackStarted = performance.now()
     while (latencies.length < 40 || performance.now() - attackStarted < 4000) {
       const started = performance.now()
-      const result = await gw.templateCall('whonix-workstation-17', `GET / HTTP/1.1\r\nHost: 127.0.0.1:${proxyPort}\r\n\r\n`)
+      const result = await gw.templateCall(
+        'whonix-workstation-17',
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1:${proxyPort}\r\n\r\n`,
+      )
       latencies.push(performance.now() - started)
       templateAnswers.push(result.stdout.toString('utf8'))
     }
     stop.done = true
     await Promise.all([holding, leaving])
     const logLines = gw.daemon.log().split('\n').length - logLinesBefore
-    const figures = { p50Ms: Math.round(percentile(latencies, 50)), p99Ms: Math.round(percentile(latencies, 99)), calls: latencies.length, heldCut: held.length, holdRefused: refusedHold.length, abandoned, daemonLogLines: logLines }
+    const figures = {
+      p50Ms: Math.round(percentile(latencies, 50)),
+      p99Ms: Math.round(percentile(latencies, 99)),
+      calls: latencies.length,
+      heldCut: held.length,
+      holdRefused: refusedHold.length,
+      abandoned,
+      daemonLogLines: logLines,
+    }
     console.log(`template latency under attack: ${JSON.stringify(figures)}`)
 
     // The template: every call answered by tinyproxy itself, none refused as busy.
@@ -104,11 +125,24 @@ describe.skipIf(tinyproxy.missing)('hostile qubes against qubes.UpdatesProxy whi
       expect(call.waited).toBeLessThan(HEAD_DEADLINE_MS + 10_000)
     }
     // Hundreds of refusals and cuts, a few lines: one per kind per 10 s (debug lines aside: the daemon runs --verbose here).
-    expect(gw.daemon.log().split('\n').slice(logLinesBefore - 1).filter((line) => !line.startsWith('<7>') && line !== '').length).toBeLessThanOrEqual(12)
+    expect(
+      gw.daemon
+        .log()
+        .split('\n')
+        .slice(logLinesBefore - 1)
+        .filter((line) => !line.startsWith('<7>') && line !== '').length,
+    ).toBeLessThanOrEqual(12)
     // hostile-camp still waits for Tor: its calls are whole, only its own share is taken.
     for (const call of campers) expect(call.closedAt()).toBeNull()
     // hostile-leave's slots are free again: its callers have gone (their 1 MiB never read) and it may call 16 times anew.
-    await eventually(async () => ((await Promise.all(Array.from({ length: 16 }, () => admitted(gw.socket, 'hostile-leave')))).every(Boolean) ? true : undefined), STALL_MS + 15_000, "hostile-leave's slots to be free")
+    await eventually(
+      async () =>
+        (await Promise.all(Array.from({ length: 16 }, () => admitted(gw.socket, 'hostile-leave')))).every(Boolean)
+          ? true
+          : undefined,
+      STALL_MS + 15_000,
+      "hostile-leave's slots to be free",
+    )
   }, 60_000)
 })
 
@@ -134,31 +168,49 @@ describe("a caller's close frees its slot whatever the backpressure", () => {
   it.each([
     ['8 MiB (reading stopped at its bound, the EOF behind it)', 8 * 1024 * 1024],
     ['10 KiB (the EOF seen, the proxy silent after it)', 10 * 1024],
-  ])('with the proxy not reading: 16 callers that send %s and leave are freed, and their qube calls 16 times anew', async (_what, size) => {
-    const standIn = await startStandInTor(100)
-    const proxy = await deafProxy()
-    const gw = await hostileGateway({ 'updatesProxy.gateway.proxy.port': proxy.port, 'tor.control': `127.0.0.1:${standIn.port}` }, { inputStallTimeoutMs: STALL_MS })
-    const request = Buffer.concat([Buffer.from(`${descriptor('hostile-leave')}POST http://deb.debian.org/upload HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n`), Buffer.alloc(size, 0x42)])
-    const first: HostileCall[] = await Promise.all(Array.from({ length: 16 }, () => hostileCall(gw.socket, request)))
-    await eventually(() => (proxy.accepted() >= 16 ? true : undefined), 10_000, 'the calls to reach the proxy')
-    // The share is full: a 17th call of the same qube is refused.
-    expect(await (await hostileCall(gw.socket, request)).answer).toMatch(/busy for hostile-leave/)
-    const left = performance.now()
-    for (const call of first) call.socket.destroy()
-    const second = await eventually(
-      async () => {
-        const calls = await Promise.all(Array.from({ length: 16 }, () => hostileCall(gw.socket, `${descriptor('hostile-leave')}GET http://deb.debian.org/ HTTP/1.1\r\n\r\n`)))
-        await sleep(300)
-        if (calls.every((call) => call.closedAt() === null)) return calls
-        for (const call of calls) call.socket.destroy()
-        return undefined
-      },
-      STALL_MS + 15_000,
-      'the 16 slots to be free again',
-    )
-    const freedMs = Math.round(performance.now() - left)
-    console.log(`slots of callers that left (${size} bytes unread) free again after ${freedMs} ms (bound: ${STALL_MS} ms without progress)`)
-    expect(second).toHaveLength(16)
-    await eventually(() => (proxy.accepted() >= 32 ? true : undefined), 10_000, 'the new calls to reach the proxy')
-  }, 60_000)
+  ])(
+    'with the proxy not reading: 16 callers that send %s and leave are freed, and their qube calls 16 times anew',
+    async (_what, size) => {
+      const standIn = await startStandInTor(100)
+      const proxy = await deafProxy()
+      const gw = await hostileGateway(
+        { 'updatesProxy.gateway.proxy.port': proxy.port, 'tor.control': `127.0.0.1:${standIn.port}` },
+        { inputStallTimeoutMs: STALL_MS },
+      )
+      const request = Buffer.concat([
+        Buffer.from(
+          `${descriptor('hostile-leave')}POST http://deb.debian.org/upload HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n`,
+        ),
+        Buffer.alloc(size, 0x42),
+      ])
+      const first: HostileCall[] = await Promise.all(Array.from({ length: 16 }, () => hostileCall(gw.socket, request)))
+      await eventually(() => (proxy.accepted() >= 16 ? true : undefined), 10_000, 'the calls to reach the proxy')
+      // The share is full: a 17th call of the same qube is refused.
+      expect(await (await hostileCall(gw.socket, request)).answer).toMatch(/busy for hostile-leave/)
+      const left = performance.now()
+      for (const call of first) call.socket.destroy()
+      const second = await eventually(
+        async () => {
+          const calls = await Promise.all(
+            Array.from({ length: 16 }, () =>
+              hostileCall(gw.socket, `${descriptor('hostile-leave')}GET http://deb.debian.org/ HTTP/1.1\r\n\r\n`),
+            ),
+          )
+          await sleep(300)
+          if (calls.every((call) => call.closedAt() === null)) return calls
+          for (const call of calls) call.socket.destroy()
+          return undefined
+        },
+        STALL_MS + 15_000,
+        'the 16 slots to be free again',
+      )
+      const freedMs = Math.round(performance.now() - left)
+      console.log(
+        `slots of callers that left (${size} bytes unread) free again after ${freedMs} ms (bound: ${STALL_MS} ms without progress)`,
+      )
+      expect(second).toHaveLength(16)
+      await eventually(() => (proxy.accepted() >= 32 ? true : undefined), 10_000, 'the new calls to reach the proxy')
+    },
+    60_000,
+  )
 })

@@ -17,7 +17,10 @@ describe('the code cache in the maintainer scripts, run for real', () => {
     const run = (name: 'postinst' | 'prerm', action: string, env: Record<string, string> = {}) => {
       const file = join(dir, name)
       writeFileSync(file, scripts[name], { mode: 0o755 })
-      return spawnSync('sh', [file, action], { encoding: 'utf8', env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env } })
+      return spawnSync('sh', [file, action], {
+        encoding: 'utf8',
+        env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env },
+      })
     }
     return { run, cache: `${bundle}.code-cache` }
   }

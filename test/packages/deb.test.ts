@@ -35,7 +35,13 @@ const METAPACKAGE_DEPENDS: Record<string, string[]> = {
     'qubes-core-agent-nautilus',
   ],
   'qubes-whonix-gateway-packages-recommended': ['tinyproxy', 'yum', 'yum-utils', 'qubes-core-agent-dom0-updates'],
-  'qubes-whonix-workstation-packages-recommended': ['qubes-thunderbird', 'qubes-gpg-split', 'qubes-pdf-converter', 'qubes-img-converter', 'pulseaudio-qubes'],
+  'qubes-whonix-workstation-packages-recommended': [
+    'qubes-thunderbird',
+    'qubes-gpg-split',
+    'qubes-pdf-converter',
+    'qubes-img-converter',
+    'pulseaudio-qubes',
+  ],
 }
 
 describe.skipIf(missing)('the Debian packages', () => {
@@ -68,12 +74,17 @@ describe.skipIf(missing)('the Debian packages', () => {
     // lintian leaves a temporary file behind (mldbm-elf-*): its own TMPDIR goes with `out`.
     const lintianTmp = join(out, 'lintian-tmp')
     mkdirSync(lintianTmp, { recursive: true })
-    const lintian = spawnSync('lintian', ['--fail-on', 'error,warning', '--display-level', '>=warning', ...Object.values(debs)], { encoding: 'utf8', env: { ...process.env, TMPDIR: lintianTmp } })
+    const lintian = spawnSync(
+      'lintian',
+      ['--fail-on', 'error,warning', '--display-level', '>=warning', ...Object.values(debs)],
+      { encoding: 'utf8', env: { ...process.env, TMPDIR: lintianTmp } },
+    )
     expect(lintian.stdout.split('\n').filter((line) => /^[EW]: /.test(line))).toEqual([])
     expect(lintian.status).toBe(0)
     const overrides = readFileSync(join(extracted, 'usr/share/lintian/overrides', AGENT), 'utf8').split('\n')
     overrides.forEach((line, index) => {
-      if (line.trim() !== '' && !line.startsWith('#')) expect(overrides[index - 1], `override without a comment: ${line}`).toMatch(/^# \S/)
+      if (line.trim() !== '' && !line.startsWith('#'))
+        expect(overrides[index - 1], `override without a comment: ${line}`).toMatch(/^# \S/)
     })
     // lintian took 6 s alone and 51 s on a loaded machine (two copies of the suite side by side).
   }, 180_000)
@@ -107,7 +118,8 @@ describe.skipIf(missing)('the Debian packages', () => {
     ])
     const shipped = [...entries.values()].filter((entry) => entry.type !== 'dir').map((entry) => entry.path)
     expect(shipped.sort()).toEqual([...expected].sort())
-    for (const entry of entries.values()) if (entry.type === 'dir') expect(entry.mode.toString(8), entry.path).toBe('755')
+    for (const entry of entries.values())
+      if (entry.type === 'dir') expect(entry.mode.toString(8), entry.path).toBe('755')
   })
 
   it('ships no path another package owns: postinst takes each over, prerm and postrm give it back', () => {
@@ -142,7 +154,9 @@ describe.skipIf(missing)('the Debian packages', () => {
 
   it('marks every regular file under /etc, and nothing else, as a conffile', () => {
     const conffiles = debControlFile(debs[AGENT]!, 'conffiles').split('\n').filter(Boolean).sort()
-    const underEtc = [...entries.values()].filter((entry) => entry.type === 'file' && entry.path.startsWith('/etc/')).map((entry) => entry.path)
+    const underEtc = [...entries.values()]
+      .filter((entry) => entry.type === 'file' && entry.path.startsWith('/etc/'))
+      .map((entry) => entry.path)
     expect(conffiles).toEqual(underEtc.sort())
   })
 
@@ -152,12 +166,18 @@ describe.skipIf(missing)('the Debian packages', () => {
     expect(sysusers).toBeGreaterThan(-1)
     const tmpfiles = postinst.indexOf('systemd-tmpfiles')
     if (tmpfiles >= 0) expect(sysusers).toBeLessThan(tmpfiles)
-    const units = files.filter((file) => file.kind === 'file' && posix.dirname(file.path) === manifest.systemd.unitDirectory && /\[Install\]/.test(file.content))
+    const units = files.filter(
+      (file) =>
+        file.kind === 'file' &&
+        posix.dirname(file.path) === manifest.systemd.unitDirectory &&
+        /\[Install\]/.test(file.content),
+    )
     for (const unit of units) expect(postinst).toContain(`deb-systemd-helper enable '${posix.basename(unit.path)}'`)
   })
 
   it('depends on Debian nodejs as package.json engines says, and on systemd-sysusers', () => {
-    const engines = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
+    const engines = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string } })
+      .engines.node
     const depends = relations(debField(debs[AGENT]!, 'Depends'))
     expect(depends).toContain(`nodejs (${engines.replace('>=', '>= ')})`)
     expect(depends.some((relation) => relation.startsWith('systemd |') && relation.includes('sysusers'))).toBe(true)
@@ -169,10 +189,14 @@ describe.skipIf(missing)('the Debian packages', () => {
     expect(entries.get(bundle)).toMatchObject({ type: 'file', mode: 0o755 })
     const command = join(extracted, manifest.paths.agentProgram)
     mkdirSync(join(out, 'empty-root'), { recursive: true })
-    const role = spawnSync(process.execPath, [command, 'role', '--json', '--root', join(out, 'empty-root')], { encoding: 'utf8' })
+    const role = spawnSync(process.execPath, [command, 'role', '--json', '--root', join(out, 'empty-root')], {
+      encoding: 'utf8',
+    })
     expect(role.stderr).toBe('')
     expect(JSON.parse(role.stdout)).toMatchObject({ schema: 1, qubes: false, whonix: null })
-    const listed = JSON.parse(execFileSync(process.execPath, [command, 'files', 'list', '--json'], { encoding: 'utf8' })) as { path: string }[]
+    const listed = JSON.parse(
+      execFileSync(process.execPath, [command, 'files', 'list', '--json'], { encoding: 'utf8' }),
+    ) as { path: string }[]
     expect(listed.map((file) => file.path)).toEqual(files.map((file) => file.path))
   })
 
@@ -189,7 +213,10 @@ describe.skipIf(missing)('the Debian packages', () => {
     const bundleText = readFileSync(join(extracted, bundle), 'utf8')
     expect(copyright).toMatch(/^Format: https:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\//)
     // Packages whose code is recognisable in the bundle by a string of their own.
-    for (const [name, marker] of [['yargs', 'yargs'], ['yaml', 'YAMLParseError']] as const) {
+    for (const [name, marker] of [
+      ['yargs', 'yargs'],
+      ['yaml', 'YAMLParseError'],
+    ] as const) {
       expect(bundleText).toContain(marker)
       expect(copyright).toMatch(new RegExp(`^Comment: ${name} \\d`, 'm'))
     }
@@ -214,21 +241,31 @@ describe.skipIf(missing)('the Debian packages', () => {
         expect(debField(deb, 'Section')).toBe('metapackages')
         expect(relations(debField(deb, 'Depends'))).toEqual(depends)
         expect(debField(deb, 'Description')).toMatch(/safe to remove if you know what you are doing/)
-        const shipped = debEntries(deb).filter((entry) => entry.type !== 'dir').map((entry) => entry.path)
+        const shipped = debEntries(deb)
+          .filter((entry) => entry.type !== 'dir')
+          .map((entry) => entry.path)
         expect(shipped.sort()).toEqual([`/usr/share/doc/${name}/changelog.gz`, `/usr/share/doc/${name}/copyright`])
       }
     })
 
     it("apt (dry run) finds unmet exactly the dependencies this system's archive lacks", () => {
-      const names = Object.values(METAPACKAGE_DEPENDS).flatMap((depends) => depends.flatMap((relation) => relation.split(' | ')))
+      const names = Object.values(METAPACKAGE_DEPENDS).flatMap((depends) =>
+        depends.flatMap((relation) => relation.split(' | ')),
+      )
       const policy = spawnSync('apt-cache', ['policy', ...names], { encoding: 'utf8' }).stdout
       // One block per package apt knows: `name:` then `  Candidate: VERSION` or `(none)`.
-      const candidates = new Set([...policy.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate: (?!\(none\))/gm)].map((match) => match[1]))
+      const candidates = new Set(
+        [...policy.matchAll(/^(\S+):\n(?:[ \t]+.*\n)*?[ \t]+Candidate: (?!\(none\))/gm)].map((match) => match[1]),
+      )
       const known = (name: string) => candidates.has(name)
       for (const [name, depends] of Object.entries(METAPACKAGE_DEPENDS)) {
-        const apt = spawnSync('apt-get', ['install', '--simulate', '--no-install-recommends', debs[name]!], { encoding: 'utf8' })
+        const apt = spawnSync('apt-get', ['install', '--simulate', '--no-install-recommends', debs[name]!], {
+          encoding: 'utf8',
+        })
         const unmet = [...apt.stdout.matchAll(/Depends: (\S+) but it is not installable/g)].map((match) => match[1])
-        const orAlternatives = [...apt.stdout.matchAll(/or\s+(\S+) but it is not installable/g)].map((match) => match[1])
+        const orAlternatives = [...apt.stdout.matchAll(/or\s+(\S+) but it is not installable/g)].map(
+          (match) => match[1],
+        )
         const expected = depends.filter((relation) => !relation.split(' | ').some(known))
         expect(unmet, apt.stdout).toEqual(expected.map((relation) => relation.split(' | ')[0]))
         expect(orAlternatives).toEqual(expected.flatMap((relation) => relation.split(' | ').slice(1)))

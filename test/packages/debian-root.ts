@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -15,7 +26,10 @@ export interface Run {
   readonly stderr: string
 }
 
-export function run(argv: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Run> {
+export function run(
+  argv: readonly string[],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
@@ -34,7 +48,10 @@ export function run(argv: readonly string[], options: { timeoutMs?: number; env?
 
 export async function mustRun(argv: readonly string[], options: Parameters<typeof run>[1] = {}): Promise<Run> {
   const result = await run(argv, options)
-  if (result.code !== 0) throw new Error(`${argv.join(' ')} exited ${result.code}\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`)
+  if (result.code !== 0)
+    throw new Error(
+      `${argv.join(' ')} exited ${result.code}\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`,
+    )
   return result
 }
 
@@ -62,10 +79,14 @@ export function hostMirror(): string {
     if (name.endsWith('.sources')) files.push([join('/etc/apt/sources.list.d', name), true])
   }
   for (const [file, deb822] of files) {
-    const found = parseSources(readFileSync(file, 'utf8'), deb822).find((source) => codename !== undefined && source.suites.includes(codename))
+    const found = parseSources(readFileSync(file, 'utf8'), deb822).find(
+      (source) => codename !== undefined && source.suites.includes(codename),
+    )
     if (found) return found.uri
   }
-  throw new Error(`no apt source for this machine's release (${codename ?? 'unknown'}) in /etc/apt: the install test needs a Debian mirror`)
+  throw new Error(
+    `no apt source for this machine's release (${codename ?? 'unknown'}) in /etc/apt: the install test needs a Debian mirror`,
+  )
 }
 
 export const cacheDir = (): string =>
@@ -89,7 +110,9 @@ export async function debianRoot(suite: string, mirror: string): Promise<{ root:
   const partial = `${tarball}.${process.pid}.partial`
   try {
     // In a mount namespace of its own: debootstrap's /proc and /sys mounts end with it.
-    await mustRun(['unshare', '--mount', '--', 'debootstrap', '--variant=minbase', suite, root, mirror], { timeoutMs: 900_000 })
+    await mustRun(['unshare', '--mount', '--', 'debootstrap', '--variant=minbase', suite, root, mirror], {
+      timeoutMs: 900_000,
+    })
     await mustRun(['tar', '-C', root, '--numeric-owner', '--one-file-system', '-cf', partial, '.'])
     renameSync(partial, tarball)
   } catch (error) {
@@ -117,7 +140,12 @@ const CHROOT = [
 ].join('\n')
 
 /** Runs argv inside the root (chroot, private mounts). */
-export function inRoot(root: string, archives: string, argv: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<Run> {
+export function inRoot(
+  root: string,
+  archives: string,
+  argv: readonly string[],
+  options: { timeoutMs?: number; input?: string } = {},
+): Promise<Run> {
   return run(['unshare', '--mount', '--', 'sh', '-c', CHROOT, 'chroot-run', ...argv], {
     ...options,
     env: { ...process.env, QWA_ROOT: root, QWA_ARCHIVES: archives },

@@ -10,7 +10,10 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 /** Runs `scripts/package.mjs --out DIR`; resolves to the .deb of each package, by name. */
 export function buildPackages(out: string, timeoutMs = 600_000): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/package.mjs', '--out', out], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['scripts/package.mjs', '--out', out], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))

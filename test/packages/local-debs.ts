@@ -44,8 +44,11 @@ export function buildLocalDeb(outDir: string, deb: LocalDeb): string {
       ].join('\n'),
     )
     // As debhelper marks them: every regular file under /etc (a link is never a conffile).
-    const conffiles = Object.entries(files).flatMap(([path, file]) => (path.startsWith('/etc/') && !(typeof file === 'object' && 'link' in file) ? [path] : []))
-    if (conffiles.length > 0) writeFileSync(join(work, 'DEBIAN/conffiles'), conffiles.map((path) => `${path}\n`).join(''))
+    const conffiles = Object.entries(files).flatMap(([path, file]) =>
+      path.startsWith('/etc/') && !(typeof file === 'object' && 'link' in file) ? [path] : [],
+    )
+    if (conffiles.length > 0)
+      writeFileSync(join(work, 'DEBIAN/conffiles'), conffiles.map((path) => `${path}\n`).join(''))
     for (const [name, text] of Object.entries(deb.scripts ?? {})) {
       writeFileSync(join(work, 'DEBIAN', name), text)
       chmodSync(join(work, 'DEBIAN', name), 0o755)

@@ -7,7 +7,19 @@ import { join } from 'node:path'
 // Not compared, each for a reason: kernel and device file systems; /run and /tmp, which are
 // tmpfs on a running system; apt's and dpkg's own records and caches, and logs, which every
 // package operation changes by design (diversions are checked through dpkg-divert instead).
-export const UNCOMPARED = ['/proc', '/sys', '/dev', '/run', '/tmp', '/var/tmp', '/var/lib/dpkg', '/var/lib/apt', '/var/cache/apt', '/var/cache/debconf', '/var/log']
+export const UNCOMPARED = [
+  '/proc',
+  '/sys',
+  '/dev',
+  '/run',
+  '/tmp',
+  '/var/tmp',
+  '/var/lib/dpkg',
+  '/var/lib/apt',
+  '/var/cache/apt',
+  '/var/cache/debconf',
+  '/var/log',
+]
 
 // Contents are compared where configuration and state live; elsewhere type, mode, owner and size.
 const HASHED = ['/etc/', '/var/']
@@ -27,7 +39,12 @@ export function snapshot(root: string, skip: readonly string[] = UNCOMPARED): Sn
         result.set(entry, `${base} dir`)
         walk(entry)
       } else if (stats.isFile() && HASHED.some((prefix) => entry.startsWith(prefix)))
-        result.set(entry, `${base} ${createHash('sha256').update(readFileSync(join(root, entry))).digest('hex')}`)
+        result.set(
+          entry,
+          `${base} ${createHash('sha256')
+            .update(readFileSync(join(root, entry)))
+            .digest('hex')}`,
+        )
       else result.set(entry, `${base} ${stats.size}`)
     }
   }

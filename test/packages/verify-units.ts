@@ -16,7 +16,8 @@ export interface VerifyResult {
   readonly output: string
 }
 
-const unitsIn = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => UNIT.test(name) && !name.includes('@')) : [])
+const unitsIn = (dir: string) =>
+  existsSync(dir) ? readdirSync(dir).filter((name) => UNIT.test(name) && !name.includes('@')) : []
 
 /** Unpacks the package afresh and verifies every system and user unit in it. */
 export function verifyUnits(deb: string, systemUnitDir: string, userUnitDir: string): VerifyResult | 'unsupported' {
@@ -29,7 +30,12 @@ export function verifyUnits(deb: string, systemUnitDir: string, userUnitDir: str
   }
 }
 
-function verifyUnpacked(deb: string, work: string, systemUnitDir: string, userUnitDir: string): VerifyResult | 'unsupported' {
+function verifyUnpacked(
+  deb: string,
+  work: string,
+  systemUnitDir: string,
+  userUnitDir: string,
+): VerifyResult | 'unsupported' {
   const extracted = join(work, 'root')
   execFileSync('dpkg-deb', ['-x', deb, extracted])
   // This machine has merged /usr (/lib -> usr/lib): put the package's /lib where it will land.

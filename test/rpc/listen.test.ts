@@ -14,7 +14,12 @@ const endpoint = (name: string) => serviceEndpoint({ name, handler: jsonHandler(
 
 describe('socketsFromSystemd', () => {
   it('maps LISTEN_FDNAMES to descriptors from 3 and removes the variables', () => {
-    const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '3', LISTEN_FDNAMES: 'whonix.Role:control:whonix.Role', OTHER: 'x' }
+    const env: NodeJS.ProcessEnv = {
+      LISTEN_PID: '42',
+      LISTEN_FDS: '3',
+      LISTEN_FDNAMES: 'whonix.Role:control:whonix.Role',
+      OTHER: 'x',
+    }
     expect([...socketsFromSystemd(env, 42)]).toEqual([
       ['whonix.Role', 3],
       ['control', 4],
@@ -46,7 +51,10 @@ describe('listenOnPath', () => {
   it('replaces a stale socket (nobody listening) left by a crash', async () => {
     const path = join(await tempRoot(), 'test.Ping')
     // A socket file with no listener: bind in a child that dies at once.
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`])
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`,
+    ])
     expect(statSync(path).isSocket()).toBe(true)
     const server = await listenOnPath(endpoint('test.Ping'), path, { mode: 0o600 })
     expect(jsonOf(await rawCall(path, 'test.Ping dom0\0')).result).toBe('pong')
@@ -56,13 +64,17 @@ describe('listenOnPath', () => {
     const path = join(await tempRoot(), 'test.Ping')
     const other = createServer(() => undefined).listen(path)
     await new Promise((resolve) => other.once('listening', resolve))
-    await expect(listenOnPath(endpoint('test.Ping'), path, { mode: 0o600 })).rejects.toMatchObject({ code: 'ALREADY_SERVED' })
+    await expect(listenOnPath(endpoint('test.Ping'), path, { mode: 0o600 })).rejects.toMatchObject({
+      code: 'ALREADY_SERVED',
+    })
     await closeServer(other)
   })
   it('never removes something that is not a socket', async () => {
     const path = join(await tempRoot(), 'test.Ping')
     writeFileSync(path, 'precious')
-    await expect(listenOnPath(endpoint('test.Ping'), path, { mode: 0o600 })).rejects.toThrow(/not a socket; not removing/)
+    await expect(listenOnPath(endpoint('test.Ping'), path, { mode: 0o600 })).rejects.toThrow(
+      /not a socket; not removing/,
+    )
     expect(statSync(path).isFile()).toBe(true)
   })
 })

@@ -1,26 +1,57 @@
 import { describe, expect, it } from 'vitest'
 import { parsePolicyLine, renderPolicyRule, validatePolicyFile, type PolicyRule } from '../../rpc/policy'
 
-const rule = (overrides: Partial<PolicyRule>): PolicyRule => ({ service: 'qubes.UpdatesProxy', argument: '*', source: '@tag:whonix-updatevm', target: '@default', action: 'allow', params: { target: 'sys-whonix' }, ...overrides })
+const rule = (overrides: Partial<PolicyRule>): PolicyRule => ({
+  service: 'qubes.UpdatesProxy',
+  argument: '*',
+  source: '@tag:whonix-updatevm',
+  target: '@default',
+  action: 'allow',
+  params: { target: 'sys-whonix' },
+  ...overrides,
+})
 
 describe('policy rendering', () => {
   it('renders the Qubes 4.2 line, parameters as separate words', () => {
-    expect(renderPolicyRule(rule({}))).toBe('qubes.UpdatesProxy * @tag:whonix-updatevm @default allow target=sys-whonix')
-    expect(renderPolicyRule(rule({ target: 'sys-whonix', params: { user: 'root', notify: 'yes' } }))).toBe('qubes.UpdatesProxy * @tag:whonix-updatevm sys-whonix allow user=root notify=yes')
-    expect(renderPolicyRule(rule({ target: '@anyvm', action: 'deny', params: {} }))).toBe('qubes.UpdatesProxy * @tag:whonix-updatevm @anyvm deny')
+    expect(renderPolicyRule(rule({}))).toBe(
+      'qubes.UpdatesProxy * @tag:whonix-updatevm @default allow target=sys-whonix',
+    )
+    expect(renderPolicyRule(rule({ target: 'sys-whonix', params: { user: 'root', notify: 'yes' } }))).toBe(
+      'qubes.UpdatesProxy * @tag:whonix-updatevm sys-whonix allow user=root notify=yes',
+    )
+    expect(renderPolicyRule(rule({ target: '@anyvm', action: 'deny', params: {} }))).toBe(
+      'qubes.UpdatesProxy * @tag:whonix-updatevm @anyvm deny',
+    )
   })
   it('accepts every source and target token of the policy format', () => {
-    for (const source of ['*', '@anyvm', '@adminvm', '@tag:anon-vm', '@type:TemplateVM', '@dispvm:whonix-ws-dvm', '@dispvm:@tag:x', 'sys-whonix'])
+    for (const source of [
+      '*',
+      '@anyvm',
+      '@adminvm',
+      '@tag:anon-vm',
+      '@type:TemplateVM',
+      '@dispvm:whonix-ws-dvm',
+      '@dispvm:@tag:x',
+      'sys-whonix',
+    ])
       expect(() => renderPolicyRule(rule({ source, target: 'sys-whonix', params: {} }))).not.toThrow()
     for (const target of ['@default', '@dispvm', '@anyvm', '@adminvm', '@tag:t', '@type:AppVM', '@dispvm:dvm', 'dom0'])
       expect(() => renderPolicyRule(rule({ target, action: 'ask', params: {} }))).not.toThrow()
-    expect(() => renderPolicyRule(rule({ action: 'ask', params: { default_target: '@dispvm:dvm', notify: 'no', autostart: 'yes' } }))).not.toThrow()
+    expect(() =>
+      renderPolicyRule(
+        rule({ action: 'ask', params: { default_target: '@dispvm:dvm', notify: 'no', autostart: 'yes' } }),
+      ),
+    ).not.toThrow()
   })
 })
 
 describe('policy validator: what the real parser rejects', () => {
   const rejects: [string, string, RegExp][] = [
-    ['an allow to @default without target=', 'qubes.UpdatesProxy * @anyvm @default allow', /@default must name target=/],
+    [
+      'an allow to @default without target=',
+      'qubes.UpdatesProxy * @anyvm @default allow',
+      /@default must name target=/,
+    ],
     ['target=@tag:...', 'qubes.UpdatesProxy * @anyvm @default allow target=@tag:whonix', /target= takes a qube name/],
     ['default_target=@anyvm', 'svc * @anyvm @default ask default_target=@anyvm', /default_target= takes/],
     ['a + in the service column', 'qubes.UpdatesProxy+arg * @anyvm @anyvm deny', /no \+ in the service column/],
@@ -42,11 +73,15 @@ describe('policy validator: what the real parser rejects', () => {
   for (const [what, line, message] of rejects) {
     it(`rejects ${what}`, () => {
       expect(() => parsePolicyLine(line)).toThrow(message)
-      expect(validatePolicyFile(`# header\n\n${line}\n`)).toEqual([{ line: 3, message: expect.stringMatching(message) }])
+      expect(validatePolicyFile(`# header\n\n${line}\n`)).toEqual([
+        { line: 3, message: expect.stringMatching(message) },
+      ])
     })
   }
   it('accepts comments, blank lines and include directives; reports bad directives by line', () => {
-    expect(validatePolicyFile('# c\n\n!include-dir /etc/qubes/policy.d/include\nsvc * @anyvm @anyvm deny # trailing\n')).toEqual([])
+    expect(
+      validatePolicyFile('# c\n\n!include-dir /etc/qubes/policy.d/include\nsvc * @anyvm @anyvm deny # trailing\n'),
+    ).toEqual([])
     expect(validatePolicyFile('!include\n!frobnicate x\n')).toEqual([
       { line: 1, message: '!include takes 1 argument(s)' },
       { line: 2, message: 'unknown directive "!frobnicate"' },

@@ -8,7 +8,11 @@ import { serviceEndpoint, type ServiceEndpoint } from '../../rpc/server'
 import { tempRoot } from '../helpers/sandbox'
 
 /** Serves one handler on a fresh socket in a temp directory; closed after the test. */
-export async function serveOnSocket(name: string, handler: Handler, limits: Partial<CallLimits> = {}): Promise<{ path: string; dir: string; endpoint: ServiceEndpoint }> {
+export async function serveOnSocket(
+  name: string,
+  handler: Handler,
+  limits: Partial<CallLimits> = {},
+): Promise<{ path: string; dir: string; endpoint: ServiceEndpoint }> {
   const dir = await tempRoot('qwa-rpc-')
   const path = join(dir, name)
   const endpoint = serviceEndpoint({ name, handler, limits: { ...DEFAULT_LIMITS, ...limits } }, silentLog)
@@ -27,7 +31,11 @@ export interface RawResult {
 }
 
 /** Connects, writes `bytes` (then half-closes unless told not to) and reads until the server closes. */
-export function rawCall(path: string, bytes: string | Uint8Array, options: { halfClose?: boolean; timeoutMs?: number } = {}): Promise<RawResult> {
+export function rawCall(
+  path: string,
+  bytes: string | Uint8Array,
+  options: { halfClose?: boolean; timeoutMs?: number } = {},
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const socket = connect({ path, allowHalfOpen: true })
     const chunks: Buffer[] = []
@@ -48,4 +56,7 @@ export function rawCall(path: string, bytes: string | Uint8Array, options: { hal
   })
 }
 
-export const jsonOf = (result: RawResult): { ok: boolean; result?: unknown; error?: { code: string; message: string } } => JSON.parse(result.output.toString('utf8'))
+export const jsonOf = (
+  result: RawResult,
+): { ok: boolean; result?: unknown; error?: { code: string; message: string } } =>
+  JSON.parse(result.output.toString('utf8'))

@@ -12,7 +12,13 @@ import { jsonHandler } from '../../rpc/json'
 import { badDescriptors } from './bad-descriptors'
 import { jsonOf, rawCall, serveOnSocket } from './serve-helper'
 
-const echoCall = jsonHandler(async (call) => ({ service: call.service, argument: call.argument, source: call.source, target: call.target, input: (await readAll(call.input, call.limits.maxInputBytes)).toString() }))
+const echoCall = jsonHandler(async (call) => ({
+  service: call.service,
+  argument: call.argument,
+  source: call.source,
+  target: call.target,
+  input: (await readAll(call.input, call.limits.maxInputBytes)).toString(),
+}))
 
 describe('socket services: calls and descriptors', () => {
   it('hands the handler the parsed descriptor and the input after the NUL, and answers JSON', async () => {
@@ -23,7 +29,10 @@ describe('socket services: calls and descriptors', () => {
     })
     // Lenient where harmless: a qube's call without `+` still parses, as argument-less.
     expect(jsonOf(await rawCall(path, 'test.Echo sys-net keyword adminvm\0')).result).toMatchObject({ argument: null })
-    expect(jsonOf(await rawCall(path, 'test.Echo+ sys-net keyword adminvm\0')).result).toMatchObject({ argument: '', target: { type: 'keyword', value: 'adminvm' } })
+    expect(jsonOf(await rawCall(path, 'test.Echo+ sys-net keyword adminvm\0')).result).toMatchObject({
+      argument: '',
+      target: { type: 'keyword', value: 'adminvm' },
+    })
   })
 
   it('takes a descriptor split over many writes', async () => {
@@ -55,7 +64,9 @@ describe('socket services: calls and descriptors', () => {
     const { path } = await serveOnSocket('test.Echo', echoCall, { maxConcurrent: 200 })
     const inputs = badDescriptors(10_000, 7)
     for (let start = 0; start < inputs.length; start += 100) {
-      const batch = inputs.slice(start, start + 100).map((bytes) => rawCall(path, Buffer.concat([Buffer.from(bytes), Buffer.from([0])])))
+      const batch = inputs
+        .slice(start, start + 100)
+        .map((bytes) => rawCall(path, Buffer.concat([Buffer.from(bytes), Buffer.from([0])])))
       for (const result of await Promise.all(batch)) {
         const answer = jsonOf(result)
         expect(answer.ok).toBe(false)
@@ -134,7 +145,10 @@ describe('socket services: limits', () => {
   })
 
   it('a handler that ignores the abort is still disconnected after the grace', async () => {
-    const stuck: Handler = { serve: () => new Promise(() => undefined), failureAnswer: (error) => `error ${error.code}\n` }
+    const stuck: Handler = {
+      serve: () => new Promise(() => undefined),
+      failureAnswer: (error) => `error ${error.code}\n`,
+    }
     const { path } = await serveOnSocket('test.Stuck', stuck, { totalTimeoutMs: 100 })
     expect((await rawCall(path, 'test.Stuck dom0\0')).output.toString()).toBe('error CALL_TIMEOUT\n')
   })
@@ -154,7 +168,10 @@ describe('socket services: limits', () => {
     const warnings: string[] = []
     const release: (() => void)[] = []
     const held = jsonHandler(() => new Promise<string>((resolve) => release.push(() => resolve('done'))))
-    const endpoint = serviceEndpoint({ name: 'test.Held', handler: held, limits: { ...DEFAULT_LIMITS, maxConcurrent: 1 } }, { ...silentLog, warning: (line) => warnings.push(line) })
+    const endpoint = serviceEndpoint(
+      { name: 'test.Held', handler: held, limits: { ...DEFAULT_LIMITS, maxConcurrent: 1 } },
+      { ...silentLog, warning: (line) => warnings.push(line) },
+    )
     const path = join(await tempRoot('qwa-rpc-'), 'test.Held')
     const server = await listenOnPath(endpoint, path, { mode: 0o660 })
     onTestFinished(async () => {
@@ -171,8 +188,16 @@ describe('socket services: limits', () => {
 
   it('500 concurrent calls are all answered correctly', async () => {
     const { path } = await serveOnSocket('test.Echo', echoCall, { maxConcurrent: 500 })
-    const results = await Promise.all(Array.from({ length: 500 }, (_, index) => rawCall(path, `test.Echo+n${index} q${index}\0payload-${index}`)))
-    results.forEach((result, index) => expect(jsonOf(result).result).toMatchObject({ argument: `n${index}`, source: `q${index}`, input: `payload-${index}` }))
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, index) => rawCall(path, `test.Echo+n${index} q${index}\0payload-${index}`)),
+    )
+    results.forEach((result, index) =>
+      expect(jsonOf(result).result).toMatchObject({
+        argument: `n${index}`,
+        source: `q${index}`,
+        input: `payload-${index}`,
+      }),
+    )
   })
 })
 
@@ -267,7 +292,10 @@ describe('socket services: streams', () => {
       throw new CodedError('SERVICE_NOT_SERVED', 'not today')
     })
     const { path } = await serveOnSocket('test.Nope', refusing)
-    expect(jsonOf(await rawCall(path, 'test.Nope dom0\0'))).toEqual({ ok: false, error: { code: 'SERVICE_NOT_SERVED', message: 'not today' } })
+    expect(jsonOf(await rawCall(path, 'test.Nope dom0\0'))).toEqual({
+      ok: false,
+      error: { code: 'SERVICE_NOT_SERVED', message: 'not today' },
+    })
   })
 
   it('drain lets open calls finish within the grace, then cuts the rest', async () => {

@@ -10,11 +10,21 @@ import { tempRoot } from '../helpers/sandbox'
 import { callThroughAgent, EXIT_NOT_FOUND } from '../stand-ins/qrexec-agent'
 import { serveOnSocket } from './serve-helper'
 
-const describeCall = jsonHandler(async (call) => ({ argument: call.argument, source: call.source, target: call.target, input: (await readAll(call.input, 1 << 20)).toString() }))
+const describeCall = jsonHandler(async (call) => ({
+  argument: call.argument,
+  source: call.source,
+  target: call.target,
+  input: (await readAll(call.input, 1 << 20)).toString(),
+}))
 
 async function qube(): Promise<{ root: string; run: string; etc: string; config: string }> {
   const root = await tempRoot('qwa-qube-')
-  const dirs = { root, run: join(root, 'run/qubes-rpc'), etc: join(root, 'etc/qubes-rpc'), config: join(root, 'etc/qubes/rpc-config') }
+  const dirs = {
+    root,
+    run: join(root, 'run/qubes-rpc'),
+    etc: join(root, 'etc/qubes-rpc'),
+    config: join(root, 'etc/qubes/rpc-config'),
+  }
   for (const dir of [dirs.run, dirs.etc, dirs.config]) mkdirSync(dir, { recursive: true })
   return dirs
 }
@@ -30,16 +40,44 @@ describe('a socket service end to end through the qrexec-agent stand-in', () => 
       expect(result).toMatchObject({ exitCode: 0, kind: 'socket' })
       return JSON.parse(result.stdout.toString()).result
     }
-    expect(await answer({ service: 'test.Describe', source: 'dom0' })).toEqual({ argument: null, source: 'dom0', target: null, input: '' })
-    expect(await answer({ service: 'test.Describe', argument: 'x', source: 'dom0', input: 'in' })).toMatchObject({ argument: 'x', input: 'in' })
-    expect(await answer({ service: 'test.Describe', source: 'anon-whonix' })).toMatchObject({ argument: '', source: 'anon-whonix' })
-    expect(await answer({ service: 'test.Describe', argument: 'a', source: 'anon-whonix', target: { type: 'keyword', value: 'adminvm' } })).toMatchObject({ target: { type: 'keyword', value: 'adminvm' } })
-    expect(await answer({ service: 'test.Describe', argument: 'a', source: 'anon-whonix', target: { type: 'name', value: 'dom0' } })).toMatchObject({ target: { type: 'name', value: 'dom0' } })
+    expect(await answer({ service: 'test.Describe', source: 'dom0' })).toEqual({
+      argument: null,
+      source: 'dom0',
+      target: null,
+      input: '',
+    })
+    expect(await answer({ service: 'test.Describe', argument: 'x', source: 'dom0', input: 'in' })).toMatchObject({
+      argument: 'x',
+      input: 'in',
+    })
+    expect(await answer({ service: 'test.Describe', source: 'anon-whonix' })).toMatchObject({
+      argument: '',
+      source: 'anon-whonix',
+    })
+    expect(
+      await answer({
+        service: 'test.Describe',
+        argument: 'a',
+        source: 'anon-whonix',
+        target: { type: 'keyword', value: 'adminvm' },
+      }),
+    ).toMatchObject({ target: { type: 'keyword', value: 'adminvm' } })
+    expect(
+      await answer({
+        service: 'test.Describe',
+        argument: 'a',
+        source: 'anon-whonix',
+        target: { type: 'name', value: 'dom0' },
+      }),
+    ).toMatchObject({ target: { type: 'name', value: 'dom0' } })
   })
 
   it('a failure is in the output, never in the exit code', async () => {
     const dirs = await qube()
-    const { path } = await serveOnSocket('test.Fail', jsonHandler(() => Promise.reject(new Error('bug'))))
+    const { path } = await serveOnSocket(
+      'test.Fail',
+      jsonHandler(() => Promise.reject(new Error('bug'))),
+    )
     symlinkSync(path, join(dirs.etc, 'test.Fail'))
     const result = await callThroughAgent({ serviceDirs: [dirs.etc] }, { service: 'test.Fail', source: 'dom0' })
     expect(result.exitCode).toBe(0)
@@ -53,7 +91,10 @@ describe('a socket service end to end through the qrexec-agent stand-in', () => 
     symlinkSync(path, join(dirs.etc, 'test.First'))
     writeFileSync(join(dirs.config, 'test.First'), 'exit-on-service-eof = true\n')
     const endless = new Readable({ read() {} })
-    const result = await callThroughAgent({ serviceDirs: [dirs.etc], rpcConfigDirs: [dirs.config] }, { service: 'test.First', source: 'dom0', input: endless, timeoutMs: 5000 })
+    const result = await callThroughAgent(
+      { serviceDirs: [dirs.etc], rpcConfigDirs: [dirs.config] },
+      { service: 'test.First', source: 'dom0', input: endless, timeoutMs: 5000 },
+    )
     expect(result).toMatchObject({ exitCode: 0 })
     expect(result.stdout.toString()).toBe('answer\n')
   })
@@ -70,8 +111,12 @@ describe("the stand-in follows qrexec's lookup rules", () => {
     script(dirs.etc, 'test.Svc+special', 'etc-special')
     script(dirs.etc, 'test.Svc', 'etc-plain')
     const agent = { serviceDirs: [dirs.run, dirs.etc] }
-    expect((await callThroughAgent(agent, { service: 'test.Svc', argument: 'special', source: 'q' })).stdout.toString()).toBe('etc-special\n')
-    expect((await callThroughAgent(agent, { service: 'test.Svc', argument: 'other', source: 'q' })).stdout.toString()).toBe('run-plain\n')
+    expect(
+      (await callThroughAgent(agent, { service: 'test.Svc', argument: 'special', source: 'q' })).stdout.toString(),
+    ).toBe('etc-special\n')
+    expect(
+      (await callThroughAgent(agent, { service: 'test.Svc', argument: 'other', source: 'q' })).stdout.toString(),
+    ).toBe('run-plain\n')
   })
   it('a dangling link or a plain file is "not found" (127); a /dev/tcp link is a TCP service', async () => {
     const dirs = await qube()
@@ -99,11 +144,20 @@ describe("the stand-in follows qrexec's lookup rules", () => {
     chmodSync(join(dirs.etc, 'test.Env'), 0o755)
     const agent = { serviceDirs: [dirs.etc], env: { PATH: '/usr/bin:/bin', QREXEC_STRAY: 'x' } }
     const fromQube = await callThroughAgent(agent, { service: 'test.Env', source: 'anon-whonix' })
-    expect(fromQube.stdout.toString()).toBe('argc=0 arg1=unset remote=anon-whonix full=test.Env+ arg= type= stray=unset\n')
+    expect(fromQube.stdout.toString()).toBe(
+      'argc=0 arg1=unset remote=anon-whonix full=test.Env+ arg= type= stray=unset\n',
+    )
     expect(fromQube).toMatchObject({ exitCode: 3, stderr: 'log\n' })
     const fromDom0 = await callThroughAgent(agent, { service: 'test.Env', source: 'dom0' })
     expect(fromDom0.stdout.toString()).toBe('argc=0 arg1=unset remote=dom0 full=test.Env arg=unset type= stray=unset\n')
-    const withArgument = await callThroughAgent(agent, { service: 'test.Env', argument: 'a1', source: 'q', target: { type: 'name', value: 'dom0' } })
-    expect(withArgument.stdout.toString()).toBe('argc=1 arg1=a1 remote=q full=test.Env+a1 arg=a1 type=name stray=unset\n')
+    const withArgument = await callThroughAgent(agent, {
+      service: 'test.Env',
+      argument: 'a1',
+      source: 'q',
+      target: { type: 'name', value: 'dom0' },
+    })
+    expect(withArgument.stdout.toString()).toBe(
+      'argc=1 arg1=a1 remote=q full=test.Env+a1 arg=a1 type=name stray=unset\n',
+    )
   })
 })

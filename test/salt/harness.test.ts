@@ -33,11 +33,16 @@ describe.skipIf(part.missing)('the Salt render stand-in behaves as Salt does', (
       ].join('\n'),
     })
     const [probe] = await renderOne(root, { f: { a: { x: 5, y: [9] } }, list: ['zero', 'one'] })
-    expect(probe?.body).toEqual({ 'test.succeed_without_changes': [{ name: [5, 'fallback', 'one', { a: { x: 5, y: [9] }, b: 2 }, 'dom0'] }] })
+    expect(probe?.body).toEqual({
+      'test.succeed_without_changes': [{ name: [5, 'fallback', 'one', { a: { x: 5, y: [9] }, b: 2 }, 'dom0'] }],
+    })
   })
 
   it('a pillar value that is not a mapping is returned unmerged, as Salt does (so the formula must ship a mapping)', async () => {
-    const root = await stateTree({ 'probe.sls': "probe:\n  test.succeed_without_changes:\n    - name: {{ salt['pillar.get']('f', default={'a': 1}, merge=True)|json }}\n" })
+    const root = await stateTree({
+      'probe.sls':
+        "probe:\n  test.succeed_without_changes:\n    - name: {{ salt['pillar.get']('f', default={'a': 1}, merge=True)|json }}\n",
+    })
     const [probe] = await renderOne(root, { f: null })
     expect(probe?.body).toEqual({ 'test.succeed_without_changes': [{ name: null }] })
   })
@@ -57,7 +62,9 @@ describe.skipIf(part.missing)('the Salt render stand-in behaves as Salt does', (
       ].join('\n'),
     })
     const [probe] = await renderOne(root, {})
-    expect(probe?.body).toEqual({ 'test.succeed_without_changes': [{ name: [{ answer: 42, list: ['a', 'b'] }, ['two', 'words'], { k: 'v' }] }] })
+    expect(probe?.body).toEqual({
+      'test.succeed_without_changes': [{ name: [{ answer: 42, list: ['a', 'b'] }, ['two', 'words'], { k: 'v' }] }],
+    })
   })
 
   it('refuses an ID twice in one file, an undefined variable, and follows includes once each', async () => {
@@ -78,25 +85,78 @@ describe.skipIf(part.missing)('the Salt render stand-in behaves as Salt does', (
 describe('the state validator rejects what Salt or the qvm module would', () => {
   it('accepts a well-formed state', () => {
     const states = [
-      state('t', { 'qvm.template_installed': [{ name: 'whonix-gateway-18' }, { fromrepo: 'qubes-templates-community' }] }),
-      state('g', { 'qvm.vm': [{ name: 'sys-whonix' }, { present: [{ template: 'whonix-gateway-18' }, { label: 'black' }] }, { prefs: [{ 'provides-network': true }, { memory: 500 }] }, { require: [{ qvm: 't' }] }] }),
+      state('t', {
+        'qvm.template_installed': [{ name: 'whonix-gateway-18' }, { fromrepo: 'qubes-templates-community' }],
+      }),
+      state('g', {
+        'qvm.vm': [
+          { name: 'sys-whonix' },
+          { present: [{ template: 'whonix-gateway-18' }, { label: 'black' }] },
+          { prefs: [{ 'provides-network': true }, { memory: 500 }] },
+          { require: [{ qvm: 't' }] },
+        ],
+      }),
     ]
     expect(stateProblems(states, ['probe'])).toEqual([])
   })
 
   it.each([
-    ['an ID in two SLS', [state('a', { 'test.nop': [] }, 'one'), state('a', { 'test.nop': [] }, 'two')], /conflicting ID a in one and two/],
-    ['an unknown function', [state('a', { 'qvm.make_it_so': [{ name: 'x' }] })], /qvm.make_it_so is not a state function/],
-    ['an argument the function does not take', [state('a', { 'pkg.installed': [{ name: 'x' }, { refrsh: true }] })], /takes no argument refrsh/],
-    ['a property spelled as the module does not accept it', [state('a', { 'qvm.vm': [{ name: 'x' }, { prefs: [{ provides_network: true }] }] })], /prefs takes no option provides_network/],
-    ['a boolean given as a string (never equal to the current value)', [state('a', { 'qvm.prefs': [{ name: 'x' }, { autostart: 'true' }] })], /autostart: "true" is not a boolean/],
-    ['memory as a string', [state('a', { 'qvm.vm': [{ name: 'x' }, { prefs: [{ memory: '500' }] }] })], /memory: "500" is not a integer/],
-    ['a label Qubes does not have', [state('a', { 'qvm.vm': [{ name: 'x' }, { present: [{ label: 'pink' }] }] })], /label: "pink" is not a label/],
+    [
+      'an ID in two SLS',
+      [state('a', { 'test.nop': [] }, 'one'), state('a', { 'test.nop': [] }, 'two')],
+      /conflicting ID a in one and two/,
+    ],
+    [
+      'an unknown function',
+      [state('a', { 'qvm.make_it_so': [{ name: 'x' }] })],
+      /qvm.make_it_so is not a state function/,
+    ],
+    [
+      'an argument the function does not take',
+      [state('a', { 'pkg.installed': [{ name: 'x' }, { refrsh: true }] })],
+      /takes no argument refrsh/,
+    ],
+    [
+      'a property spelled as the module does not accept it',
+      [state('a', { 'qvm.vm': [{ name: 'x' }, { prefs: [{ provides_network: true }] }] })],
+      /prefs takes no option provides_network/,
+    ],
+    [
+      'a boolean given as a string (never equal to the current value)',
+      [state('a', { 'qvm.prefs': [{ name: 'x' }, { autostart: 'true' }] })],
+      /autostart: "true" is not a boolean/,
+    ],
+    [
+      'memory as a string',
+      [state('a', { 'qvm.vm': [{ name: 'x' }, { prefs: [{ memory: '500' }] }] })],
+      /memory: "500" is not a integer/,
+    ],
+    [
+      'a label Qubes does not have',
+      [state('a', { 'qvm.vm': [{ name: 'x' }, { present: [{ label: 'pink' }] }] })],
+      /label: "pink" is not a label/,
+    ],
     ['an invalid qube name', [state('a', { 'qvm.vm': [{ name: 'sys whonix' }] })], /name is not a qube name/],
-    ['a requisite that points nowhere', [state('a', { 'qvm.vm': [{ name: 'x' }, { require: [{ qvm: 'missing' }] }] })], /require qvm: missing matches no state/],
-    ['a requisite on the wrong module', [state('b', { 'test.nop': [] }), state('a', { 'qvm.vm': [{ name: 'x' }, { require: [{ qvm: 'b' }] }] })], /require qvm: b matches no state/],
-    ['an empty service list', [state('a', { 'qvm.vm': [{ name: 'x' }, { service: [{ enable: [] }] }] })], /service enable wants a non-empty list/],
-    ['two function keys', [state('a', { 'test.nop': [], 'test.fail_without_changes': [] })], /exactly one 'module.function' key/],
+    [
+      'a requisite that points nowhere',
+      [state('a', { 'qvm.vm': [{ name: 'x' }, { require: [{ qvm: 'missing' }] }] })],
+      /require qvm: missing matches no state/,
+    ],
+    [
+      'a requisite on the wrong module',
+      [state('b', { 'test.nop': [] }), state('a', { 'qvm.vm': [{ name: 'x' }, { require: [{ qvm: 'b' }] }] })],
+      /require qvm: b matches no state/,
+    ],
+    [
+      'an empty service list',
+      [state('a', { 'qvm.vm': [{ name: 'x' }, { service: [{ enable: [] }] }] })],
+      /service enable wants a non-empty list/,
+    ],
+    [
+      'two function keys',
+      [state('a', { 'test.nop': [], 'test.fail_without_changes': [] })],
+      /exactly one 'module.function' key/,
+    ],
   ])('%s', (_name, states, problem) => {
     expect(stateProblems(states, ['probe']).join('\n')).toMatch(problem)
   })
@@ -106,15 +166,28 @@ describe('the dom0 model refuses what qubesd refuses', () => {
   const readSource = () => ''
   it('a netvm that provides no network, a default-dispvm that is no disposable template, a template not in the repository', () => {
     const system = emptySystem({ repo: ['tpl'] })
-    const states = parseStates([
-      state('tpl', { 'qvm.template_installed': [{ fromrepo: 'repo' }] }),
-      state('plain', { 'qvm.vm': [{ present: [{ template: 'tpl' }, { label: 'red' }] }, { require: [{ qvm: 'tpl' }] }] }),
-      state('net', { 'qvm.vm': [{ name: 'client' }, { present: [{ template: 'tpl' }, { label: 'red' }] }, { prefs: [{ netvm: 'plain' }] }] }),
-      state('dvm', { 'qvm.prefs': [{ name: 'plain' }, { 'default-dispvm': 'plain' }] }),
-      state('gone', { 'qvm.template_installed': [{ name: 'other' }, { fromrepo: 'repo' }] }),
-    ], [])
+    const states = parseStates(
+      [
+        state('tpl', { 'qvm.template_installed': [{ fromrepo: 'repo' }] }),
+        state('plain', {
+          'qvm.vm': [{ present: [{ template: 'tpl' }, { label: 'red' }] }, { require: [{ qvm: 'tpl' }] }],
+        }),
+        state('net', {
+          'qvm.vm': [
+            { name: 'client' },
+            { present: [{ template: 'tpl' }, { label: 'red' }] },
+            { prefs: [{ netvm: 'plain' }] },
+          ],
+        }),
+        state('dvm', { 'qvm.prefs': [{ name: 'plain' }, { 'default-dispvm': 'plain' }] }),
+        state('gone', { 'qvm.template_installed': [{ name: 'other' }, { fromrepo: 'repo' }] }),
+      ],
+      [],
+    )
     expect(apply(system, states, readSource).failures).toEqual([
-      'net: plain provides no network', 'dvm: plain is not a disposable template', 'gone: no template other in repo',
+      'net: plain provides no network',
+      'dvm: plain is not a disposable template',
+      'gone: no template other in repo',
     ])
   })
 })

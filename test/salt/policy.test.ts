@@ -16,7 +16,11 @@ async function policyState() {
   const [state] = parseStates(answer.sls['qubes-whonix-agent.policy']?.states ?? [], [])
   if (state?.fun !== 'file.managed') throw new Error(`the policy state is ${state?.fun}, not file.managed`)
   const source = String(state.args.get('source')).replace(/^salt:\/\//, '')
-  return { path: String(state.args.get('name')), source: join(STATE_ROOT, source), mode: String(state.args.get('mode')) }
+  return {
+    path: String(state.args.get('name')),
+    source: join(STATE_ROOT, source),
+    mode: String(state.args.get('mode')),
+  }
 }
 
 async function generatedPolicy(path: string) {
@@ -27,7 +31,7 @@ async function generatedPolicy(path: string) {
 }
 
 describe.skipIf(part.missing)('the policy file the Salt formula installs', () => {
-  it('is a Qubes 4.2 policy under /etc/qubes/policy.d/ with a number before Qubes\' 50- and 90- files, accepted by our validator', async () => {
+  it("is a Qubes 4.2 policy under /etc/qubes/policy.d/ with a number before Qubes' 50- and 90- files, accepted by our validator", async () => {
     const { path, source } = await policyState()
     expect(path).toMatch(/^\/etc\/qubes\/policy\.d\/[0-4]\d-[a-z0-9-]+\.policy$/)
     expect(basename(source)).toBe(basename(path))
@@ -36,9 +40,12 @@ describe.skipIf(part.missing)('the policy file the Salt formula installs', () =>
     expect(validatePolicyFile(text)).toEqual([])
   })
 
-  it('routes the Whonix templates\' updates to sys-whonix and nowhere else', async () => {
+  it("routes the Whonix templates' updates to sys-whonix and nowhere else", async () => {
     const text = await readFile((await policyState()).source, 'utf8')
-    const rules = text.split('\n').map((line) => line.replace(/#.*$/, '').trim().split(/\s+/).join(' ')).filter((rule) => rule.startsWith('qubes.UpdatesProxy '))
+    const rules = text
+      .split('\n')
+      .map((line) => line.replace(/#.*$/, '').trim().split(/\s+/).join(' '))
+      .filter((rule) => rule.startsWith('qubes.UpdatesProxy '))
     const allow = rules.indexOf('qubes.UpdatesProxy * @tag:whonix-updatevm @default allow target=sys-whonix')
     expect(allow).toBeGreaterThanOrEqual(0)
     expect(rules.indexOf('qubes.UpdatesProxy * @tag:whonix-updatevm @anyvm deny')).toBeGreaterThan(allow)
@@ -51,9 +58,14 @@ describe.skipIf(part.missing)('the policy file the Salt formula installs', () =>
     const written = await runAgent(['files', 'write', out])
     expect(written.code, written.stderr).toBe(0)
     const generated = await readFile(rootPath(out, path))
-    expect((await readFile(source)).equals(generated), `${source} differs from the generated ${path}: run npm run salt-policy`).toBe(true)
+    expect(
+      (await readFile(source)).equals(generated),
+      `${source} differs from the generated ${path}: run npm run salt-policy`,
+    ).toBe(true)
     expect(((await stat(rootPath(out, path))).mode & 0o7777).toString(8).padStart(4, '0')).toBe(mode)
     const shown = await runAgent(['files', 'show', path])
-    expect(shown.stdout).toBe(generated.toString('utf8').endsWith('\n') ? generated.toString('utf8') : `${generated.toString('utf8')}\n`)
+    expect(shown.stdout).toBe(
+      generated.toString('utf8').endsWith('\n') ? generated.toString('utf8') : `${generated.toString('utf8')}\n`,
+    )
   })
 })

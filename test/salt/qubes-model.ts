@@ -32,7 +32,17 @@ export interface Outcome {
 }
 
 export const emptySystem = (repositories: Record<string, string[]> = {}): System => ({
-  qubes: new Map([['sys-firewall', { klass: 'AppVM', prefs: new Map<string, unknown>([['provides_network', true]]), features: new Map(), tags: new Set() }]]),
+  qubes: new Map([
+    [
+      'sys-firewall',
+      {
+        klass: 'AppVM',
+        prefs: new Map<string, unknown>([['provides_network', true]]),
+        features: new Map(),
+        tags: new Set(),
+      },
+    ],
+  ]),
   repositories: new Map(Object.entries(repositories).map(([repo, names]) => [repo, new Set(names)])),
   files: new Map(),
   packages: new Set(),
@@ -40,7 +50,21 @@ export const emptySystem = (repositories: Record<string, string[]> = {}): System
 })
 
 // The order qvm.vm runs its actions in when the state gives no `actions`.
-const QVM_VM_ORDER = ['exists', 'running', 'missing', 'halted', 'absent', 'present', 'clone', 'prefs', 'devices', 'service', 'features', 'firewall', 'tags']
+const QVM_VM_ORDER = [
+  'exists',
+  'running',
+  'missing',
+  'halted',
+  'absent',
+  'present',
+  'clone',
+  'prefs',
+  'devices',
+  'service',
+  'features',
+  'firewall',
+  'tags',
+]
 const FEATURE_VALUES: Record<string, string | null> = { enable: '1', disable: '', default: null }
 
 class Refused extends Error {}
@@ -56,7 +80,10 @@ function create(system: System, name: string, options: ReadonlyMap<string, unkno
   const template = qube(system, options.get('template'))
   if (template.klass !== 'TemplateVM') throw new Refused(`${String(options.get('template'))} is not a template`)
   if (!QUBES_LABELS.includes(String(options.get('label')))) throw new Refused(`label ${String(options.get('label'))}`)
-  const prefs = new Map<string, unknown>([['template', options.get('template')], ['label', options.get('label')]])
+  const prefs = new Map<string, unknown>([
+    ['template', options.get('template')],
+    ['label', options.get('label')],
+  ])
   if (options.has('mem')) prefs.set('memory', Number(options.get('mem')))
   system.qubes.set(name, { klass: 'AppVM', prefs, features: new Map(), tags: new Set() })
   // A qube of a Whonix-Gateway template runs the agent, and Tor as Whonix ships it.
@@ -82,7 +109,13 @@ function setPrefs(system: System, name: string, options: ReadonlyMap<string, unk
   }
 }
 
-function setNamed(target: Qube, name: string, action: string, options: ReadonlyMap<string, unknown>, out: Outcome): void {
+function setNamed(
+  target: Qube,
+  name: string,
+  action: string,
+  options: ReadonlyMap<string, unknown>,
+  out: Outcome,
+): void {
   for (const [verb, value] of options) {
     if (!['add', 'present', 'del', 'absent', 'enable', 'disable', 'default'].includes(verb)) continue
     for (const item of Array.isArray(value) ? value.map(String) : []) {
@@ -103,10 +136,17 @@ function setNamed(target: Qube, name: string, action: string, options: ReadonlyM
   }
 }
 
-function qvmAction(system: System, name: string, action: string, options: ReadonlyMap<string, unknown>, out: Outcome): void {
+function qvmAction(
+  system: System,
+  name: string,
+  action: string,
+  options: ReadonlyMap<string, unknown>,
+  out: Outcome,
+): void {
   if (action === 'present') create(system, name, options, out)
   else if (action === 'prefs') setPrefs(system, name, options, out)
-  else if (action === 'service' || action === 'features' || action === 'tags') setNamed(qube(system, name), name, action, options, out)
+  else if (action === 'service' || action === 'features' || action === 'tags')
+    setNamed(qube(system, name), name, action, options, out)
   else throw new Refused(`the model does not apply ${action}`)
 }
 
@@ -117,16 +157,28 @@ function applyOne(system: System, state: ParsedState, readSource: (url: string) 
   const name = typeof named === 'string' || typeof named === 'number' ? String(named) : state.id
   const [module, fn] = state.fun.split('.')
   if (state.fun === 'qvm.vm') {
-    for (const action of QVM_VM_ORDER) if (state.args.has(action)) qvmAction(system, name, action, optionsOf(state.args.get(action)), out)
+    for (const action of QVM_VM_ORDER)
+      if (state.args.has(action)) qvmAction(system, name, action, optionsOf(state.args.get(action)), out)
   } else if (module === 'qvm' && fn && ['present', 'prefs', 'service', 'features', 'tags'].includes(fn)) {
     qvmAction(system, name, fn, state.args, out)
   } else if (state.fun === 'qvm.template_installed') {
     if (system.qubes.has(name)) return
-    if (!system.repositories.get(String(state.args.get('fromrepo')))?.has(name)) throw new Refused(`no template ${name} in ${String(state.args.get('fromrepo'))}`)
-    system.qubes.set(name, { klass: 'TemplateVM', prefs: new Map<string, unknown>([['label', 'black']]), features: new Map(), tags: new Set() })
+    if (!system.repositories.get(String(state.args.get('fromrepo')))?.has(name))
+      throw new Refused(`no template ${name} in ${String(state.args.get('fromrepo'))}`)
+    system.qubes.set(name, {
+      klass: 'TemplateVM',
+      prefs: new Map<string, unknown>([['label', 'black']]),
+      features: new Map(),
+      tags: new Set(),
+    })
     out.changes.push(`${name}: template installed`)
   } else if (state.fun === 'file.managed') {
-    const wanted = { content: readSource(String(state.args.get('source'))), mode: String(state.args.get('mode')), user: String(state.args.get('user')), group: String(state.args.get('group')) }
+    const wanted = {
+      content: readSource(String(state.args.get('source'))),
+      mode: String(state.args.get('mode')),
+      user: String(state.args.get('user')),
+      group: String(state.args.get('group')),
+    }
     if (JSON.stringify(system.files.get(name)) === JSON.stringify(wanted)) return
     system.files.set(name, wanted)
     out.changes.push(`${name}: file written`)
@@ -136,7 +188,11 @@ function applyOne(system: System, state: ParsedState, readSource: (url: string) 
     out.changes.push(`${name}: package installed`)
   } else if (state.fun === 'cmd.run') {
     const unless = state.args.get('unless')
-    if (unless !== undefined && runShell(system.tor, typeof unless === "string" ? unless : JSON.stringify(unless)).exitCode === 0) return
+    if (
+      unless !== undefined &&
+      runShell(system.tor, typeof unless === 'string' ? unless : JSON.stringify(unless)).exitCode === 0
+    )
+      return
     const result = runShell(system.tor, name, String((state.args.get('stdin') as string | undefined) ?? ''))
     if (result.exitCode !== 0) throw new Refused(`${name} failed`)
     out.changes.push(`${state.id}: ran`)
@@ -156,7 +212,10 @@ export function apply(system: System, states: readonly ParsedState[], readSource
     if (known !== undefined) return known
     results.set(state.id, false)
     const required = (pairs(state.args.get('require')) ?? []).map(([module, target]) =>
-      states.find((other) => other.fun.startsWith(`${module}.`) && (other.id === target || other.args.get('name') === target)))
+      states.find(
+        (other) => other.fun.startsWith(`${module}.`) && (other.id === target || other.args.get('name') === target),
+      ),
+    )
     let ok = required.every((other) => other !== undefined && run(other))
     if (!ok) out.failures.push(`${state.id}: a requisite failed`)
     else {

@@ -12,9 +12,15 @@ export interface GatewayTor {
   bridges: string[]
 }
 
-const CALL = /^qvm-run --pass-io --no-gui --service (\S+) whonix\.Tor\+([a-z-]+)(?: < \/dev\/null)? \| grep -qF '([^']*)'$/
+const CALL =
+  /^qvm-run --pass-io --no-gui --service (\S+) whonix\.Tor\+([a-z-]+)(?: < \/dev\/null)? \| grep -qF '([^']*)'$/
 
-const digest = (lines: readonly string[]) => (lines.length === 0 ? null : createHash('sha256').update(lines.map((line) => `${line}\n`).join('')).digest('hex'))
+const digest = (lines: readonly string[]) =>
+  lines.length === 0
+    ? null
+    : createHash('sha256')
+        .update(lines.map((line) => `${line}\n`).join(''))
+        .digest('hex')
 
 function answer(tor: GatewayTor, action: string, stdin: string): string {
   if (action === 'bridges-set') tor.bridges = stdin.split('\n').filter((line) => line !== '')
@@ -25,7 +31,11 @@ function answer(tor: GatewayTor, action: string, stdin: string): string {
 }
 
 /** Runs one command line of the formula; exit code 0 or 1 (grep), and whether it changed the gateway. */
-export function runShell(gateways: Map<string, GatewayTor>, command: string, stdin = ''): { exitCode: number; changed: boolean } {
+export function runShell(
+  gateways: Map<string, GatewayTor>,
+  command: string,
+  stdin = '',
+): { exitCode: number; changed: boolean } {
   const match = CALL.exec(command)
   if (!match) throw new Error(`the model does not run ${command}`)
   const [, qube = '', action = '', text = ''] = match

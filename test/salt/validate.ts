@@ -1,6 +1,11 @@
 import type { CompiledState } from './harness'
 import {
-  GLOBAL_ARGUMENTS, QUBES_LABELS, QVM_PREF_TYPES, QVM_VM_ACTIONS, REQUISITES, STATE_FUNCTIONS,
+  GLOBAL_ARGUMENTS,
+  QUBES_LABELS,
+  QVM_PREF_TYPES,
+  QVM_VM_ACTIONS,
+  REQUISITES,
+  STATE_FUNCTIONS,
 } from './salt-functions'
 
 /** A state reduced to what Salt reads from it: its function and its arguments in order. */
@@ -11,7 +16,8 @@ export interface ParsedState {
   readonly args: ReadonlyMap<string, unknown>
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** A list of single-key mappings (Salt's argument lists) as [key, value] pairs; null if it is not one. */
 export function pairs(value: unknown): [string, unknown][] | null {
@@ -57,7 +63,11 @@ export function parseStates(states: readonly CompiledState[], problems: string[]
 
 // qubes-core-admin's rule for qube names, plus its length limit and the reserved suffix.
 export const isQubeName = (value: unknown): value is string =>
-  typeof value === 'string' && /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(value) && value.length <= 31 && !value.endsWith('-dm') && value !== 'none'
+  typeof value === 'string' &&
+  /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(value) &&
+  value.length <= 31 &&
+  !value.endsWith('-dm') &&
+  value !== 'none'
 
 const QUBES_SERVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 
@@ -65,11 +75,16 @@ function checkPrefs(where: string, options: [string, unknown][], problems: strin
   for (const [key, value] of options) {
     const type = QVM_PREF_TYPES[key.replaceAll('_', '-')]
     const ok =
-      type === undefined ? true
-        : type === 'boolean' ? typeof value === 'boolean'
-          : type === 'integer' ? Number.isInteger(value)
-            : type === 'qube' ? isQubeName(value) || value === '' || value === 'none'
-              : type === 'label' ? QUBES_LABELS.includes(value as string)
+      type === undefined
+        ? true
+        : type === 'boolean'
+          ? typeof value === 'boolean'
+          : type === 'integer'
+            ? Number.isInteger(value)
+            : type === 'qube'
+              ? isQubeName(value) || value === '' || value === 'none'
+              : type === 'label'
+                ? QUBES_LABELS.includes(value as string)
                 : typeof value === 'string'
     if (!ok) problems.push(`${where}: prefs ${key}: ${JSON.stringify(value)} is not a ${type}`)
   }
@@ -79,9 +94,12 @@ function checkNameLists(where: string, action: string, options: [string, unknown
   for (const [key, value] of options) {
     if (key === 'list' || key === 'set') continue
     const names = Array.isArray(value) ? value : []
-    if (!Array.isArray(value) || names.length === 0) problems.push(`${where}: ${action} ${key} wants a non-empty list of names`)
+    if (!Array.isArray(value) || names.length === 0)
+      problems.push(`${where}: ${action} ${key} wants a non-empty list of names`)
     for (const name of names) {
-      const ok = typeof name === 'string' && (action === 'service' ? QUBES_SERVICE_NAME.test(name) : /^[A-Za-z0-9_.-]+$/.test(name))
+      const ok =
+        typeof name === 'string' &&
+        (action === 'service' ? QUBES_SERVICE_NAME.test(name) : /^[A-Za-z0-9_.-]+$/.test(name))
       if (!ok) problems.push(`${where}: ${action} ${key}: ${JSON.stringify(name)} is not a valid name`)
     }
   }
@@ -94,13 +112,24 @@ export function checkQvmAction(where: string, action: string, options: [string, 
   if (action === 'prefs') checkPrefs(where, options, problems)
   if (action === 'present') {
     const template = options.find(([key]) => key === 'template')
-    if (template && !isQubeName(template[1])) problems.push(`${where}: present template ${JSON.stringify(template[1])} is not a qube name`)
-    checkPrefs(where, options.filter(([key]) => key === 'label'), problems)
+    if (template && !isQubeName(template[1]))
+      problems.push(`${where}: present template ${JSON.stringify(template[1])} is not a qube name`)
+    checkPrefs(
+      where,
+      options.filter(([key]) => key === 'label'),
+      problems,
+    )
   }
-  if (action === 'service' || action === 'features' || action === 'tags') checkNameLists(where, action, options, problems)
+  if (action === 'service' || action === 'features' || action === 'tags')
+    checkNameLists(where, action, options, problems)
 }
 
-function checkRequisites(state: ParsedState, all: readonly ParsedState[], slsOrder: readonly string[], problems: string[]): void {
+function checkRequisites(
+  state: ParsedState,
+  all: readonly ParsedState[],
+  slsOrder: readonly string[],
+  problems: string[],
+): void {
   for (const requisite of REQUISITES) {
     if (!state.args.has(requisite)) continue
     const targets = pairs(state.args.get(requisite))
@@ -112,7 +141,10 @@ function checkRequisites(state: ParsedState, all: readonly ParsedState[], slsOrd
       const found =
         module === 'sls'
           ? slsOrder.includes(String(target))
-          : all.some((other) => other.fun.split('.')[0] === module && (other.id === target || other.args.get('name') === target))
+          : all.some(
+              (other) =>
+                other.fun.split('.')[0] === module && (other.id === target || other.args.get('name') === target),
+            )
       if (!found) problems.push(`${state.sls}: ${state.id}: ${requisite} ${module}: ${String(target)} matches no state`)
     }
   }
@@ -120,7 +152,11 @@ function checkRequisites(state: ParsedState, all: readonly ParsedState[], slsOrd
 
 // State functions of the qvm module that are one qvm.vm action on their own.
 const STANDALONE_QVM: Record<string, string> = {
-  'qvm.present': 'present', 'qvm.prefs': 'prefs', 'qvm.service': 'service', 'qvm.features': 'features', 'qvm.tags': 'tags',
+  'qvm.present': 'present',
+  'qvm.prefs': 'prefs',
+  'qvm.service': 'service',
+  'qvm.features': 'features',
+  'qvm.tags': 'tags',
 }
 
 /** Everything Salt or the qvm module would refuse in a compiled highstate. */
@@ -137,16 +173,21 @@ export function stateProblems(states: readonly CompiledState[], slsOrder: readon
     const where = `${state.sls}: ${state.id}`
     const own = STATE_FUNCTIONS[state.fun]
     if (!own) {
-      problems.push(`${where}: ${state.fun} is not a state function Salt or the qvm module provides (as far as this test knows)`)
+      problems.push(
+        `${where}: ${state.fun} is not a state function Salt or the qvm module provides (as far as this test knows)`,
+      )
       continue
     }
     for (const key of state.args.keys())
       if (!own.includes(key) && !GLOBAL_ARGUMENTS.includes(key) && !(REQUISITES as readonly string[]).includes(key))
         problems.push(`${where}: ${state.fun} takes no argument ${key}`)
-    if (state.fun.startsWith('qvm.') && !isQubeName(state.args.get('name') ?? state.id)) problems.push(`${where}: name is not a qube name`)
+    if (state.fun.startsWith('qvm.') && !isQubeName(state.args.get('name') ?? state.id))
+      problems.push(`${where}: name is not a qube name`)
     const standalone = STANDALONE_QVM[state.fun]
     if (standalone) {
-      const options = [...state.args].filter(([key]) => !GLOBAL_ARGUMENTS.includes(key) && !(REQUISITES as readonly string[]).includes(key))
+      const options = [...state.args].filter(
+        ([key]) => !GLOBAL_ARGUMENTS.includes(key) && !(REQUISITES as readonly string[]).includes(key),
+      )
       checkQvmAction(where, standalone, options, problems)
     }
     if (state.fun === 'qvm.vm') {

@@ -53,7 +53,11 @@ interface Found {
 }
 
 /** `SERVICE+ARG` in every directory first, then `SERVICE`; lstat, then follow a link with stat. */
-export async function lookUpService(dirs: readonly string[], service: string, argument: string | null): Promise<Found | null> {
+export async function lookUpService(
+  dirs: readonly string[],
+  service: string,
+  argument: string | null,
+): Promise<Found | null> {
   const names = argument ? [`${service}+${argument}`, service] : [service]
   for (const name of names) {
     for (const dir of dirs) {
@@ -82,7 +86,8 @@ async function rpcConfig(dirs: readonly string[], service: string): Promise<Reco
     const options: Record<string, string | boolean> = {}
     for (const line of text.split('\n')) {
       const match = /^\s*([a-z-]+)\s*=\s*(true|false|'[^']*')\s*$/.exec(line)
-      if (match?.[1] && match[2]) options[match[1]] = match[2] === 'true' ? true : match[2] === 'false' ? false : match[2].slice(1, -1)
+      if (match?.[1] && match[2])
+        options[match[1]] = match[2] === 'true' ? true : match[2] === 'false' ? false : match[2].slice(1, -1)
     }
     return options
   }
@@ -93,13 +98,20 @@ async function rpcConfig(dirs: readonly string[], service: string): Promise<Reco
 export function descriptorText(call: StandInCall): string {
   const argument = call.argument ?? null
   // dom0 adds no `+` without an argument; qrexec-daemon does for a qube's call.
-  const name = argument === null ? (call.source === 'dom0' ? call.service : `${call.service}+`) : `${call.service}+${argument}`
+  const name =
+    argument === null ? (call.source === 'dom0' ? call.service : `${call.service}+`) : `${call.service}+${argument}`
   return call.target ? `${name} ${call.source} ${call.target.type} ${call.target.value}` : `${name} ${call.source}`
 }
 
-const inputStream = (input: StandInCall['input']): Readable => (input instanceof Readable ? input : Readable.from(input === undefined ? [] : [Buffer.from(input)]))
+const inputStream = (input: StandInCall['input']): Readable =>
+  input instanceof Readable ? input : Readable.from(input === undefined ? [] : [Buffer.from(input)])
 
-function collect(stream: NodeJS.ReadableStream, max: number, onOverflow: () => void, onOutput?: (chunk: Buffer) => void): () => Buffer {
+function collect(
+  stream: NodeJS.ReadableStream,
+  max: number,
+  onOverflow: () => void,
+  onOutput?: (chunk: Buffer) => void,
+): () => Buffer {
   const chunks: Buffer[] = []
   let size = 0
   stream.on('data', (chunk: Buffer) => {
@@ -112,7 +124,12 @@ function collect(stream: NodeJS.ReadableStream, max: number, onOverflow: () => v
 }
 
 /** A socket or TCP service: descriptor (unless skipped), stdin in, half-close, stdout out; exit 0. */
-function streamCall(socket: Socket, descriptor: string | null, call: StandInCall, options: Record<string, string | boolean>): Promise<StandInResult & { connected: boolean }> {
+function streamCall(
+  socket: Socket,
+  descriptor: string | null,
+  call: StandInCall,
+  options: Record<string, string | boolean>,
+): Promise<StandInResult & { connected: boolean }> {
   return new Promise((resolve) => {
     let connected = false
     let serviceEof = false
@@ -158,7 +175,14 @@ function streamCall(socket: Socket, descriptor: string | null, call: StandInCall
   })
 }
 
-const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 }
+const SIGNALS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+}
 
 function executableCall(path: string, call: StandInCall, baseEnv: NodeJS.ProcessEnv): Promise<StandInResult> {
   const env: NodeJS.ProcessEnv = {}
@@ -174,15 +198,34 @@ function executableCall(path: string, call: StandInCall, baseEnv: NodeJS.Process
   env.QREXEC_AGENT_PID = String(process.pid)
   return new Promise((resolve) => {
     const child = spawn(path, effective ? [effective] : [], { env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const stdout = collect(child.stdout, call.maxOutputBytes ?? 64 * 1024 * 1024, () => child.kill('SIGKILL'), call.onOutput)
+    const stdout = collect(
+      child.stdout,
+      call.maxOutputBytes ?? 64 * 1024 * 1024,
+      () => child.kill('SIGKILL'),
+      call.onOutput,
+    )
     const stderr = collect(child.stderr, 1024 * 1024, () => undefined)
     const timer = setTimeout(() => child.kill('SIGKILL'), call.timeoutMs ?? 60_000)
     child.stdin.on('error', () => undefined)
     inputStream(call.input).pipe(child.stdin)
-    child.on('error', () => resolve({ exitCode: EXIT_QREXEC_FAILURE, stdout: Buffer.alloc(0), stderr: 'spawn failed', kind: 'executable', path }))
+    child.on('error', () =>
+      resolve({
+        exitCode: EXIT_QREXEC_FAILURE,
+        stdout: Buffer.alloc(0),
+        stderr: 'spawn failed',
+        kind: 'executable',
+        path,
+      }),
+    )
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ exitCode: code ?? 128 + (SIGNALS[signal ?? ''] ?? 0), stdout: stdout(), stderr: stderr().toString('utf8'), kind: 'executable', path })
+      resolve({
+        exitCode: code ?? 128 + (SIGNALS[signal ?? ''] ?? 0),
+        stdout: stdout(),
+        stderr: stderr().toString('utf8'),
+        kind: 'executable',
+        path,
+      })
     })
   })
 }
@@ -193,8 +236,12 @@ export async function callThroughAgent(config: StandInConfig, call: StandInCall)
   if (!found) return { exitCode: EXIT_NOT_FOUND, stdout: Buffer.alloc(0), stderr: '', kind: 'not-found' }
   if (found.kind === 'executable') return executableCall(found.path, call, config.env ?? process.env)
   const options = await rpcConfig(config.rpcConfigDirs ?? [], call.service)
-  const socket = found.kind === 'tcp' ? connect({ host: found.tcp?.host ?? '', port: found.tcp?.port ?? 0, allowHalfOpen: true }) : connect({ path: found.path, allowHalfOpen: true })
-  const descriptor = found.kind === 'socket' && options['skip-service-descriptor'] !== true ? descriptorText(call) : null
+  const socket =
+    found.kind === 'tcp'
+      ? connect({ host: found.tcp?.host ?? '', port: found.tcp?.port ?? 0, allowHalfOpen: true })
+      : connect({ path: found.path, allowHalfOpen: true })
+  const descriptor =
+    found.kind === 'socket' && options['skip-service-descriptor'] !== true ? descriptorText(call) : null
   const { connected: _connected, ...result } = await streamCall(socket, descriptor, call, options)
   return { ...result, kind: found.kind, path: found.path }
 }

@@ -19,11 +19,20 @@ function pythonApt(): Part {
     return requirePart('python3-apt-is-not-installed', 'python3-apt')
   }
 }
-const WARNING = /WARNING: Execution of '(apt-get|python3) update' prevented by '\/etc\/apt\/apt\.conf\.d\/40qubes-whonix-apt-gate' because no torified Qubes updates proxy found\./
+const WARNING =
+  /WARNING: Execution of '(apt-get|python3) update' prevented by '\/etc\/apt\/apt\.conf\.d\/40qubes-whonix-apt-gate' because no torified Qubes updates proxy found\./
 
 /** APT confined to the sandbox: its own state, an empty sources list, and only our hook in apt.conf.d. */
 async function aptSandbox(box: GateSandbox): Promise<NodeJS.ProcessEnv> {
-  for (const dir of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/trusted.gpg.d', 'var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg', 'var/log/apt'])
+  for (const dir of [
+    'etc/apt/sources.list.d',
+    'etc/apt/preferences.d',
+    'etc/apt/trusted.gpg.d',
+    'var/lib/apt/lists/partial',
+    'var/cache/apt/archives/partial',
+    'var/lib/dpkg',
+    'var/log/apt',
+  ])
     await mkdir(join(box.root, dir), { recursive: true })
   await writeFile(join(box.root, 'etc/apt/sources.list'), '')
   await writeFile(join(box.root, 'var/lib/dpkg/status'), '')
@@ -33,8 +42,10 @@ async function aptSandbox(box: GateSandbox): Promise<NodeJS.ProcessEnv> {
 }
 
 const updaters = {
-  'apt-get update': (box: GateSandbox, env: NodeJS.ProcessEnv) => start([aptGet.path as string, '-o', `Dir=${box.root}/`, 'update'], { env }),
-  "python3-apt's Cache.update()": (_box: GateSandbox, env: NodeJS.ProcessEnv) => start([python.path as string, '-c', UPDATE_PY], { env }),
+  'apt-get update': (box: GateSandbox, env: NodeJS.ProcessEnv) =>
+    start([aptGet.path as string, '-o', `Dir=${box.root}/`, 'update'], { env }),
+  "python3-apt's Cache.update()": (_box: GateSandbox, env: NodeJS.ProcessEnv) =>
+    start([python.path as string, '-c', UPDATE_PY], { env }),
 }
 
 for (const [name, update] of Object.entries(updaters)) {
@@ -96,18 +107,26 @@ describe.skipIf(aptGet.missing)('outside a Whonix template', () => {
 
 describe('one marker rule, and a refusal that always starts with the WARNING line', () => {
   const hookScript = (box: GateSandbox) => join(box.root, manifest.aptGate.files.aptHookScript)
-  const HOOK_WARNING = "WARNING: Execution of 'apt update' prevented by '/etc/apt/apt.conf.d/40qubes-whonix-apt-gate' because no torified Qubes updates proxy found."
+  const HOOK_WARNING =
+    "WARNING: Execution of 'apt update' prevented by '/etc/apt/apt.conf.d/40qubes-whonix-apt-gate' because no torified Qubes updates proxy found."
 
   it('the agent missing (package removed, files kept) and no marker: the hook says the WARNING and exits 255', async () => {
     const box = await gateSandbox('template-workstation', ['/nonexistent/qubes-whonix-agent'])
     const run = start(['/bin/sh', hookScript(box)], { env: box.env })
     expect(await run.ended).toEqual({ code: 255, signal: null })
-    expect(run.stderr().split('\n')).toEqual([HOOK_WARNING, 'qubes-whonix-agent: /nonexistent/qubes-whonix-agent is missing: the check cannot be waited for.', ''])
+    expect(run.stderr().split('\n')).toEqual([
+      HOOK_WARNING,
+      'qubes-whonix-agent: /nonexistent/qubes-whonix-agent is missing: the check cannot be waited for.',
+      '',
+    ])
   })
 
   it('a wait that ends in a refusal, stderr not a terminal: the WARNING comes first, no waiting note', async () => {
     const box = await gateSandbox()
-    await writeFile(box.config, (await readFile(box.config, 'utf8')).replace('\n  timeoutMs: 120000\n', '\n  timeoutMs: 1000\n'))
+    await writeFile(
+      box.config,
+      (await readFile(box.config, 'utf8')).replace('\n  timeoutMs: 120000\n', '\n  timeoutMs: 1000\n'),
+    )
     const run = start(['/bin/sh', hookScript(box)], { env: box.env })
     expect(await run.ended).toEqual({ code: 255, signal: null })
     expect(run.stderr().split('\n')[0]).toMatch(/^WARNING: Execution of '(sh|node) update' prevented by/)

@@ -15,7 +15,10 @@ async function fakeAptGet(box: GateSandbox, script: string): Promise<string> {
   return file
 }
 
-const gateExec = (box: GateSandbox, argv: readonly string[]) => start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', '--exec', '--', ...argv], { env: box.env })
+const gateExec = (box: GateSandbox, argv: readonly string[]) =>
+  start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', '--exec', '--', ...argv], {
+    env: box.env,
+  })
 
 describe('apt-gate --exec -- COMMAND', () => {
   it('runs the command once the check has passed and passes its exit code and arguments through', async () => {
@@ -34,8 +37,12 @@ describe('apt-gate --exec -- COMMAND', () => {
     const program = await fakeAptGet(box, `touch ${ran}`)
     const run = gateExec(box, [program, 'update'])
     expect(await run.ended).toEqual({ code: 255, signal: null })
-    expect(run.stderr().split('\n')[0]).toBe(`WARNING: Execution of '${program}' prevented by 'qubes-whonix-agent apt-gate' because no torified Qubes updates proxy found.`)
-    expect(run.stderr()).toMatch(/\nUpdates qube: nothing answers at http:\/\/127\.0\.0\.1:\d+\/: the Qubes updates proxy forwarder is not running/)
+    expect(run.stderr().split('\n')[0]).toBe(
+      `WARNING: Execution of '${program}' prevented by 'qubes-whonix-agent apt-gate' because no torified Qubes updates proxy found.`,
+    )
+    expect(run.stderr()).toMatch(
+      /\nUpdates qube: nothing answers at http:\/\/127\.0\.0\.1:\d+\/: the Qubes updates proxy forwarder is not running/,
+    )
     await expect(readFile(ran)).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
@@ -54,7 +61,10 @@ describe('apt-gate --exec -- COMMAND', () => {
     const box = await gateSandbox()
     await touch(box.secure)
     const got = join(box.root, 'got')
-    const program = await fakeAptGet(box, `trap 'echo TERM > ${got}; exit 42' TERM; echo ready; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done`)
+    const program = await fakeAptGet(
+      box,
+      `trap 'echo TERM > ${got}; exit 42' TERM; echo ready; i=0; while [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done`,
+    )
     const run = gateExec(box, [program])
     await run.seen('ready', 'stdout')
     run.child.kill('SIGTERM')
@@ -96,7 +106,9 @@ describe('apt-gate --exec -- COMMAND', () => {
   it('without a mode, or with two, it is a usage error (exit 2, one line)', async () => {
     const box = await gateSandbox()
     for (const args of [[], ['--hook', '--alert'], ['--command', '/usr/bin/apt', '--hook'], ['--exec']]) {
-      const run = start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', ...args], { env: box.env })
+      const run = start([process.execPath, AGENT, '--root', box.root, '--config', box.config, 'apt-gate', ...args], {
+        env: box.env,
+      })
       expect(await run.ended, args.join(' ')).toEqual({ code: 2, signal: null })
       expect(run.stderr().trim().split('\n'), args.join(' ')).toHaveLength(1)
     }
@@ -108,7 +120,9 @@ describe('apt-gate --exec -- COMMAND', () => {
       other: '<html><body>403 Access denied</body></html>',
     }
     for (const [kind, page] of Object.entries(pages)) {
-      const server = createServer((_request, response) => response.writeHead(403, { 'Content-Type': 'text/html' }).end(page))
+      const server = createServer((_request, response) =>
+        response.writeHead(403, { 'Content-Type': 'text/html' }).end(page),
+      )
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
       onTestFinished(() => void server.close())
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`

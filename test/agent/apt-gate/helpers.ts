@@ -42,14 +42,21 @@ export async function closedUrl(): Promise<string> {
  * bundle, with the shipped manifest but for the updates proxy's URL (the refusal asks it
  * how it is): by default one where nothing listens, so the host's port 8082 plays no part.
  */
-export async function gateSandbox(profile: ProfileName = 'template-workstation', agent?: readonly string[], proxyUrl?: string): Promise<GateSandbox> {
+export async function gateSandbox(
+  profile: ProfileName = 'template-workstation',
+  agent?: readonly string[],
+  proxyUrl?: string,
+): Promise<GateSandbox> {
   const root = await tempRoot('qwa-test-gate-')
   // Readable by an unprivileged user too (the permission tests run the agent as nobody).
   await chmod(root, 0o755)
   await buildSimulatedQube(root, PROFILES[profile], manifest)
   const config = join(root, 'qubes.yaml')
   const shipped = await readFile('qubes.yaml', 'utf8')
-  await writeFile(config, shipped.replace(`url: ${manifest.updatesProxy.check.url}`, `url: ${proxyUrl ?? (await closedUrl())}`))
+  await writeFile(
+    config,
+    shipped.replace(`url: ${manifest.updatesProxy.check.url}`, `url: ${proxyUrl ?? (await closedUrl())}`),
+  )
   const target = { root, agent: agent ?? [process.execPath, await agentForAnyUser(), '--config', config] }
   await writeGeneratedFiles(root, aptGateFiles(manifest, target))
   const paths = rootPaths(manifest.paths, root)
@@ -72,9 +79,17 @@ export interface Running {
 }
 
 /** Starts a real process and follows its output. */
-export function start(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; cwd?: string } = {}): Running {
+export function start(
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; cwd?: string } = {},
+): Running {
   const [file, ...args] = argv as [string, ...string[]]
-  const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }), ...(options.cwd ? { cwd: options.cwd } : {}) })
+  const child = spawn(file, args, {
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  })
   const text = { stdout: '', stderr: '' }
   const waiters: (() => void)[] = []
   for (const stream of ['stdout', 'stderr'] as const) {
@@ -83,7 +98,9 @@ export function start(argv: readonly string[], options: { env?: NodeJS.ProcessEn
       for (const wake of waiters.splice(0)) wake()
     })
   }
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  )
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000)
   void ended.then(() => clearTimeout(killer))
   return {
@@ -98,7 +115,9 @@ export function start(argv: readonly string[], options: { env?: NodeJS.ProcessEn
           if (matches()) return resolve()
           waiters.push(look)
         }
-        void ended.then(() => (matches() ? resolve() : reject(new Error(`ended without ${String(wanted)} on ${stream}: ${text.stderr}`))))
+        void ended.then(() =>
+          matches() ? resolve() : reject(new Error(`ended without ${String(wanted)} on ${stream}: ${text.stderr}`)),
+        )
         look()
       }),
   }
@@ -118,7 +137,7 @@ export async function descendants(pid: number): Promise<number[]> {
     }
   }
   const found: number[] = []
-  for (let queue = [pid]; queue.length > 0; ) {
+  for (let queue = [pid]; queue.length > 0;) {
     const children = parents.get(queue.shift() as number) ?? []
     found.push(...children)
     queue.push(...children)
@@ -133,7 +152,6 @@ export async function commandLine(pid: number): Promise<string> {
     return ''
   }
 }
-
 
 /**
  * Resolves once the gate started under `pid` (or `pid` itself) waits for the check: its

@@ -18,7 +18,9 @@ for key in "\${!uwtwrapper[@]}"; do printf 'uwtwrapper[%s]=%s\\n' "$key" "\${uwt
 echo "RAN $uwtwrapper_parent $*"
 `
 
-const UNWRAPPED = ['/usr/bin/apt', '/usr/bin/apt-file', '/usr/bin/apt-get', '/usr/bin/aptitude-curses'].map((key) => `uwtwrapper[${key}]=0`).sort()
+const UNWRAPPED = ['/usr/bin/apt', '/usr/bin/apt-file', '/usr/bin/apt-get', '/usr/bin/aptitude-curses']
+  .map((key) => `uwtwrapper[${key}]=0`)
+  .sort()
 
 async function harness(box: GateSandbox): Promise<string> {
   const file = join(box.root, 'uwt-harness')
@@ -47,7 +49,9 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     await touch(box.done)
     const run = wrap(box, await harness(box), '/usr/bin/apt-get')
     expect(await run.ended).toEqual({ code: 255, signal: null })
-    expect(run.stderr().split('\n')[0]).toBe("WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.")
+    expect(run.stderr().split('\n')[0]).toBe(
+      "WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.",
+    )
     expect(run.stderr()).toContain(manifest.aptGate.help.policyLine)
     expect(run.stdout()).toBe('')
   })
@@ -76,7 +80,9 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     // apt-get (uwt's displaced name) is gated: with the agent missing it is refused all the same.
     const wrapped = wrap(box, file, '/usr/bin/apt-get.anondist')
     expect((await wrapped.ended).code).toBe(255)
-    expect(wrapped.stderr().split('\n')[0]).toBe("WARNING: Execution of '/usr/bin/apt-get.anondist' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.")
+    expect(wrapped.stderr().split('\n')[0]).toBe(
+      "WARNING: Execution of '/usr/bin/apt-get.anondist' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.",
+    )
     expect(wrapped.stdout()).toBe('')
   })
 
@@ -87,7 +93,9 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     const box = await gateSandbox('template-workstation', [failing])
     const run = wrap(box, await harness(box), '/usr/bin/apt-get')
     expect(await run.ended).toEqual({ code: 255, signal: null })
-    expect(run.stderr()).toContain("WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.\nqubes-whonix-agent: the gate failed (exit 1)")
+    expect(run.stderr()).toContain(
+      "WARNING: Execution of '/usr/bin/apt-get' prevented by '/etc/uwt.d/40_qubes.conf' because no torified Qubes updates proxy found.\nqubes-whonix-agent: the gate failed (exit 1)",
+    )
     expect(run.stdout()).toBe('')
   })
 
@@ -105,7 +113,9 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     const run = wrap(box, await harness(box), '/usr/bin/apt-get')
     await gateWaiting(run.child.pid as number)
     const pids = await descendants(run.child.pid as number)
-    const agents = (await Promise.all(pids.map(async (pid) => ({ pid, line: await commandLine(pid) })))).filter(({ line }) => line.includes('apt-gate'))
+    const agents = (await Promise.all(pids.map(async (pid) => ({ pid, line: await commandLine(pid) })))).filter(
+      ({ line }) => line.includes('apt-gate'),
+    )
     const agent = agents.at(-1)
     expect(agent).toBeDefined()
     process.kill(agent?.pid as number, 'SIGTERM')
@@ -119,7 +129,11 @@ describe('the uwt drop-in, sourced as uwt does', () => {
     await touch(box.secure)
     await chmod(box.dir, 0o700)
     const file = await harness(box)
-    const run = start([file, '/usr/bin/apt-get'], { env: { ...box.env, UWT_DIR: join(box.root, 'etc/uwt.d'), HOME: '/' }, uid: 65534, cwd: '/' })
+    const run = start([file, '/usr/bin/apt-get'], {
+      env: { ...box.env, UWT_DIR: join(box.root, 'etc/uwt.d'), HOME: '/' },
+      uid: 65534,
+      cwd: '/',
+    })
     expect(await run.ended, run.stderr()).toEqual({ code: 255, signal: null })
     expect(run.stderr()).toMatch(/^WARNING: Execution of '\/usr\/bin\/apt-get'/)
     expect(run.stderr()).toContain('/run/updatesproxycheck cannot be read by this user (permission denied)')

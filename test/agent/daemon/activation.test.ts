@@ -10,7 +10,10 @@ import { requirePart } from '../../helpers/parts'
 import { READY, simulatedRoot, startDaemon } from './helper'
 
 const activate = requirePart('systemd-socket-activate', 'systemd')
-const role = (socket: string, timeoutMs = 20_000) => callSocketService(socket, descriptorFor('whonix.Role', 'dom0'), { timeoutMs, maxOutputBytes: 1 << 20 }).then((answer) => JSON.parse(answer.toString()))
+const role = (socket: string, timeoutMs = 20_000) =>
+  callSocketService(socket, descriptorFor('whonix.Role', 'dom0'), { timeoutMs, maxOutputBytes: 1 << 20 }).then(
+    (answer) => JSON.parse(answer.toString()),
+  )
 
 describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-activate)', () => {
   it('the sockets exist before the agent; the first call starts it and is answered; the daemon serves the passed sockets', async () => {
@@ -20,7 +23,22 @@ describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-act
     mkdirSync(join(root, 'run/qubes-rpc'), { recursive: true })
     mkdirSync(join(root, 'run/qubes-whonix-agent'), { recursive: true })
     const daemon = startDaemon(root, [], {
-      command: [activate.path ?? '', '-l', roleSocket, '-l', control, '--fdname=whonix.Role:control', '-E', 'PATH=/usr/bin:/bin', process.execPath, AGENT, '--root', root, 'daemon', '--verbose'],
+      command: [
+        activate.path ?? '',
+        '-l',
+        roleSocket,
+        '-l',
+        control,
+        '--fdname=whonix.Role:control',
+        '-E',
+        'PATH=/usr/bin:/bin',
+        process.execPath,
+        AGENT,
+        '--root',
+        root,
+        'daemon',
+        '--verbose',
+      ],
     })
     await daemon.waitForLog(/Listening on .*control/)
     // Before any call: the sockets exist, the agent has not started.
@@ -33,7 +51,14 @@ describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-act
     expect(daemon.log()).toMatch(/<7>control: listening on socket fd 4 from systemd/)
     // Services without a passed socket get one of their own.
     expect(daemon.log()).toMatch(/<7>qubes.SetDateTime: listening on \//)
-    expect((await callSocketService(control, descriptorFor('agent.DaemonStatus', 'dom0'), { timeoutMs: 5000, maxOutputBytes: 1 << 20 })).toString()).toMatch(/"running":true/)
+    expect(
+      (
+        await callSocketService(control, descriptorFor('agent.DaemonStatus', 'dom0'), {
+          timeoutMs: 5000,
+          maxOutputBytes: 1 << 20,
+        })
+      ).toString(),
+    ).toMatch(/"running":true/)
     expect(await daemon.stop()).toBe(0)
   })
 
@@ -41,9 +66,29 @@ describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-act
     const root = await simulatedRoot('plain-qube')
     const socket = join(root, 'run/qubes-rpc/qubes.SetDateTime')
     mkdirSync(join(root, 'run/qubes-rpc'), { recursive: true })
-    const daemon = startDaemon(root, [], { command: [activate.path ?? '', '-l', socket, '--fdname=qubes.SetDateTime', process.execPath, AGENT, '--root', root, 'daemon'] })
+    const daemon = startDaemon(root, [], {
+      command: [
+        activate.path ?? '',
+        '-l',
+        socket,
+        '--fdname=qubes.SetDateTime',
+        process.execPath,
+        AGENT,
+        '--root',
+        root,
+        'daemon',
+      ],
+    })
     await daemon.waitForLog(/Listening on/)
-    const answer = JSON.parse((await callSocketService(socket, descriptorFor('qubes.SetDateTime', 'dom0'), { timeoutMs: 20_000, maxOutputBytes: 4096, input: '2026-01-01T00:00:00Z\n' })).toString())
+    const answer = JSON.parse(
+      (
+        await callSocketService(socket, descriptorFor('qubes.SetDateTime', 'dom0'), {
+          timeoutMs: 20_000,
+          maxOutputBytes: 4096,
+          input: '2026-01-01T00:00:00Z\n',
+        })
+      ).toString(),
+    )
     expect(answer).toMatchObject({ ok: false, error: { code: 'SERVICE_NOT_SERVED' } })
   })
 

@@ -11,10 +11,21 @@ import { callThroughAgent } from '../../stand-ins/qrexec-agent'
 import { manifestFile, READY, simulatedRoot, startDaemon } from './helper'
 
 const call = async (root: string, service: string, source = 'dom0', input?: string) =>
-  JSON.parse((await callSocketService(join(root, 'run/qubes-rpc', service), descriptorFor(service, source), { timeoutMs: 10_000, maxOutputBytes: 1 << 22, ...(input === undefined ? {} : { input }) })).toString())
+  JSON.parse(
+    (
+      await callSocketService(join(root, 'run/qubes-rpc', service), descriptorFor(service, source), {
+        timeoutMs: 10_000,
+        maxOutputBytes: 1 << 22,
+        ...(input === undefined ? {} : { input }),
+      })
+    ).toString(),
+  )
 
 function rssKiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? ''
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? ''
   return Number(/([0-9]+)/.exec(line)?.[1])
 }
 
@@ -48,13 +59,21 @@ describe('the daemon on a simulated Whonix-Gateway', () => {
     await daemon.waitForLog(READY)
     const socketDir = join(root, 'run/qubes-rpc')
     const sockets = readdirSync(socketDir).sort()
-    expect(sockets).toEqual(expect.arrayContaining(['qubes.SetDateTime', 'qubes.SyncNtpClock', 'whonix.Role', 'whonix.Status']))
+    expect(sockets).toEqual(
+      expect.arrayContaining(['qubes.SetDateTime', 'qubes.SyncNtpClock', 'whonix.Role', 'whonix.Status']),
+    )
     for (const name of readdirSync(socketDir)) expect(statSync(join(socketDir, name)).mode & 0o777).toBe(0o660)
 
-    expect(await call(root, 'whonix.Role')).toMatchObject({ ok: true, result: { whonix: 'gateway', class: 'proxy', name: 'sys-whonix' } })
+    expect(await call(root, 'whonix.Role')).toMatchObject({
+      ok: true,
+      result: { whonix: 'gateway', class: 'proxy', name: 'sys-whonix' },
+    })
     const status = await call(root, 'whonix.Status')
     expect(status.result.daemon).toMatchObject({ running: true, pid: daemon.child.pid, services: sockets })
-    expect((await call(root, 'qubes.SyncNtpClock')).result).toMatchObject({ synchronised: false, reason: expect.stringMatching(/sdwdate/) })
+    expect((await call(root, 'qubes.SyncNtpClock')).result).toMatchObject({
+      synchronised: false,
+      reason: expect.stringMatching(/sdwdate/),
+    })
 
     // The CLI's status asks the running daemon.
     const cliStatus = await runAgent(['--root', root, 'status', '--json'])
@@ -65,18 +84,24 @@ describe('the daemon on a simulated Whonix-Gateway', () => {
     expect(daemon.log()).toMatch(/<6>stopped/)
     // Sockets the daemon created are gone with it: qrexec then reports "not found", not a hang.
     expect(readdirSync(socketDir)).toEqual([])
-    expect(JSON.parse((await runAgent(['--root', root, 'status', '--json'])).stdout).daemon).toMatchObject({ running: false })
+    expect(JSON.parse((await runAgent(['--root', root, 'status', '--json'])).stdout).daemon).toMatchObject({
+      running: false,
+    })
   })
 
   it('rpc-call sends the descriptor of the given source and prints the answer; an error answer exits 1', async () => {
     const root = await simulatedRoot('gateway')
     const daemon = startDaemon(root)
     await daemon.waitForLog(READY)
-    const good = await runAgent(['--root', root, 'rpc-call', 'qubes.SetDateTime', '--source', 'dom0', '--stdin'], { input: '2026-05-06T07:08:09Z\n' })
+    const good = await runAgent(['--root', root, 'rpc-call', 'qubes.SetDateTime', '--source', 'dom0', '--stdin'], {
+      input: '2026-05-06T07:08:09Z\n',
+    })
     expect(good.code).toBe(0)
     expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, result: { clockSet: false } })
     expect(readFileSync(join(root, 'run/qubes-whonix/qubes.SetDateTime'), 'utf8')).toBe('2026-05-06T07:08:09Z\n')
-    const bad = await runAgent(['--root', root, 'rpc-call', 'qubes.SetDateTime', '--stdin'], { input: '2026-13-45T99:00:00Z\n' })
+    const bad = await runAgent(['--root', root, 'rpc-call', 'qubes.SetDateTime', '--stdin'], {
+      input: '2026-13-45T99:00:00Z\n',
+    })
     expect(bad.code).toBe(1)
     expect(JSON.parse(bad.stdout).error.code).toBe('TIMESTAMP_INVALID')
     const missing = await runAgent(['--root', root, 'rpc-call', 'whonix.Nothing'])
@@ -98,7 +123,10 @@ describe('the daemon on a simulated Whonix-Gateway', () => {
     const { symlinkSync, rmSync } = await import('node:fs')
     rmSync(link)
     symlinkSync(join(root, 'run/qubes-rpc/whonix.Role'), link)
-    const result = await callThroughAgent({ serviceDirs: [join(root, 'etc/qubes-rpc')], rpcConfigDirs: [join(root, 'etc/qubes/rpc-config')] }, { service: 'whonix.Role', source: 'dom0' })
+    const result = await callThroughAgent(
+      { serviceDirs: [join(root, 'etc/qubes-rpc')], rpcConfigDirs: [join(root, 'etc/qubes/rpc-config')] },
+      { service: 'whonix.Role', source: 'dom0' },
+    )
     expect(result).toMatchObject({ kind: 'socket', exitCode: 0 })
     expect(JSON.parse(result.stdout.toString()).result.whonix).toBe('gateway')
   })
@@ -117,7 +145,10 @@ describe('the daemon on a simulated Whonix-Gateway', () => {
 describe('the daemon under stress and signals', () => {
   it('10 MiB sent to a service limited to 4 KiB: a clear error, and the daemon RSS stays bounded', async () => {
     const root = await simulatedRoot('gateway')
-    const config = manifestFile(await tempRoot(), (m) => (m.services.table['whonix.Status'].limits = { maxInputBytes: 4096 }))
+    const config = manifestFile(
+      await tempRoot(),
+      (m) => (m.services.table['whonix.Status'].limits = { maxInputBytes: 4096 }),
+    )
     const daemon = startDaemon(root, ['--config', config])
     await daemon.waitForLog(READY)
     await call(root, 'whonix.Status')
@@ -195,7 +226,9 @@ describe('the daemon under stress and signals', () => {
     const reloaded = startDaemon(root)
     await reloaded.waitForLog(/<7>starting /)
     reloaded.child.kill('SIGHUP')
-    await reloaded.waitForLog(/SIGHUP: reloading the manifest[^]*<6>serving |<6>serving [^]*SIGHUP: reloading the manifest/)
+    await reloaded.waitForLog(
+      /SIGHUP: reloading the manifest[^]*<6>serving |<6>serving [^]*SIGHUP: reloading the manifest/,
+    )
     expect(reloaded.child.exitCode).toBe(null)
     expect((await call(root, 'whonix.Role')).ok).toBe(true)
     expect(await reloaded.stop('SIGTERM')).toBe(0)
@@ -216,7 +249,14 @@ describe('the daemon under stress and signals', () => {
     manifestFile(dir, (m) => delete m.services.table['qubes.SyncNtpClock'])
     daemon.child.kill('SIGHUP')
     await daemon.waitForLog(/<6>serving [^\n]*\n[^]*<6>serving /)
-    expect(daemon.log().trimEnd().split('\n').filter((line) => line.startsWith('<6>serving ')).pop()).not.toMatch(/SyncNtpClock/)
+    expect(
+      daemon
+        .log()
+        .trimEnd()
+        .split('\n')
+        .filter((line) => line.startsWith('<6>serving '))
+        .pop(),
+    ).not.toMatch(/SyncNtpClock/)
     expect(existsSync(join(root, 'run/qubes-rpc/qubes.SyncNtpClock'))).toBe(false)
     expect((await call(root, 'whonix.Role')).ok).toBe(true)
     manifestFile(dir, (m) => (m.services.defaultLimits.maxConcurrent = 'many'))

@@ -40,9 +40,16 @@ export function manifestFile(dir: string, edit: (manifest: FreeYaml) => void, na
 }
 
 /** Starts the built agent's daemon as a real process; killed after the test if still running. */
-export function startDaemon(root: string, extraArgs: readonly string[] = [], options: { env?: NodeJS.ProcessEnv; command?: readonly string[] } = {}): DaemonProcess {
+export function startDaemon(
+  root: string,
+  extraArgs: readonly string[] = [],
+  options: { env?: NodeJS.ProcessEnv; command?: readonly string[] } = {},
+): DaemonProcess {
   const argv = options.command ?? [process.execPath, AGENT, '--root', root, ...extraArgs, 'daemon', '--verbose']
-  const child = spawn(argv[0] ?? '', argv.slice(1), { env: options.env ?? { PATH: '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(argv[0] ?? '', argv.slice(1), {
+    env: options.env ?? { PATH: '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stderr = ''
   const waiters = new Set<() => void>()
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

@@ -41,8 +41,10 @@ describe('the firewall configuration drop-ins', () => {
 
   it('takes bash as bash: +=, command substitution, the role guard, comments; empty means the default', async () => {
     const settings = await settingsOf({
-      [`${etc}/30_whonix_workstation_default.conf`]: 'if [ ! -f /nonexistent/anon-ws-base-files/workstation ]; then\n  return 0\nfi\nDIR_PORT=1\n',
-      [`${etc}/50_user.conf`]: '# a comment\nEXTERNAL_OPEN_PORTS+=" 22 "\nEXTERNAL_OPEN_PORTS+=" $(echo 2222) "\nINTERNAL_OPEN_PORTS+=" 80 "\nOR_PORT=""\necho noise\n',
+      [`${etc}/30_whonix_workstation_default.conf`]:
+        'if [ ! -f /nonexistent/anon-ws-base-files/workstation ]; then\n  return 0\nfi\nDIR_PORT=1\n',
+      [`${etc}/50_user.conf`]:
+        '# a comment\nEXTERNAL_OPEN_PORTS+=" 22 "\nEXTERNAL_OPEN_PORTS+=" $(echo 2222) "\nINTERNAL_OPEN_PORTS+=" 80 "\nOR_PORT=""\necho noise\n',
     })
     expect(settings.DIR_PORT).toBe('80')
     expect(settings.EXTERNAL_OPEN_PORTS).toBe('22 2222')
@@ -61,7 +63,11 @@ describe('the firewall configuration drop-ins', () => {
     ['a failing command', 'false\n', /reading the firewall configuration failed/],
     ['an unset variable', 'DIR_PORT=$NOT_SET\n', /NOT_SET: unbound variable/],
     ['an exit', 'exit 0\n', /did not finish/],
-    ['an unknown switch value', 'WORKSTATION_TRANSPARENT_TCP=yes\n', /^WORKSTATION_TRANSPARENT_TCP="yes": expected 0 or 1$/],
+    [
+      'an unknown switch value',
+      'WORKSTATION_TRANSPARENT_TCP=yes\n',
+      /^WORKSTATION_TRANSPARENT_TCP="yes": expected 0 or 1$/,
+    ],
     ['an unknown mode', 'firewall_mode=open\n', /^firewall_mode="open": expected full or timesync-fail-closed$/],
     ['a port out of range', 'EXTERNAL_OPEN_PORTS="22 70000"\n', /"70000" is not port numbers/],
     ['a hostile interface name', 'EXT_IF="eth0; flush ruleset"\n', /is not interface names/],
@@ -104,6 +110,8 @@ describe('the firewall configuration drop-ins', () => {
     const plan = await planFirewall(context, await currentRole(context))
     expect(plan).toMatchObject({ mode: 'full', configuredMode: 'timesync-fail-closed' })
     expect(plan.script).toContain('redirect to :9040')
-    expect((await planFirewall(context, await currentRole(context), { mode: 'timesync-fail-closed' })).mode).toBe('full')
+    expect((await planFirewall(context, await currentRole(context), { mode: 'timesync-fail-closed' })).mode).toBe(
+      'full',
+    )
   })
 })

@@ -60,7 +60,14 @@ export function createTopology(): Topology {
     }
     ip('-n', ws, 'addr', 'add', `${WS.v4}/32`, 'dev', 'eth0')
     ip('-n', ws, '-6', 'addr', 'add', `${WS.v6}/128`, 'dev', 'eth0', 'nodad')
-    for (const [ns, dev] of [[clear, 'c0'], [gw, 'eth0'], [gw, 'eth1'], [gw, 'vif5.0'], [ws, 'eth0']] as const) ip('-n', ns, 'link', 'set', dev, 'up')
+    for (const [ns, dev] of [
+      [clear, 'c0'],
+      [gw, 'eth0'],
+      [gw, 'eth1'],
+      [gw, 'vif5.0'],
+      [ws, 'eth0'],
+    ] as const)
+      ip('-n', ns, 'link', 'set', dev, 'up')
     ip('-n', gw, 'route', 'add', 'default', 'via', CLEAR.v4)
     ip('-n', gw, '-6', 'route', 'add', 'default', 'via', CLEAR.v6)
     ip('-n', gw, 'route', 'add', `${WS.v4}/32`, 'dev', 'vif5.0')
@@ -73,7 +80,10 @@ export function createTopology(): Topology {
     ip('-n', clear, 'route', 'add', '10.137.0.0/16', 'via', GW.uplink4)
     ip('-n', clear, '-6', 'route', 'add', 'fd09:24ef:4179::/48', 'via', GW.uplink6)
     inside(gw, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1')
-    execFileSync('ip', ['netns', 'exec', clear, 'nft', '-f', '-'], { input: COUNT_TABLE, stdio: ['pipe', 'pipe', 'pipe'] })
+    execFileSync('ip', ['netns', 'exec', clear, 'nft', '-f', '-'], {
+      input: COUNT_TABLE,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
   } catch (error) {
     remove()
     throw error
@@ -84,7 +94,9 @@ export function createTopology(): Topology {
 /** What reached the clear side: IPv4 packets, IPv6 non-ICMPv6 packets, ICMPv6 echo requests. */
 export function clearCounts(topology: Topology): { v4: number; v6: number; ping6: number } {
   const out = inside(topology.clear, 'nft', '-j', 'list', 'table', 'inet', 'count').toString('utf8')
-  const rules = (JSON.parse(out) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }).nftables.flatMap((entry) => (entry.rule ? [entry.rule] : []))
+  const rules = (
+    JSON.parse(out) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }
+  ).nftables.flatMap((entry) => (entry.rule ? [entry.rule] : []))
   const packets = rules.map((rule) => rule.expr.find((expr) => expr.counter)?.counter?.packets ?? -1)
   return { v4: packets[0] ?? -1, v6: packets[1] ?? -1, ping6: packets[2] ?? -1 }
 }
@@ -116,10 +128,21 @@ if (kind === 'tcp') {
 `
 
 /** A TCP connect or UDP send from a namespace, optionally as another uid; says what happened. */
-export function probe(ns: string, kind: 'tcp' | 'udp', host: string, port: number, options: { uid?: number; source?: string } = {}): Promise<string> {
-  const asUser = options.uid === undefined ? [] : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
+export function probe(
+  ns: string,
+  kind: 'tcp' | 'udp',
+  host: string,
+  port: number,
+  options: { uid?: number; source?: string } = {},
+): Promise<string> {
+  const asUser =
+    options.uid === undefined ? [] : ['setpriv', `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups']
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, ...asUser, process.execPath, '-e', CLIENT, kind, host, String(port), options.source ?? ''], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, ...asUser, process.execPath, '-e', CLIENT, kind, host, String(port), options.source ?? ''],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
     child.on('error', reject)
@@ -133,5 +156,16 @@ export function ping(ns: string, host: string): boolean {
 
 /** A TCP listener on port 80 of the clear side (the "internet"). */
 export function clearServer(topology: Topology): ChildProcess {
-  return spawn('ip', ['netns', 'exec', topology.clear, process.execPath, '-e', "const s=require('net').createServer((c)=>c.destroy());s.listen({port:80,host:'::'})"], { stdio: 'ignore' })
+  return spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      topology.clear,
+      process.execPath,
+      '-e',
+      "const s=require('net').createServer((c)=>c.destroy());s.listen({port:80,host:'::'})",
+    ],
+    { stdio: 'ignore' },
+  )
 }

@@ -29,10 +29,16 @@ function listeners(text: string): Map<string, string> {
 describe('the gateway Tor listeners generated from the ports table', () => {
   it.skipIf(tor.missing)('is a configuration the real tor accepts (tor --verify-config)', async () => {
     const dir = await tempRoot('qwa-torrc-')
-    for (const [name, addresses] of [['both', ADDRESSES], ['ipv4-only', { ipv4: ADDRESSES.ipv4, ipv6: null }]] as const) {
+    for (const [name, addresses] of [
+      ['both', ADDRESSES],
+      ['ipv4-only', { ipv4: ADDRESSES.ipv4, ipv6: null }],
+    ] as const) {
       const file = join(dir, `${name}.torrc`)
       await writeFile(file, `DataDirectory ${join(dir, `data-${name}`)}\n${config(addresses)}`)
-      const result = spawnSync(tor.path ?? 'tor', ['--verify-config', '-f', file, '--defaults-torrc', '/dev/null'], { encoding: 'utf8', timeout: 30_000 })
+      const result = spawnSync(tor.path ?? 'tor', ['--verify-config', '-f', file, '--defaults-torrc', '/dev/null'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      })
       expect(result.stdout).toContain('Configuration was valid')
       expect(result.status).toBe(0)
     }
@@ -42,7 +48,9 @@ describe('the gateway Tor listeners generated from the ports table', () => {
     const found = listeners(config(ADDRESSES))
     const plan = await planFor('gateway')
     const opened = new Set<number>()
-    for (const match of plan.script.matchAll(/input iifname vif\* (?:tcp|udp) dport (\d+)(?:-(\d+))? counter accept/g)) {
+    for (const match of plan.script.matchAll(
+      /input iifname vif\* (?:tcp|udp) dport (\d+)(?:-(\d+))? counter accept/g,
+    )) {
       const first = Number(match[1])
       for (let port = first; port <= Number(match[2] ?? first); port++) opened.add(port)
     }
@@ -59,9 +67,13 @@ describe('the gateway Tor listeners generated from the ports table', () => {
   it("has Whonix's flags and isolation, loopback listeners, and no IPv6 listener without IPv6", () => {
     const found = listeners(config(ADDRESSES))
     const isolated = [9101, 9102, 9103, 9105, 9106, 9107, 9108, 9109, 9110, 9114, 9115, 9117, 9118]
-    for (const port of isolated) expect(found.get(`${ADDRESSES.ipv4}:${port}`)).toBe('SocksPort IPv6Traffic IsolateDestAddr IsolateDestPort')
-    for (const port of [9050, 9100, 9104, 9111, 9122, 9125]) expect(found.get(`127.0.0.1:${port}`)).toBe('SocksPort IPv6Traffic')
-    expect(found.get(`${ADDRESSES.ipv4}:9150`)).toBe('SocksPort IPv6Traffic PreferIPv6 KeepAliveIsolateSOCKSAuth ExtendedErrors')
+    for (const port of isolated)
+      expect(found.get(`${ADDRESSES.ipv4}:${port}`)).toBe('SocksPort IPv6Traffic IsolateDestAddr IsolateDestPort')
+    for (const port of [9050, 9100, 9104, 9111, 9122, 9125])
+      expect(found.get(`127.0.0.1:${port}`)).toBe('SocksPort IPv6Traffic')
+    expect(found.get(`${ADDRESSES.ipv4}:9150`)).toBe(
+      'SocksPort IPv6Traffic PreferIPv6 KeepAliveIsolateSOCKSAuth ExtendedErrors',
+    )
     expect(found.get('127.0.0.1:9150')).toBe('SocksPort IPv6Traffic PreferIPv6 KeepAliveIsolateSOCKSAuth')
     expect(found.get(`${ADDRESSES.ipv4}:5300`)).toBe('DNSPort IsolateDestPort')
     expect(found.get(`${ADDRESSES.ipv4}:9040`)).toBe('TransPort')
@@ -78,7 +90,9 @@ describe('the gateway Tor listeners generated from the ports table', () => {
   })
 
   it('writes the file for the addresses in qubesdb, atomically, and leaves it alone when unchanged', async () => {
-    const root = await firewallQube('gateway', { qubesdb: { '/qubes-netvm-gateway': '10.137.0.9', '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:9' } })
+    const root = await firewallQube('gateway', {
+      qubesdb: { '/qubes-netvm-gateway': '10.137.0.9', '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:9' },
+    })
     const printed = await runAgent(['--root', root, 'firewall', 'torrc'])
     expect(printed.stderr).toBe('')
     const first = await runAgent(['--root', root, 'firewall', 'torrc', '--write'])

@@ -10,7 +10,11 @@ const drawn = vi.hoisted(() => ({ queue: [] as string[] }))
 
 vi.mock('node:crypto', async (importOriginal) => {
   const actual = await importOriginal<typeof Crypto>()
-  return { ...actual, randomBytes: (size: number) => (drawn.queue.length > 0 ? Buffer.from(drawn.queue.shift() ?? '', 'hex') : actual.randomBytes(size)) }
+  return {
+    ...actual,
+    randomBytes: (size: number) =>
+      drawn.queue.length > 0 ? Buffer.from(drawn.queue.shift() ?? '', 'hex') : actual.randomBytes(size),
+  }
 })
 
 const { writeFileAtomic } = await import('../../../agent/fs/atomic-write')
@@ -29,14 +33,22 @@ describe('writeFileAtomic temporary names', () => {
     expect(drawn.queue).toEqual([])
     expect(await readFile(join(dir, 'tinyproxy.conf'), 'utf8')).toBe('new\n')
     expect(await readFile(live, 'utf8')).toBe('in progress')
-    expect((await readdir(dir)).sort()).toEqual([`.tinyproxy.conf.qwa-${process.pid}-aaaaaaaaaaaa.tmp`, 'tinyproxy.conf'])
+    expect((await readdir(dir)).sort()).toEqual([
+      `.tinyproxy.conf.qwa-${process.pid}-aaaaaaaaaaaa.tmp`,
+      'tinyproxy.conf',
+    ])
   })
 
   it("removes a dead writer's leftovers of that file on the next write, and nothing else", async () => {
     const dir = await tempRoot()
     // A pid above the kernel's largest (2^22) never belongs to a live process; a name with no pid is an earlier version's.
     const dead = ['.f.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194306-bbbbbbbbbbbb.tmp', '.f.qwa-cccccccccccc.tmp']
-    const kept = ['.g.qwa-4194305-aaaaaaaaaaaa.tmp', '.f.qwa-4194305-short.tmp', 'f.qwa-4194305-aaaaaaaaaaaa.tmp', `.f.qwa-${process.pid}-cccccccccccc.tmp`]
+    const kept = [
+      '.g.qwa-4194305-aaaaaaaaaaaa.tmp',
+      '.f.qwa-4194305-short.tmp',
+      'f.qwa-4194305-aaaaaaaaaaaa.tmp',
+      `.f.qwa-${process.pid}-cccccccccccc.tmp`,
+    ]
     for (const name of [...dead, ...kept]) await writeFile(join(dir, name), 'x')
     await writeFileAtomic(join(dir, 'f'), 'new\n')
     expect((await readdir(dir)).sort()).toEqual(['f', ...kept].sort())

@@ -1,4 +1,16 @@
-import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  chown,
+  lchown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { writeFileAtomic } from '../../../agent/fs/atomic-write'
@@ -104,7 +116,9 @@ describe('writeFileAtomic', () => {
 
   it('fails cleanly when the directory is missing', async () => {
     const dir = await tempRoot()
-    await expect(writeFileAtomic(join(dir, 'no/such/dir/file'), 'x')).rejects.toMatchObject({ code: 'ATOMIC_WRITE_FAILED' })
+    await expect(writeFileAtomic(join(dir, 'no/such/dir/file'), 'x')).rejects.toMatchObject({
+      code: 'ATOMIC_WRITE_FAILED',
+    })
   })
 
   it('concurrent writers of one file all succeed; the file ends whole, holding one of them', async () => {
@@ -121,7 +135,9 @@ describe('writeFileAtomic', () => {
   it('concurrent writers of the same content to a new file all succeed', async () => {
     const dir = await tempRoot()
     const file = join(dir, 'new')
-    const results = await Promise.allSettled(Array.from({ length: 25 }, () => writeFileAtomic(file, 'same\n', { mode: 0o640 })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 25 }, () => writeFileAtomic(file, 'same\n', { mode: 0o640 })),
+    )
     expect(results.filter((result) => result.status === 'rejected')).toEqual([])
     expect(await readFile(file, 'utf8')).toBe('same\n')
     expect((await stat(file)).mode & 0o7777).toBe(0o640)

@@ -1,5 +1,17 @@
 import { spawn } from 'node:child_process'
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -53,7 +65,9 @@ function runWriter(dir: string, label: string, delayMs: number | null): Promise<
       if (doneAt === 0 && output.includes('done\n')) doneAt = performance.now()
     })
     child.on('error', reject)
-    child.on('close', (_code, signal) => resolve({ killed: signal === 'SIGKILL', done: doneAt > 0, durationMs: doneAt - readyAt }))
+    child.on('close', (_code, signal) =>
+      resolve({ killed: signal === 'SIGKILL', done: doneAt > 0, durationMs: doneAt - readyAt }),
+    )
   })
 }
 
@@ -85,7 +99,8 @@ async function classify(dir: string, oldLabel: string, newLabel: string): Promis
     if (mode !== 0o640) states.push(`f${index}: mode ${mode.toString(8)}`)
     else if (content === contentFor(index, oldLabel)) states.push('old')
     else if (content === contentFor(index, newLabel)) states.push('new')
-    else states.push(`f${index}: neither old nor new (${content.length} bytes: ${JSON.stringify(content.slice(0, 40))})`)
+    else
+      states.push(`f${index}: neither old nor new (${content.length} bytes: ${JSON.stringify(content.slice(0, 40))})`)
   }
   return states
 }
@@ -103,7 +118,9 @@ describe('atomic writes under kill -9', () => {
       await resetFiles(dir, `calibration-${round}-old`)
       const full = await runWriter(dir, `calibration-${round}-new`, null)
       expect(full.done).toBe(true)
-      expect(await classify(dir, `calibration-${round}-old`, `calibration-${round}-new`)).toEqual(Array(FILES).fill('new'))
+      expect(await classify(dir, `calibration-${round}-old`, `calibration-${round}-new`)).toEqual(
+        Array(FILES).fill('new'),
+      )
       passes.push(full.durationMs)
     }
     // Kill moments are steered into the rewriting: a kill that found nothing written raises the
@@ -121,16 +138,24 @@ describe('atomic writes under kill -9', () => {
       expect(wrong, `trial ${trial} (killed: ${run.killed})`).toEqual([])
       // New files can only appear in write order: a prefix of the list.
       const firstOld = states.indexOf('old')
-      expect(firstOld === -1 ? [] : states.slice(firstOld).filter((state) => state === 'new'), `trial ${trial}: out of order`).toEqual([])
+      expect(
+        firstOld === -1 ? [] : states.slice(firstOld).filter((state) => state === 'new'),
+        `trial ${trial}: out of order`,
+      ).toEqual([])
       const fresh = states.filter((state) => state === 'new').length
       outcomes[fresh === 0 ? 'none' : fresh === FILES ? 'all' : 'partial']++
       if (fresh === 0) low = delay
       if (fresh === FILES) high = delay
       // Whatever the kill left behind besides the files is a hidden temporary file.
       const names = (await readdir(dir)).filter((name) => name !== 'targets' && !/^f\d+$/.test(name))
-      expect(names.every((name) => /^\.f\d+\.qwa-\d+-[0-9a-f]{12}\.tmp$/.test(name)), names.join(', ')).toBe(true)
+      expect(
+        names.every((name) => /^\.f\d+\.qwa-\d+-[0-9a-f]{12}\.tmp$/.test(name)),
+        names.join(', '),
+      ).toBe(true)
     }
-    console.log(`crash safety: ${TRIALS} trials, calibrated pass ${Math.min(...passes).toFixed(0)} ms; killed mid-way ${outcomes.partial}, before any write ${outcomes.none}, after all ${outcomes.all}`)
+    console.log(
+      `crash safety: ${TRIALS} trials, calibrated pass ${Math.min(...passes).toFixed(0)} ms; killed mid-way ${outcomes.partial}, before any write ${outcomes.none}, after all ${outcomes.all}`,
+    )
     // The kills must really have landed inside the rewriting, most of the time.
     expect(outcomes.partial).toBeGreaterThan(TRIALS / 2)
   }, 180_000)

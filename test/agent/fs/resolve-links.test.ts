@@ -25,9 +25,14 @@ describe.skipIf(!isRoot)('a link in a directory on the way (not only the last co
   it("refuses a user's directory link to a root-only directory: nothing written, created or read there", async () => {
     const { root, secret } = await workstation()
     const path = join(root, 'home/user/.xchat2/xchat.conf')
-    await expect(writeFileAtomic(path, 'owned 10.137.0.21\n', { root })).rejects.toMatchObject({ code: 'UNSAFE_LINK', message: expect.stringContaining('.xchat2') })
+    await expect(writeFileAtomic(path, 'owned 10.137.0.21\n', { root })).rejects.toMatchObject({
+      code: 'UNSAFE_LINK',
+      message: expect.stringContaining('.xchat2'),
+    })
     await expect(readFileThrough(path, { root, maxBytes: 1000 })).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
-    await expect(writeFileAtomic(join(root, 'home/user/.xchat2/new.conf'), 'x', { root })).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
+    await expect(writeFileAtomic(join(root, 'home/user/.xchat2/new.conf'), 'x', { root })).rejects.toMatchObject({
+      code: 'UNSAFE_LINK',
+    })
     expect(await readFile(secret, 'utf8')).toBe('root secret 10.152.152.11\n')
     expect(((await stat(secret)).mode & 0o7777).toString(8)).toBe('600')
     expect(await readdir(join(root, 'root-only'))).toEqual(['xchat.conf'])
@@ -36,12 +41,16 @@ describe.skipIf(!isRoot)('a link in a directory on the way (not only the last co
   it("refuses it too when the file in the root directory is the user's, and for an absolute link", async () => {
     const { root, secret } = await workstation()
     await chown(secret, USER, USER)
-    await expect(writeFileAtomic(join(root, 'home/user/.xchat2/xchat.conf'), 'x', { root })).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
+    await expect(writeFileAtomic(join(root, 'home/user/.xchat2/xchat.conf'), 'x', { root })).rejects.toMatchObject({
+      code: 'UNSAFE_LINK',
+    })
     await mkdir(join(root, 'home/user/.config'))
     await chown(join(root, 'home/user/.config'), USER, USER)
     await symlink('/root-only', join(root, 'home/user/.config/hexchat'))
     await lchown(join(root, 'home/user/.config/hexchat'), USER, USER)
-    await expect(writeFileAtomic(join(root, 'home/user/.config/hexchat/xchat.conf'), 'x', { root })).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
+    await expect(
+      writeFileAtomic(join(root, 'home/user/.config/hexchat/xchat.conf'), 'x', { root }),
+    ).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
     expect(await readFile(secret, 'utf8')).toBe('root secret 10.152.152.11\n')
     expect(await readdir(join(root, 'root-only'))).toEqual(['xchat.conf'])
   })
@@ -49,7 +58,9 @@ describe.skipIf(!isRoot)('a link in a directory on the way (not only the last co
   it("refuses a root-owned link in the user's directory (the user may replace it), to a root file", async () => {
     const { root, secret } = await workstation()
     await symlink('../../root-only', join(root, 'home/user/.hexchat'))
-    await expect(writeFileAtomic(join(root, 'home/user/.hexchat/xchat.conf'), 'x', { root })).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
+    await expect(writeFileAtomic(join(root, 'home/user/.hexchat/xchat.conf'), 'x', { root })).rejects.toMatchObject({
+      code: 'UNSAFE_LINK',
+    })
     expect(await readFile(secret, 'utf8')).toBe('root secret 10.152.152.11\n')
   })
 
@@ -75,7 +86,9 @@ describe.skipIf(!isRoot)('a link in a directory on the way (not only the last co
     await mkdir(join(root, 'etc'))
     await symlink('run', join(root, 'var-run'))
     await symlink('/var-run/resolvconf/resolv.conf', join(root, 'etc/resolv.conf'))
-    expect((await resolveLinks(join(root, 'etc/resolv.conf'), root)).target).toBe(join(root, 'run/resolvconf/resolv.conf'))
+    expect((await resolveLinks(join(root, 'etc/resolv.conf'), root)).target).toBe(
+      join(root, 'run/resolvconf/resolv.conf'),
+    )
     const open = join(root, 'open')
     await mkdir(open)
     await chmod(open, 0o777)
@@ -83,6 +96,8 @@ describe.skipIf(!isRoot)('a link in a directory on the way (not only the last co
     await expect(resolveLinks(join(open, 'dir/resolv.conf'), root)).rejects.toMatchObject({ code: 'UNSAFE_LINK' })
     // The sticky bit protects root's own link from others.
     await chmod(open, 0o1777)
-    expect((await resolveLinks(join(open, 'dir/resolv.conf'), root)).target).toBe(join(root, 'run/resolvconf/resolv.conf'))
+    expect((await resolveLinks(join(open, 'dir/resolv.conf'), root)).target).toBe(
+      join(root, 'run/resolvconf/resolv.conf'),
+    )
   })
 })

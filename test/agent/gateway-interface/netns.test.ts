@@ -17,7 +17,8 @@ import { tempRoot } from '../../helpers/sandbox'
 const manifest = shippedManifest()
 const ip = requirePart('ip', 'iproute2')
 const netns = !ip.missing && canUseNetns()
-if (!netns && process.env.CI === 'true') throw new Error('network namespaces are required in CI (run the tests as root)')
+if (!netns && process.env.CI === 'true')
+  throw new Error('network namespaces are required in CI (run the tests as root)')
 const IFACE = manifest.gatewayInterface.name
 const namespaces: string[] = []
 
@@ -43,7 +44,9 @@ beforeAll(async () => {
   if (kernelHas(kind)) return
   // Same code path, another link type: the shipped manifest with only `kind` changed.
   kind = 'bridge'
-  console.warn(`this kernel has no ${manifest.gatewayInterface.kind} driver: the namespace tests create a ${kind} instead`)
+  console.warn(
+    `this kernel has no ${manifest.gatewayInterface.kind} driver: the namespace tests create a ${kind} instead`,
+  )
   configDir = await mkdtemp(join(tmpdir(), 'qwa-gw-config-'))
   config = join(configDir, 'qubes.yaml')
   const shipped = await readFile(new URL('../../../qubes.yaml', import.meta.url), 'utf8')
@@ -62,32 +65,61 @@ async function gateway(qubesdb: Record<string, string>, profile: ProfileName = '
 }
 
 /** `ip netns exec NS node AGENT --root ROOT --json gateway-interface`. */
-function runInside(namespace: string, root: string): Promise<{ code: number | null; report: GatewayInterfaceReport | null; stderr: string }> {
+function runInside(
+  namespace: string,
+  root: string,
+): Promise<{ code: number | null; report: GatewayInterfaceReport | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const args = ['netns', 'exec', namespace, process.execPath, AGENT, '--root', root, ...(config ? ['--config', config] : []), '--json', 'gateway-interface']
+    const args = [
+      'netns',
+      'exec',
+      namespace,
+      process.execPath,
+      AGENT,
+      '--root',
+      root,
+      ...(config ? ['--config', config] : []),
+      '--json',
+      'gateway-interface',
+    ]
     const child = spawn('ip', args, { env: { ...process.env, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', reject)
-    child.on('close', (code) => resolve({ code, report: stdout === '' ? null : (JSON.parse(stdout) as GatewayInterfaceReport), stderr }))
+    child.on('close', (code) =>
+      resolve({ code, report: stdout === '' ? null : (JSON.parse(stdout) as GatewayInterfaceReport), stderr }),
+    )
   })
 }
 
 function interfaceIn(namespace: string): { kind: string | null; up: boolean; addresses: string[] } | null {
-  const result = spawnSync('ip', ['-n', namespace, '-json', '-details', 'address', 'show', 'dev', IFACE], { encoding: 'utf8' })
+  const result = spawnSync('ip', ['-n', namespace, '-json', '-details', 'address', 'show', 'dev', IFACE], {
+    encoding: 'utf8',
+  })
   if (result.status !== 0) return null
-  const [entry] = JSON.parse(result.stdout) as { flags: string[]; linkinfo?: { info_kind?: string }; addr_info: { local: string; prefixlen: number; scope: string }[] }[]
+  const [entry] = JSON.parse(result.stdout) as {
+    flags: string[]
+    linkinfo?: { info_kind?: string }
+    addr_info: { local: string; prefixlen: number; scope: string }[]
+  }[]
   if (!entry) return null
   return {
     kind: entry.linkinfo?.info_kind ?? null,
     up: entry.flags.includes('UP'),
-    addresses: entry.addr_info.filter((info) => info.scope === 'global').map((info) => `${info.local}/${info.prefixlen}`).sort(),
+    addresses: entry.addr_info
+      .filter((info) => info.scope === 'global')
+      .map((info) => `${info.local}/${info.prefixlen}`)
+      .sort(),
   }
 }
 
-const QUBESDB = { '/qubes-netvm-gateway': '10.137.0.8', '/qubes-netvm-netmask': '255.255.255.255', '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:8' }
+const QUBESDB = {
+  '/qubes-netvm-gateway': '10.137.0.8',
+  '/qubes-netvm-netmask': '255.255.255.255',
+  '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:8',
+}
 
 describe.skipIf(!netns)('gateway-interface in a real network namespace', () => {
   it('creates the interface with both addresses, up; a second run changes nothing', async () => {
@@ -97,12 +129,20 @@ describe.skipIf(!netns)('gateway-interface in a real network namespace', () => {
     expect(first.stderr).toBe('')
     expect(first.code).toBe(0)
     expect(first.report).toMatchObject({ applicable: true, found: 'absent', result: 'created' })
-    expect(interfaceIn(namespace)).toEqual({ kind, up: true, addresses: ['10.137.0.8/32', 'fd09:24ef:4179::a89:8/128'] })
+    expect(interfaceIn(namespace)).toEqual({
+      kind,
+      up: true,
+      addresses: ['10.137.0.8/32', 'fd09:24ef:4179::a89:8/128'],
+    })
 
     const second = await runInside(namespace, root)
     expect(second.code).toBe(0)
     expect(second.report).toMatchObject({ found: 'ours', result: 'unchanged', commands: [] })
-    expect(interfaceIn(namespace)).toEqual({ kind, up: true, addresses: ['10.137.0.8/32', 'fd09:24ef:4179::a89:8/128'] })
+    expect(interfaceIn(namespace)).toEqual({
+      kind,
+      up: true,
+      addresses: ['10.137.0.8/32', 'fd09:24ef:4179::a89:8/128'],
+    })
   })
 
   it('completes an interface left half-built (an address missing, down)', async () => {
@@ -114,7 +154,11 @@ describe.skipIf(!netns)('gateway-interface in a real network namespace', () => {
     expect(run.code).toBe(0)
     expect(run.report?.result).toBe('completed')
     expect(run.report?.commands.some((command) => command.includes('link add'))).toBe(false)
-    expect(interfaceIn(namespace)).toEqual({ kind, up: true, addresses: ['10.137.0.8/24', 'fd09:24ef:4179::a89:8/128'] })
+    expect(interfaceIn(namespace)).toEqual({
+      kind,
+      up: true,
+      addresses: ['10.137.0.8/24', 'fd09:24ef:4179::a89:8/128'],
+    })
   })
 
   it('leaves an interface of another kind alone', async () => {

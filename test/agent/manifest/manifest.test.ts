@@ -24,13 +24,28 @@ describe('the manifest', () => {
   })
 
   it.each([
-    ['a relative path', 'runQubes: /run/qubes', 'runQubes: run/qubes', 'paths.runQubes: "run/qubes" is not an absolute path'],
+    [
+      'a relative path',
+      'runQubes: /run/qubes',
+      'runQubes: run/qubes',
+      'paths.runQubes: "run/qubes" is not an absolute path',
+    ],
     ['a path with ..', 'runQubes: /run/qubes', 'runQubes: /run/../etc', 'is not a normalised path'],
     ['an unknown key', 'runQubes: /run/qubes', 'runQubs: /run/qubes', 'paths.runQubs: unknown key "runQubs"'],
     ['a timeout out of range', 'timeoutMs: 2000', 'timeoutMs: 0', 'qubes.qubesdb.timeoutMs: 0 is outside'],
-    ['a string where a number belongs', 'timeoutMs: 2000', 'timeoutMs: soon', 'expected a whole number, found string "soon"'],
+    [
+      'a string where a number belongs',
+      'timeoutMs: 2000',
+      'timeoutMs: soon',
+      'expected a whole number, found string "soon"',
+    ],
     ['a bad address', 'gateway: 10.152.152.10', 'gateway: 10.152.152.300', 'is not an IPv4 address'],
-    ['a marker name with a slash', 'secure: whonix-secure-proxy', 'secure: ../whonix-secure-proxy', 'updatesProxy.markers.secure'],
+    [
+      'a marker name with a slash',
+      'secure: whonix-secure-proxy',
+      'secure: ../whonix-secure-proxy',
+      'updatesProxy.markers.secure',
+    ],
   ])('rejects %s, naming the file and the line', async (_name, find, replace, message) => {
     const { text, line } = withLine(find, replace)
     await expect(parseManifest(text, 'my.yaml')).rejects.toThrow(`my.yaml:${line}: `)
@@ -46,7 +61,9 @@ describe('the manifest', () => {
   })
 
   it('reports YAML syntax errors and duplicate keys with their line', async () => {
-    await expect(parseManifest('schema: 1\npaths: [unclosed\n', 'bad.yaml')).rejects.toMatchObject({ code: 'MANIFEST_INVALID' })
+    await expect(parseManifest('schema: 1\npaths: [unclosed\n', 'bad.yaml')).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+    })
     const duplicate = shippedText.replace('schema: 1', 'schema: 1\nschema: 1')
     await expect(parseManifest(duplicate, 'dup.yaml')).rejects.toThrow(/dup\.yaml:\d+: .*(unique|duplicate)/i)
   })
@@ -67,6 +84,8 @@ describe('the manifest', () => {
     await writeFile(file, text)
     const run = await runAgent(['--config', file, 'role'])
     expect(run.code).toBe(1)
-    expect(run.stderr.trim().split('\n')).toEqual([`qubes-whonix-agent: ${file}:${line}: paths.runQubes: expected a string, found number 42`])
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `qubes-whonix-agent: ${file}:${line}: paths.runQubes: expected a string, found number 42`,
+    ])
   })
 })

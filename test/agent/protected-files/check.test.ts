@@ -2,7 +2,13 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { shippedManifest } from '../../../agent/features'
-import { checkHostname, checkHosts, checkLocaltimeLink, checkResolver, checkTimezone } from '../../../agent/protected-files/expected'
+import {
+  checkHostname,
+  checkHosts,
+  checkLocaltimeLink,
+  checkResolver,
+  checkTimezone,
+} from '../../../agent/protected-files/expected'
 import type { ProtectedFilesReport } from '../../../agent/protected-files/report'
 import { buildSimulatedQube } from '../../../agent/simulate/build'
 import { PROFILES, type ProfileName } from '../../../agent/simulate/profiles'
@@ -23,9 +29,13 @@ describe('what Whonix expects in its protected files', () => {
   it('hosts: the Whonix names on loopback, and never the qube name Qubes would add', () => {
     const whonix = '127.0.0.1\tlocalhost\n127.0.1.1\thost.localdomain host\n::1 localhost ip6-localhost\n'
     expect(checkHosts(whonix, expected.loopbackNames, 'sys-whonix')).toBeNull()
-    expect(checkHosts(`${whonix}127.0.1.1 sys-whonix\n`, expected.loopbackNames, 'sys-whonix')).toMatch(/names this qube \(sys-whonix\)/)
+    expect(checkHosts(`${whonix}127.0.1.1 sys-whonix\n`, expected.loopbackNames, 'sys-whonix')).toMatch(
+      /names this qube \(sys-whonix\)/,
+    )
     expect(checkHosts(`${whonix}::1 sys-whonix\n`, expected.loopbackNames, 'sys-whonix')).toMatch(/sys-whonix/)
-    expect(checkHosts('127.0.0.1 localhost\n# 127.0.1.1 host\n', expected.loopbackNames, null)).toMatch(/no loopback entry for host, host.localdomain/)
+    expect(checkHosts('127.0.0.1 localhost\n# 127.0.1.1 host\n', expected.loopbackNames, null)).toMatch(
+      /no loopback entry for host, host.localdomain/,
+    )
     expect(checkHosts(`${whonix}10.137.0.8 host\n`, expected.loopbackNames, null)).toMatch(/host maps to 10.137.0.8/)
     expect(checkHosts('::1 localhost host host.localdomain\n', expected.loopbackNames, null)).toBeNull()
   })
@@ -35,13 +45,19 @@ describe('what Whonix expects in its protected files', () => {
     expect(checkTimezone('UTC', expected.timeZones)).toBeNull()
     expect(checkTimezone('Europe/Berlin\n', expected.timeZones)).toMatch(/Europe\/Berlin/)
     expect(checkLocaltimeLink('/usr/share/zoneinfo/Etc/UTC', expected.zoneinfoDirectory, expected.timeZones)).toBeNull()
-    expect(checkLocaltimeLink('/usr/share/zoneinfo/Europe/Berlin', expected.zoneinfoDirectory, expected.timeZones)).toMatch(/Europe\/Berlin/)
+    expect(
+      checkLocaltimeLink('/usr/share/zoneinfo/Europe/Berlin', expected.zoneinfoDirectory, expected.timeZones),
+    ).toMatch(/Europe\/Berlin/)
   })
 
   it('resolver: at least one nameserver, only those of the role', () => {
     expect(checkResolver('nameserver 127.0.0.1\n', ['127.0.0.1'])).toBeNull()
-    expect(checkResolver('; comment\n# nameserver 10.139.1.1\nnameserver 127.0.0.1\noptions edns0\n', ['127.0.0.1'])).toBeNull()
-    expect(checkResolver('nameserver 10.139.1.1\nnameserver 10.139.1.2\n', ['127.0.0.1'])).toMatch(/uses 10.139.1.1, 10.139.1.2/)
+    expect(
+      checkResolver('; comment\n# nameserver 10.139.1.1\nnameserver 127.0.0.1\noptions edns0\n', ['127.0.0.1']),
+    ).toBeNull()
+    expect(checkResolver('nameserver 10.139.1.1\nnameserver 10.139.1.2\n', ['127.0.0.1'])).toMatch(
+      /uses 10.139.1.1, 10.139.1.2/,
+    )
     expect(checkResolver('# empty\n', ['127.0.0.1'])).toMatch(/no nameserver/)
   })
 })
@@ -58,7 +74,10 @@ const put = async (root: string, path: string, content: string) => {
 }
 
 async function check(root: string): Promise<{ code: number | null; report: ProtectedFilesReport; text: string }> {
-  const [json, text] = await Promise.all([runAgent(['--root', root, '--json', 'protected-files', 'check']), runAgent(['--root', root, 'protected-files', 'check'])])
+  const [json, text] = await Promise.all([
+    runAgent(['--root', root, '--json', 'protected-files', 'check']),
+    runAgent(['--root', root, 'protected-files', 'check']),
+  ])
   expect(json.code).toBe(text.code)
   return { code: json.code, report: JSON.parse(json.stdout) as ProtectedFilesReport, text: text.stdout }
 }
@@ -72,9 +91,18 @@ describe('protected-files check (the built agent on simulated qubes)', () => {
     expect(report.verdict).toBe('ok')
     expect(report.files).toHaveLength(20)
     for (const file of report.files) expect(file.listedIn, file.path).toEqual([manifest.protectedFiles.listFile])
-    expect(entry(report, '/etc/hostname')).toMatchObject({ exists: 'file', protected: true, content: 'expected', variant: false })
+    expect(entry(report, '/etc/hostname')).toMatchObject({
+      exists: 'file',
+      protected: true,
+      content: 'expected',
+      variant: false,
+    })
     expect(entry(report, '/etc/localtime')).toMatchObject({ exists: 'symlink', content: 'expected' })
-    expect(entry(report, '/etc/hostname.anondist')).toMatchObject({ exists: 'missing', content: 'missing', variant: true })
+    expect(entry(report, '/etc/hostname.anondist')).toMatchObject({
+      exists: 'missing',
+      content: 'missing',
+      variant: true,
+    })
     expect(text).toContain('/etc/resolv.conf')
     expect(text).toContain('protected by qubes-whonix-agent.conf')
   })
@@ -92,7 +120,11 @@ describe('protected-files check (the built agent on simulated qubes)', () => {
     const { code, report, text } = await check(root)
     expect(code).toBe(1)
     expect(report.verdict).toBe('problems')
-    expect(entry(report, '/etc/hosts')).toMatchObject({ protected: true, listedIn: ['/rw/config/protected-files.d/user.conf'], content: 'unexpected' })
+    expect(entry(report, '/etc/hosts')).toMatchObject({
+      protected: true,
+      listedIn: ['/rw/config/protected-files.d/user.conf'],
+      content: 'unexpected',
+    })
     expect(entry(report, '/etc/hostname')).toMatchObject({ protected: false, content: 'unexpected' })
     expect(entry(report, '/etc/hostname')?.detail).toMatch(/sys-whonix/)
     expect(entry(report, '/etc/timezone')?.content).toBe('unexpected')

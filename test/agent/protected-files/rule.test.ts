@@ -14,7 +14,9 @@ const grep = requirePart('grep')
 /** Qubes' own test, as its scripts run it (is_protected_file in qubes-core-agent-linux). */
 function qubesSaysProtected(path: string, directories: readonly string[]): boolean {
   const excludes = protectedFiles.ignoredEndings.map((ending) => `--exclude=*${ending}`)
-  return spawnSync(grep.path ?? 'grep', ['-Fxrq', ...excludes, '--', path, ...directories], { stdio: 'ignore' }).status === 0
+  return (
+    spawnSync(grep.path ?? 'grep', ['-Fxrq', ...excludes, '--', path, ...directories], { stdio: 'ignore' }).status === 0
+  )
 }
 
 async function put(path: string, content: string | Buffer): Promise<void> {
@@ -23,11 +25,30 @@ async function put(path: string, content: string | Buffer): Promise<void> {
 }
 
 const CANDIDATES = [
-  '/etc/hostname', '/etc/hostname.anondist', '/etc/hostname.whonix', '/etc/hostname.kicksecure', '/etc/host', '/etc/host*',
-  '/etc/hosts', '/etc/hosts.bak', '/etc/hosts.whonix', '/etc/hosts.kicksecure', '/etc/hosts.anondist',
-  '/etc/timezone', '/etc/timezone.whonix', '/etc/timezone.kicksecure', '/etc/timezone.anondist',
-  '/etc/localtime', '/etc/localtime.whonix', '/etc/localtime.anondist', '/etc/localtime.kicksecure',
-  '/etc/resolv.conf', '/etc/resolv.conf.whonix', '/etc/resolv.conf.kicksecure', '/etc/resolv.conf.anondist', '/etc/resolv',
+  '/etc/hostname',
+  '/etc/hostname.anondist',
+  '/etc/hostname.whonix',
+  '/etc/hostname.kicksecure',
+  '/etc/host',
+  '/etc/host*',
+  '/etc/hosts',
+  '/etc/hosts.bak',
+  '/etc/hosts.whonix',
+  '/etc/hosts.kicksecure',
+  '/etc/hosts.anondist',
+  '/etc/timezone',
+  '/etc/timezone.whonix',
+  '/etc/timezone.kicksecure',
+  '/etc/timezone.anondist',
+  '/etc/localtime',
+  '/etc/localtime.whonix',
+  '/etc/localtime.anondist',
+  '/etc/localtime.kicksecure',
+  '/etc/resolv.conf',
+  '/etc/resolv.conf.whonix',
+  '/etc/resolv.conf.kicksecure',
+  '/etc/resolv.conf.anondist',
+  '/etc/resolv',
 ]
 
 /** Two list directories full of the cases that trip a naive reading. */
@@ -48,7 +69,10 @@ async function edgeCases(root: string): Promise<{ etc: string; rw: string }> {
   await put(join(etc, '.hidden'), '/etc/hostname.anondist\n')
   await put(join(etc, 'crlf.conf'), '/etc/timezone.whonix\r\n/etc/hosts.anondist\r\n')
   await put(join(etc, 'no-final-newline.conf'), '/etc/timezone\n/etc/localtime.whonix')
-  await put(join(etc, 'binary.bin'), Buffer.concat([Buffer.from([0, 1, 2, 0xff, 10]), Buffer.from('/etc/timezone.kicksecure\n')]))
+  await put(
+    join(etc, 'binary.bin'),
+    Buffer.concat([Buffer.from([0, 1, 2, 0xff, 10]), Buffer.from('/etc/timezone.kicksecure\n')]),
+  )
   // grep ends lines at a NUL in a binary file as well.
   await put(join(etc, 'nul.conf'), Buffer.from('/etc/hostname.kicksecure\0anything\nx\0/etc/localtime.anondist\n'))
   await put(join(root, 'elsewhere/list'), '/etc/hosts.whonix\n')
@@ -62,7 +86,11 @@ async function edgeCases(root: string): Promise<{ etc: string; rw: string }> {
 const ourAnswer = async (directories: readonly string[]) => {
   const scan = await scanListDirectories(
     directories.map((dir) => ({ path: dir, rooted: dir })),
-    { ignoredEndings: protectedFiles.ignoredEndings, maxFileBytes: protectedFiles.maxFileBytes, maxListFiles: protectedFiles.maxListFiles },
+    {
+      ignoredEndings: protectedFiles.ignoredEndings,
+      maxFileBytes: protectedFiles.maxFileBytes,
+      maxListFiles: protectedFiles.maxListFiles,
+    },
   )
   return { scan, protects: (path: string) => listedIn(path, scan.lists).length > 0 }
 }
@@ -85,9 +113,19 @@ describe.skipIf(grep.missing)("Qubes' protected-files rule, against Qubes' own g
     const root = await tempRoot()
     const { etc } = await edgeCases(root)
     const missing = join(root, 'no/such/dir')
-    for (const [directories, states] of [[[etc, missing], ['present', 'missing']], [[missing, join(root, 'nor/this')], ['missing', 'missing']]]) {
+    for (const [directories, states] of [
+      [
+        [etc, missing],
+        ['present', 'missing'],
+      ],
+      [
+        [missing, join(root, 'nor/this')],
+        ['missing', 'missing'],
+      ],
+    ]) {
       const ours = await ourAnswer(directories as string[])
-      for (const path of CANDIDATES) expect(ours.protects(path), path).toBe(qubesSaysProtected(path, directories as string[]))
+      for (const path of CANDIDATES)
+        expect(ours.protects(path), path).toBe(qubesSaysProtected(path, directories as string[]))
       expect(ours.scan.directories.map((directory) => directory.state)).toEqual(states)
     }
   })
@@ -108,7 +146,9 @@ describe.skipIf(grep.missing)("Qubes' protected-files rule, against Qubes' own g
     if (file?.kind !== 'file') throw new Error('no list file')
     const dir = join(root, 'etc/qubes/protected-files.d')
     await put(join(root, file.path), file.content)
-    const paths = protectedPaths(Object.keys(protectedFiles.files), protectedFiles.variantSuffixes).map(({ path }) => path)
+    const paths = protectedPaths(Object.keys(protectedFiles.files), protectedFiles.variantSuffixes).map(
+      ({ path }) => path,
+    )
     expect(paths).toHaveLength(20)
     for (const path of paths) expect(qubesSaysProtected(path, [dir]), path).toBe(true)
     expect(qubesSaysProtected('/etc/machine-id', [dir])).toBe(false)

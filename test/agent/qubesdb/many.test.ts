@@ -11,7 +11,10 @@ const LIMITS = { timeoutMs: 2000, maxValueBytes: 4096 }
 const KEYS = ['/type', '/qubes-vm-type', '/qubes-vm-persistence', '/name'] as const
 
 /** The stand-in over `values`, and a runner that records each command it runs. */
-async function standIn(values: Record<string, string>, script?: string): Promise<{ program: string; run: Runner; commands: Command[] }> {
+async function standIn(
+  values: Record<string, string>,
+  script?: string,
+): Promise<{ program: string; run: Runner; commands: Command[] }> {
   const root = await tempRoot()
   const data = join(root, 'db')
   await writeQubesdbData(data, values)
@@ -30,7 +33,9 @@ describe('qubesdb-read -f output', () => {
         ['/name', 'a = b'],
       ]),
     )
-    expect(parseQubesdbReadMany(['/qubes-ip', '/qubes-ip6'], '/qubes-ip6 = fd09::1\n')).toEqual(new Map([['/qubes-ip6', 'fd09::1']]))
+    expect(parseQubesdbReadMany(['/qubes-ip', '/qubes-ip6'], '/qubes-ip6 = fd09::1\n')).toEqual(
+      new Map([['/qubes-ip6', 'fd09::1']]),
+    )
   })
 
   it.each([
@@ -46,7 +51,11 @@ describe('qubesdb-read -f output', () => {
 
 describe('reading several qubesdb keys at once, against real processes', () => {
   it('runs qubesdb-read once for all keys and reads the same as key by key', async () => {
-    const { program, run, commands } = await standIn({ '/type': 'AppVM', '/qubes-vm-type': 'ProxyVM', '/name': 'sys-whonix' })
+    const { program, run, commands } = await standIn({
+      '/type': 'AppVM',
+      '/qubes-vm-type': 'ProxyVM',
+      '/name': 'sys-whonix',
+    })
     const reader = createQubesdbReader(program, LIMITS, run)
     const many = await reader.readMany(KEYS)
     expect(commands.map((command) => command.argv.slice(1))).toEqual([['-f', ...KEYS]])
@@ -76,7 +85,8 @@ describe('reading several qubesdb keys at once, against real processes', () => {
   })
 
   it('asks key by key when a qubesdb-read without -f fails with no output', async () => {
-    const plain = '#!/bin/sh\n[ "$1" = -f ] && { echo "usage" >&2; exit 1; }\n[ "$1" = /name ] && { echo sys-whonix; exit 0; }\nexit 1\n'
+    const plain =
+      '#!/bin/sh\n[ "$1" = -f ] && { echo "usage" >&2; exit 1; }\n[ "$1" = /name ] && { echo sys-whonix; exit 0; }\nexit 1\n'
     const { program, run, commands } = await standIn({}, plain)
     const many = await createQubesdbReader(program, LIMITS, run).readMany(['/type', '/name'])
     expect(commands).toHaveLength(3)

@@ -1,4 +1,17 @@
-import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  chown,
+  lchown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shippedManifest } from '../../../agent/features'
@@ -46,7 +59,9 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
   })
 
   const replaceIps = async (root: string, ...extra: string[]) => {
-    const run = await runAgent(['--root', root, '--json', 'replace-ips', ...extra], { env: { ...process.env, PATH: '/usr/bin:/bin', DBUS_SYSTEM_BUS_ADDRESS: bus.address } })
+    const run = await runAgent(['--root', root, '--json', 'replace-ips', ...extra], {
+      env: { ...process.env, PATH: '/usr/bin:/bin', DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+    })
     if (run.stdout === '') throw new Error(`no output (exit ${run.code}): ${run.stderr}`)
     return { code: run.code, report: JSON.parse(run.stdout) as ReplaceIpsReport }
   }
@@ -84,12 +99,21 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
   })
 
   it('replaces a saved last address that differs from the default, then saves the new one', async () => {
-    const root = await qube('gateway', { '/qubes-netvm-gateway': '10.138.9.3', '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:3' })
+    const root = await qube('gateway', {
+      '/qubes-netvm-gateway': '10.138.9.3',
+      '/qubes-netvm-gateway6': 'fd09:24ef:4179::a89:3',
+    })
     await put(root, `${CACHE}/whonix-ip-gateway`, '10.137.0.8\n')
-    await put(root, '/usr/local/etc/torrc.d/50_user.conf', 'SocksPort 10.137.0.8:9200\n#SocksPort 10.137.0.8:9201\nSocksPort 10.152.152.10:9202\nSocksPort [fd19:c33d:88bc::10]:9203\n')
+    await put(
+      root,
+      '/usr/local/etc/torrc.d/50_user.conf',
+      'SocksPort 10.137.0.8:9200\n#SocksPort 10.137.0.8:9201\nSocksPort 10.152.152.10:9202\nSocksPort [fd19:c33d:88bc::10]:9203\n',
+    )
     const { code, report } = await replaceIps(root)
     expect(code).toBe(0)
-    expect(await read(root, '/usr/local/etc/torrc.d/50_user.conf')).toBe('SocksPort 10.138.9.3:9200\n#SocksPort 10.137.0.8:9201\nSocksPort 10.138.9.3:9202\nSocksPort [fd09:24ef:4179::a89:3]:9203\n')
+    expect(await read(root, '/usr/local/etc/torrc.d/50_user.conf')).toBe(
+      'SocksPort 10.138.9.3:9200\n#SocksPort 10.137.0.8:9201\nSocksPort 10.138.9.3:9202\nSocksPort [fd09:24ef:4179::a89:3]:9203\n',
+    )
     expect(report.addresses[0]).toMatchObject({ current: '10.138.9.3', replaces: ['10.137.0.8', '10.152.152.10'] })
     expect(await read(root, `${CACHE}/whonix-ip-gateway`)).toBe('10.138.9.3')
     expect(await read(root, `${CACHE}/whonix-ip6-gateway`)).toBe('fd09:24ef:4179::a89:3')
@@ -109,20 +133,31 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
   })
 
   it('on a workstation: its own address and its gateway, through the resolv.conf link, keeping owner and mode', async () => {
-    const root = await qube('workstation', { '/qubes-ip6': 'fd09:24ef:4179::a89:21', '/qubes-gateway6': 'fd09:24ef:4179::a89:8' })
+    const root = await qube('workstation', {
+      '/qubes-ip6': 'fd09:24ef:4179::a89:21',
+      '/qubes-gateway6': 'fd09:24ef:4179::a89:8',
+    })
     // /etc/resolv.conf as a link (absolute target, taken under the root) to the Whonix copy.
     await rm(at(root, '/etc/resolv.conf'))
     await put(root, '/etc/resolv.conf.whonix', 'nameserver 10.152.152.10\nnameserver fd19:c33d:88bc::10\n')
     await symlink('/etc/resolv.conf.whonix', at(root, '/etc/resolv.conf'))
-    await put(root, '/home/user/.config/hexchat/hexchat.conf', 'net_proxy_host = 10.152.152.10\nlocal = 10.152.152.11\nother = 10.152.152.1\n')
+    await put(
+      root,
+      '/home/user/.config/hexchat/hexchat.conf',
+      'net_proxy_host = 10.152.152.10\nlocal = 10.152.152.11\nother = 10.152.152.1\n',
+    )
     if (process.getuid?.() === 0) await chown(at(root, '/home/user/.config/hexchat/hexchat.conf'), 1000, 1000)
     await chmod(at(root, '/home/user/.config/hexchat/hexchat.conf'), 0o600)
     const { code, report } = await replaceIps(root)
     expect(code).toBe(0)
     expect((await lstat(at(root, '/etc/resolv.conf'))).isSymbolicLink()).toBe(true)
     expect(await readlink(at(root, '/etc/resolv.conf'))).toBe('/etc/resolv.conf.whonix')
-    expect(await read(root, '/etc/resolv.conf.whonix')).toBe('nameserver 10.137.0.8\nnameserver fd09:24ef:4179::a89:8\n')
-    expect(await read(root, '/home/user/.config/hexchat/hexchat.conf')).toBe('net_proxy_host = 10.137.0.8\nlocal = 10.137.0.21\nother = 10.152.152.1\n')
+    expect(await read(root, '/etc/resolv.conf.whonix')).toBe(
+      'nameserver 10.137.0.8\nnameserver fd09:24ef:4179::a89:8\n',
+    )
+    expect(await read(root, '/home/user/.config/hexchat/hexchat.conf')).toBe(
+      'net_proxy_host = 10.137.0.8\nlocal = 10.137.0.21\nother = 10.152.152.1\n',
+    )
     const hexchat = await stat(at(root, '/home/user/.config/hexchat/hexchat.conf'))
     expect(hexchat.mode & 0o7777).toBe(0o600)
     if (process.getuid?.() === 0) expect([hexchat.uid, hexchat.gid]).toEqual([1000, 1000])
@@ -135,22 +170,28 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
     })
   })
 
-  it.skipIf(process.getuid?.() !== 0)("never writes a root file through a user's directory link (~/.xchat2 to a root-only directory)", async () => {
-    const root = await qube('workstation')
-    await mkdir(at(root, '/home/user'), { recursive: true })
-    await chown(at(root, '/home/user'), 1000, 1000)
-    await mkdir(at(root, '/root-only'), { mode: 0o700 })
-    await writeFile(at(root, '/root-only/xchat.conf'), 'proxy 10.152.152.10\n', { mode: 0o600 })
-    await rm(at(root, '/home/user/.xchat2'), { recursive: true, force: true })
-    await symlink('../../root-only', at(root, '/home/user/.xchat2'))
-    await lchown(at(root, '/home/user/.xchat2'), 1000, 1000)
-    const { code, report } = await replaceIps(root)
-    expect(code).toBe(1)
-    expect(report.files.find((file) => file.path === '/home/user/.xchat2/xchat.conf')).toMatchObject({ result: 'failed', detail: expect.stringContaining('not following it') })
-    expect(await read(root, '/root-only/xchat.conf')).toBe('proxy 10.152.152.10\n')
-    expect((await stat(at(root, '/root-only/xchat.conf'))).mode & 0o7777).toBe(0o600)
-    expect(await readdir(at(root, '/root-only'))).toEqual(['xchat.conf'])
-  })
+  it.skipIf(process.getuid?.() !== 0)(
+    "never writes a root file through a user's directory link (~/.xchat2 to a root-only directory)",
+    async () => {
+      const root = await qube('workstation')
+      await mkdir(at(root, '/home/user'), { recursive: true })
+      await chown(at(root, '/home/user'), 1000, 1000)
+      await mkdir(at(root, '/root-only'), { mode: 0o700 })
+      await writeFile(at(root, '/root-only/xchat.conf'), 'proxy 10.152.152.10\n', { mode: 0o600 })
+      await rm(at(root, '/home/user/.xchat2'), { recursive: true, force: true })
+      await symlink('../../root-only', at(root, '/home/user/.xchat2'))
+      await lchown(at(root, '/home/user/.xchat2'), 1000, 1000)
+      const { code, report } = await replaceIps(root)
+      expect(code).toBe(1)
+      expect(report.files.find((file) => file.path === '/home/user/.xchat2/xchat.conf')).toMatchObject({
+        result: 'failed',
+        detail: expect.stringContaining('not following it'),
+      })
+      expect(await read(root, '/root-only/xchat.conf')).toBe('proxy 10.152.152.10\n')
+      expect((await stat(at(root, '/root-only/xchat.conf'))).mode & 0o7777).toBe(0o600)
+      expect(await readdir(at(root, '/root-only'))).toEqual(['xchat.conf'])
+    },
+  )
 
   it('never runs in a template', async () => {
     const root = await qube('template-gateway', { '/qubes-netvm-gateway': '10.137.0.8' })
@@ -194,7 +235,9 @@ describe.skipIf(dbusDaemon.missing)('replace-ips (the built agent on simulated q
     await mkdir(at(root, '/etc/resolv.conf.anondist'))
     const first = await replaceIps(root)
     expect(first.code).toBe(1)
-    expect(first.report.saved).toMatchObject([{ file: 'whonix-ip-gateway', address: '10.138.9.3', result: 'written', earlier: ['10.137.0.8'] }])
+    expect(first.report.saved).toMatchObject([
+      { file: 'whonix-ip-gateway', address: '10.138.9.3', result: 'written', earlier: ['10.137.0.8'] },
+    ])
     expect(await read(root, '/usr/local/etc/torrc.d/50_user.conf')).toBe('SocksPort 10.138.9.3:9200\n')
     expect(await read(root, `${CACHE}/whonix-ip-gateway.earlier`)).toBe('10.137.0.8\n')
 

@@ -19,10 +19,13 @@ const TRIALS = 6
 const EXTRA = Array.from({ length: 40 }, (_, index) => `/etc/qwa-crash/f${index}.conf`)
 const CACHE_FILE = `${manifest.replaceIps.cacheDirectory}/whonix-ip-gateway`
 
-const contentOf = (index: number, address: string) => `# file ${index}\n${`SocksPort ${address}:9050 file ${index}\n`.repeat(1 + ((index * 97) % 1200))}`
+const contentOf = (index: number, address: string) =>
+  `# file ${index}\n${`SocksPort ${address}:9050 file ${index}\n`.repeat(1 + ((index * 97) % 1200))}`
 
 async function manifestWithManyFiles(dir: string): Promise<string> {
-  const document = parse(await readFile(new URL('../../../qubes.yaml', import.meta.url), 'utf8')) as { replaceIps: { gateway: { files: string[] } } }
+  const document = parse(await readFile(new URL('../../../qubes.yaml', import.meta.url), 'utf8')) as {
+    replaceIps: { gateway: { files: string[] } }
+  }
   document.replaceIps.gateway.files.push(...EXTRA)
   const file = join(dir, 'qubes.yaml')
   await writeFile(file, stringify(document))
@@ -42,7 +45,10 @@ async function gatewayRoot(): Promise<string> {
 /** Kills the run after `delayMs`, or (`null`) the moment the first of the files is replaced. */
 function killedRun(root: string, config: string, delayMs: number | null): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, '--root', root, '--config', config, 'replace-ips'], { stdio: 'ignore', env: { ...process.env, PATH: '/usr/bin:/bin' } })
+    const child = spawn(process.execPath, [AGENT, '--root', root, '--config', config, 'replace-ips'], {
+      stdio: 'ignore',
+      env: { ...process.env, PATH: '/usr/bin:/bin' },
+    })
     const timer = delayMs === null ? undefined : setTimeout(() => child.kill('SIGKILL'), delayMs)
     const watcher =
       delayMs === null
@@ -85,7 +91,10 @@ describe('replace-ips killed with SIGKILL', () => {
       const delay = trial % 2 === 0 ? low + Math.random() * (high - low) : null
       await killedRun(root, config, delay)
       const after = await states(root, current)
-      expect(after.filter((state) => state !== 'old' && state !== 'new'), `trial ${trial}`).toEqual([])
+      expect(
+        after.filter((state) => state !== 'old' && state !== 'new'),
+        `trial ${trial}`,
+      ).toEqual([])
       const fresh = after.filter((state) => state === 'new').length
       if (fresh === 0) [seen.none, low] = [seen.none + 1, delay ?? low]
       else if (fresh === EXTRA.length) [seen.all, high] = [seen.all + 1, delay ?? high]
@@ -98,7 +107,9 @@ describe('replace-ips killed with SIGKILL', () => {
       expect(await states(root, current)).toEqual(EXTRA.map(() => 'new'))
       expect(await readFile(join(root, CACHE_FILE), 'utf8')).toBe(current)
     }
-    console.log(`replace-ips kill -9: ${TRIALS} trials; killed before any file ${seen.none}, mid-way ${seen.partial}, after all ${seen.all}`)
+    console.log(
+      `replace-ips kill -9: ${TRIALS} trials; killed before any file ${seen.none}, mid-way ${seen.partial}, after all ${seen.all}`,
+    )
     expect(seen.partial).toBeGreaterThan(0)
   }, 240_000)
 })

@@ -3,13 +3,19 @@ import { describe, expect, it } from 'vitest'
 import { changesFor, replaceAddresses, type AddressChange } from '../../../agent/replace-ips/rule'
 import { requirePart } from '../../helpers/parts'
 
-const gatewayChanges = (current: string, saved?: string) => [...(saved ? changesFor(saved, current) : []), ...changesFor('10.152.152.10', current)]
+const gatewayChanges = (current: string, saved?: string) => [
+  ...(saved ? changesFor(saved, current) : []),
+  ...changesFor('10.152.152.10', current),
+]
 
 describe('the replacement rule: golden lines', () => {
   const gateway = gatewayChanges('10.137.0.8')
   it.each([
     ['SocksPort 10.152.152.10:9050', 'SocksPort 10.137.0.8:9050'],
-    ['SocksPort 10.152.152.10:9050 IsolateDestAddr IsolateDestPort', 'SocksPort 10.137.0.8:9050 IsolateDestAddr IsolateDestPort'],
+    [
+      'SocksPort 10.152.152.10:9050 IsolateDestAddr IsolateDestPort',
+      'SocksPort 10.137.0.8:9050 IsolateDestAddr IsolateDestPort',
+    ],
     ['TransPort 10.152.152.10:9040', 'TransPort 10.137.0.8:9040'],
     ['nameserver 10.152.152.10', 'nameserver 10.137.0.8'],
     ['nameserver 10.152.152.10 ', 'nameserver 10.137.0.8 '],
@@ -49,36 +55,71 @@ describe('the replacement rule: golden lines', () => {
     expect(replaceAddresses('SocksPort [fd19:c33d:88bc::10]:9050', v6)).toBe('SocksPort [fd09:24ef:4179::a89:8]:9050')
     expect(replaceAddresses('nameserver fd19:c33d:88bc::10', v6)).toBe('nameserver fd09:24ef:4179::a89:8')
     expect(replaceAddresses('route fd19:c33d:88bc::0/64', v6)).toBe('route fd09:24ef:4179::a89:0/64')
-    expect(replaceAddresses('other fd19:c33d:88bc::100 fd19:c33d:88bc::10a fd19:c33d:88bc::1', v6)).toBe('other fd19:c33d:88bc::100 fd19:c33d:88bc::10a fd19:c33d:88bc::1')
+    expect(replaceAddresses('other fd19:c33d:88bc::100 fd19:c33d:88bc::10a fd19:c33d:88bc::1', v6)).toBe(
+      'other fd19:c33d:88bc::100 fd19:c33d:88bc::10a fd19:c33d:88bc::1',
+    )
     expect(replaceAddresses('# [fd19:c33d:88bc::10]:9050', v6)).toBe('# [fd19:c33d:88bc::10]:9050')
   })
 
   it('replaces a saved last address that differs from the default, and the default too', () => {
     const changes = gatewayChanges('10.138.2.5', '10.137.0.8')
-    const text = ['SocksPort 10.137.0.8:9050', 'DnsPort 10.152.152.10:5300', 'allow 10.137.0.0/24', 'keep 10.137.0.80', '# 10.137.0.8', ''].join('\n')
-    expect(replaceAddresses(text, changes)).toBe(['SocksPort 10.138.2.5:9050', 'DnsPort 10.138.2.5:5300', 'allow 10.138.2.0/24', 'keep 10.137.0.80', '# 10.137.0.8', ''].join('\n'))
+    const text = [
+      'SocksPort 10.137.0.8:9050',
+      'DnsPort 10.152.152.10:5300',
+      'allow 10.137.0.0/24',
+      'keep 10.137.0.80',
+      '# 10.137.0.8',
+      '',
+    ].join('\n')
+    expect(replaceAddresses(text, changes)).toBe(
+      [
+        'SocksPort 10.138.2.5:9050',
+        'DnsPort 10.138.2.5:5300',
+        'allow 10.138.2.0/24',
+        'keep 10.137.0.80',
+        '# 10.137.0.8',
+        '',
+      ].join('\n'),
+    )
   })
 
   it('gives a workstation its own address and its gateway, the first entry winning the shared /24', () => {
     const changes = [...changesFor('10.152.152.11', '10.137.0.21'), ...changesFor('10.152.152.10', '10.138.4.1')]
-    expect(replaceAddresses('local 10.152.152.11 gw 10.152.152.10 net 10.152.152.0/24', changes)).toBe('local 10.137.0.21 gw 10.138.4.1 net 10.137.0.0/24')
+    expect(replaceAddresses('local 10.152.152.11 gw 10.152.152.10 net 10.152.152.0/24', changes)).toBe(
+      'local 10.137.0.21 gw 10.138.4.1 net 10.137.0.0/24',
+    )
   })
 
   it('keeps every byte that is not an address (CRLF, invalid UTF-8, no final newline)', () => {
-    const bytes = Buffer.concat([Buffer.from('a 10.152.152.10\r\n'), Buffer.from([0xff, 0xc3, 0x0a]), Buffer.from('z 10.152.152.10')])
+    const bytes = Buffer.concat([
+      Buffer.from('a 10.152.152.10\r\n'),
+      Buffer.from([0xff, 0xc3, 0x0a]),
+      Buffer.from('z 10.152.152.10'),
+    ])
     const after = Buffer.from(replaceAddresses(bytes.toString('latin1'), gateway), 'latin1')
-    expect(after.equals(Buffer.concat([Buffer.from('a 10.137.0.8\r\n'), Buffer.from([0xff, 0xc3, 0x0a]), Buffer.from('z 10.137.0.8')]))).toBe(true)
+    expect(
+      after.equals(
+        Buffer.concat([Buffer.from('a 10.137.0.8\r\n'), Buffer.from([0xff, 0xc3, 0x0a]), Buffer.from('z 10.137.0.8')]),
+      ),
+    ).toBe(true)
   })
 
   it('does nothing when the address did not change', () => {
     const same = changesFor('10.137.0.8', '10.137.0.8')
-    expect(same).toEqual([{ from: '10.137.0.8', to: '10.137.0.8' }, { from: '10.137.0.0', to: '10.137.0.0' }])
+    expect(same).toEqual([
+      { from: '10.137.0.8', to: '10.137.0.8' },
+      { from: '10.137.0.0', to: '10.137.0.0' },
+    ])
     expect(replaceAddresses('a 10.137.0.8 10.137.0.0/24\n', same)).toBe('a 10.137.0.8 10.137.0.0/24\n')
   })
 
   it('an entry whose address did not change still claims its text: a later entry never rewrites it', () => {
     // The workstation kept its saved address in 10.137.0.0/24; its gateway moved from 10.137.0.1.
-    const changes = [...changesFor('10.137.0.21', '10.137.0.21'), ...changesFor('10.152.152.11', '10.137.0.21'), ...changesFor('10.137.0.1', '10.138.4.1')]
+    const changes = [
+      ...changesFor('10.137.0.21', '10.137.0.21'),
+      ...changesFor('10.152.152.11', '10.137.0.21'),
+      ...changesFor('10.137.0.1', '10.138.4.1'),
+    ]
     const text = 'net 10.152.152.0/24 other 10.137.0.0/24 gw 10.137.0.1 me 10.137.0.21\n'
     expect(replaceAddresses(text, changes)).toBe('net 10.137.0.0/24 other 10.137.0.0/24 gw 10.138.4.1 me 10.137.0.21\n')
   })
@@ -90,7 +131,10 @@ const perl = requirePart('perl', 'perl-base')
 
 function upstreamRule(text: string, changes: readonly AddressChange[]): string {
   const script = changes
-    .map(({ from, to }) => `s/\\Q${from}\\E(?!${from.includes(':') ? '[0-9A-Fa-f]' : '[0-9]'})/${to}/g unless /^[ \\t]*#/;`)
+    .map(
+      ({ from, to }) =>
+        `s/\\Q${from}\\E(?!${from.includes(':') ? '[0-9A-Fa-f]' : '[0-9]'})/${to}/g unless /^[ \\t]*#/;`,
+    )
     .join(' ')
   return execFileSync(perl.path ?? 'perl', ['-pe', script], { input: Buffer.from(text, 'latin1') }).toString('latin1')
 }
@@ -102,9 +146,37 @@ describe.skipIf(perl.missing)('the replacement rule agrees with upstream, applie
       seed = (seed * 1103515245 + 12345) % 2 ** 31
       return seed % n
     }
-    const pieces = ['10.152.152.10', '10.152.152.11', '10.152.152.1', '10.152.152.100', '10.152.152.0', '10.152.152.01', '10.137.0.8', '10.137.0.80', '10.137.0.0',
-      'fd19:c33d:88bc::10', 'fd19:c33d:88bc::11', 'fd19:c33d:88bc::0', 'fd19:c33d:88bc::1', '[', ']', ':9050', '/24', ' ', '  ', '#', 'SocksPort', 'nameserver', '0', '9', 'x', '\t']
-    const lines = Array.from({ length: 1000 }, () => Array.from({ length: 1 + random(8) }, () => pieces[random(pieces.length)]).join(''))
+    const pieces = [
+      '10.152.152.10',
+      '10.152.152.11',
+      '10.152.152.1',
+      '10.152.152.100',
+      '10.152.152.0',
+      '10.152.152.01',
+      '10.137.0.8',
+      '10.137.0.80',
+      '10.137.0.0',
+      'fd19:c33d:88bc::10',
+      'fd19:c33d:88bc::11',
+      'fd19:c33d:88bc::0',
+      'fd19:c33d:88bc::1',
+      '[',
+      ']',
+      ':9050',
+      '/24',
+      ' ',
+      '  ',
+      '#',
+      'SocksPort',
+      'nameserver',
+      '0',
+      '9',
+      'x',
+      '\t',
+    ]
+    const lines = Array.from({ length: 1000 }, () =>
+      Array.from({ length: 1 + random(8) }, () => pieces[random(pieces.length)]).join(''),
+    )
     const text = lines.join('\n')
     const changes = [
       ...changesFor('10.137.0.8', '10.139.7.21'),

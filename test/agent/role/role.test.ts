@@ -25,12 +25,51 @@ async function simulated(profile: ProfileName): Promise<string> {
 
 describe('role detection over simulated qubes', () => {
   it.each<[ProfileName, Partial<Role>]>([
-    ['template-gateway', { qubes: true, whonix: 'gateway', class: 'template', providesNetwork: false, persistence: 'full', name: 'whonix-gateway-18' }],
-    ['template-workstation', { qubes: true, whonix: 'workstation', class: 'template', providesNetwork: false, persistence: 'full' }],
-    ['gateway', { qubes: true, whonix: 'gateway', class: 'proxy', providesNetwork: true, persistence: 'rw-only', name: 'sys-whonix' }],
-    ['workstation', { qubes: true, whonix: 'workstation', class: 'app', providesNetwork: false, persistence: 'rw-only', name: 'anon-whonix' }],
-    ['disposable-workstation', { qubes: true, whonix: 'workstation', class: 'disposable', providesNetwork: false, persistence: 'none' }],
-    ['plain-qube', { qubes: true, whonix: null, class: 'app', providesNetwork: false, persistence: 'rw-only', name: 'work' }],
+    [
+      'template-gateway',
+      {
+        qubes: true,
+        whonix: 'gateway',
+        class: 'template',
+        providesNetwork: false,
+        persistence: 'full',
+        name: 'whonix-gateway-18',
+      },
+    ],
+    [
+      'template-workstation',
+      { qubes: true, whonix: 'workstation', class: 'template', providesNetwork: false, persistence: 'full' },
+    ],
+    [
+      'gateway',
+      {
+        qubes: true,
+        whonix: 'gateway',
+        class: 'proxy',
+        providesNetwork: true,
+        persistence: 'rw-only',
+        name: 'sys-whonix',
+      },
+    ],
+    [
+      'workstation',
+      {
+        qubes: true,
+        whonix: 'workstation',
+        class: 'app',
+        providesNetwork: false,
+        persistence: 'rw-only',
+        name: 'anon-whonix',
+      },
+    ],
+    [
+      'disposable-workstation',
+      { qubes: true, whonix: 'workstation', class: 'disposable', providesNetwork: false, persistence: 'none' },
+    ],
+    [
+      'plain-qube',
+      { qubes: true, whonix: null, class: 'app', providesNetwork: false, persistence: 'rw-only', name: 'work' },
+    ],
   ])('%s', async (profile, expected) => {
     const role = await roleOf(await simulated(profile))
     expect(role).toMatchObject({ schema: 1, ...expected, warnings: [] })
@@ -42,7 +81,16 @@ describe('role detection over simulated qubes', () => {
   it('a machine that is not Qubes: no qubesdb-read, nothing guessed', async () => {
     const root = await tempRoot()
     const role = await roleOf(root)
-    expect(role).toMatchObject({ qubes: false, whonix: null, class: null, providesNetwork: false, persistence: null, name: null, services: [], warnings: [] })
+    expect(role).toMatchObject({
+      qubes: false,
+      whonix: null,
+      class: null,
+      providesNetwork: false,
+      persistence: null,
+      name: null,
+      services: [],
+      warnings: [],
+    })
     expect(role.evidence.qubes).toEqual(['no qubesdb-read on the root or on PATH'])
   })
 
@@ -51,7 +99,9 @@ describe('role detection over simulated qubes', () => {
     await rm(join(root, 'usr/bin/qubesdb-read'))
     const role = await roleOf(root)
     expect(role).toMatchObject({ qubes: false, whonix: 'workstation', class: null })
-    expect(role.warnings).toEqual([expect.stringMatching(/Qubes marker files exist .*this-is-appvm.* but qubesdb-read is missing/)])
+    expect(role.warnings).toEqual([
+      expect.stringMatching(/Qubes marker files exist .*this-is-appvm.* but qubesdb-read is missing/),
+    ])
   })
 
   it('evidence names where each fact came from', async () => {
@@ -120,7 +170,11 @@ describe('contradictory and bad evidence becomes warnings, never guesses', () =>
   it('a qubesdb-read that hangs is bounded and reported', async () => {
     const root = await simulated('template-gateway')
     await writeFile(join(root, 'usr/bin/qubesdb-read'), '#!/bin/sh\nexec sleep 60\n')
-    const context = await createContext({ root, manifest: { ...manifest, qubes: { ...manifest.qubes, qubesdb: { timeoutMs: 300, maxValueBytes: 4096 } } }, env: isolatedEnv })
+    const context = await createContext({
+      root,
+      manifest: { ...manifest, qubes: { ...manifest.qubes, qubesdb: { timeoutMs: 300, maxValueBytes: 4096 } } },
+      env: isolatedEnv,
+    })
     const started = Date.now()
     const role = await currentRole(context)
     expect(Date.now() - started).toBeLessThan(5000)
@@ -160,11 +214,20 @@ describe('role through the real CLI process', () => {
     await chmod(join(bin, 'qubesdb-read'), 0o755)
     await mkdir(join(root, 'sandbox/usr/share/anon-gw-base-files'), { recursive: true })
     await writeFile(join(root, 'sandbox/usr/share/anon-gw-base-files/gateway'), '')
-    const run = await runAgent(['--root', join(root, 'sandbox'), 'role', '--json'], { env: { PATH: `${bin}:/usr/bin:/bin` } })
+    const run = await runAgent(['--root', join(root, 'sandbox'), 'role', '--json'], {
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+    })
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     const role = JSON.parse(run.stdout) as Role
-    expect(role).toMatchObject({ qubes: true, whonix: 'gateway', class: 'proxy', providesNetwork: true, name: 'sys-whonix', warnings: [] })
+    expect(role).toMatchObject({
+      qubes: true,
+      whonix: 'gateway',
+      class: 'proxy',
+      providesNetwork: true,
+      name: 'sys-whonix',
+      warnings: [],
+    })
     expect(role.evidence.qubes).toEqual([`qubesdb-read found at ${join(bin, 'qubesdb-read')}`])
   })
 
@@ -177,7 +240,13 @@ describe('role through the real CLI process', () => {
     expect(text.stdout).toMatch(/^Whonix: +workstation$/m)
     expect(text.stdout).toMatch(/^Class: +template$/m)
     const status = JSON.parse((await runAgent(['--root', root, 'status', '--json'])).stdout)
-    expect(status.updatesProxy).toMatchObject({ applicable: true, directory: 'present', secureProxy: 'missing', checkDone: 'missing', verdict: 'pending' })
+    expect(status.updatesProxy).toMatchObject({
+      applicable: true,
+      directory: 'present',
+      secureProxy: 'missing',
+      checkDone: 'missing',
+      verdict: 'pending',
+    })
   })
 
   it('status reads the markers: passed, failed, and a link in place of a marker does not count', async () => {

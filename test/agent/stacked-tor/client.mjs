@@ -88,7 +88,10 @@ async function control() {
   return { protocolinfo, authenticate, version, commands }
 }
 
-const bytes = (count) => ({ done: (buffer) => buffer.length >= count, take: (buffer) => [[...buffer.subarray(0, count)], buffer.subarray(count)] })
+const bytes = (count) => ({
+  done: (buffer) => buffer.length >= count,
+  take: (buffer) => [[...buffer.subarray(0, count)], buffer.subarray(count)],
+})
 
 async function socks() {
   const conn = await open(request.connect)

@@ -11,7 +11,10 @@ import { eventually, freePorts, manifestText, serve, talk } from './helpers'
 // The built daemon on this machine's loopback, with a test manifest of free ports (9050 and
 // friends may be taken here) and a simulated qube under a temporary root.
 
-async function testManifest(ports: readonly number[], edit: (raw: Parameters<Parameters<typeof manifestText>[0]>[0]) => void = () => undefined): Promise<string> {
+async function testManifest(
+  ports: readonly number[],
+  edit: (raw: Parameters<Parameters<typeof manifestText>[0]>[0]) => void = () => undefined,
+): Promise<string> {
   const dir = await tempRoot()
   const file = join(dir, 'qubes.yaml')
   const text = await manifestText((raw) => {
@@ -41,7 +44,12 @@ describe('the stacked-Tor part of the daemon', () => {
     const config = await testManifest(ports)
     const { qube, daemon } = await running('workstation', { 'qubes-gateway': null }, config)
     const status = await stackedTor(qube.root, config)
-    expect(status).toMatchObject({ mode: 'workstation', listening: 0, total: 16, reason: 'qubesdb has no /qubes-gateway: nothing listens (fail closed)' })
+    expect(status).toMatchObject({
+      mode: 'workstation',
+      listening: 0,
+      total: 16,
+      reason: 'qubesdb has no /qubes-gateway: nothing listens (fail closed)',
+    })
     for (const forwarder of status!.forwarders) {
       expect(forwarder.state).toBe('not-listening')
       expect(forwarder.target).toBeNull()
@@ -50,14 +58,20 @@ describe('the stacked-Tor part of the daemon', () => {
     expect(await readdir(join(qube.root, 'run/tor'))).not.toContain('socks')
 
     const human = await runAgent(['--root', qube.root, '--config', config, 'status'])
-    expect(human.stdout).toMatch(/Stacked-Tor forwarders: +0 of 16 listening \(workstation\); qubesdb has no \/qubes-gateway: nothing listens \(fail closed\)/)
+    expect(human.stdout).toMatch(
+      /Stacked-Tor forwarders: +0 of 16 listening \(workstation\); qubesdb has no \/qubes-gateway: nothing listens \(fail closed\)/,
+    )
 
     await writeFile(join(qube.qubesdb, 'qubes-gateway'), '10.152.152.10')
     process.kill(daemon.pid, 'SIGHUP')
-    const reloaded = await eventually(async () => {
-      const now = await stackedTor(qube.root, config)
-      return now?.listening === 11 ? now : undefined
-    }, 20_000, 'listening after the reload')
+    const reloaded = await eventually(
+      async () => {
+        const now = await stackedTor(qube.root, config)
+        return now?.listening === 11 ? now : undefined
+      },
+      20_000,
+      'listening after the reload',
+    )
     expect(row(reloaded, `127.0.0.1:${ports[4]}`)?.target).toBe('10.152.152.10:9051')
     expect(row(reloaded, `[::1]:${ports[0]}`)?.reason).toMatch(/^IPv6 is not available/)
     expect((await lstat(join(qube.root, 'run/tor/socks'))).isSocket()).toBe(true)
@@ -68,27 +82,37 @@ describe('the stacked-Tor part of the daemon', () => {
     const { qube } = await running('workstation', { 'qubes-gateway': '127.0.0.1' }, config)
     const status = await stackedTor(qube.root, config)
     expect(status?.listening).toBe(0)
-    expect(status?.reason).toBe('qubesdb /qubes-gateway is 127.0.0.1, an address of this qube itself: nothing listens (fail closed)')
+    expect(status?.reason).toBe(
+      'qubesdb /qubes-gateway is 127.0.0.1, an address of this qube itself: nothing listens (fail closed)',
+    )
   }, 60_000)
 
   it.each([
     ['the current Node', undefined],
     ['Node 18.19', existsSync(NODE18) ? NODE18 : null],
-  ])("forwards a workstation template's port to the manifest's gateway address, and nothing else (%s)", async (_name, node) => {
-    if (node === null) return console.warn('skipping: Node 18 not fetched (run scripts/fetch-node18.sh)')
-    const target = await serve((socket) => socket.end('from the gateway'))
-    const [port] = await freePorts(1)
-    const config = await testManifest(await freePorts(5), (raw) => {
-      raw.whonix.addresses.gateway = '127.0.0.1'
-      raw.stackedTor.template.tcp = [{ port: port!, to: target.port }]
-    })
-    const { qube } = await running('template-workstation', {}, config, node)
-    const status = await stackedTor(qube.root, config)
-    expect(status).toMatchObject({ mode: 'template', listening: 1, total: 1 })
-    expect(status?.forwarders[0]).toMatchObject({ listen: `127.0.0.1:${port}`, target: `127.0.0.1:${target.port}`, state: 'listening' })
-    expect((await talk({ port: port! }, () => undefined)).data.toString()).toBe('from the gateway')
-    await expect(lstat(join(qube.root, 'run/tor/socks'))).rejects.toMatchObject({ code: 'ENOENT' })
-  }, 60_000)
+  ])(
+    "forwards a workstation template's port to the manifest's gateway address, and nothing else (%s)",
+    async (_name, node) => {
+      if (node === null) return console.warn('skipping: Node 18 not fetched (run scripts/fetch-node18.sh)')
+      const target = await serve((socket) => socket.end('from the gateway'))
+      const [port] = await freePorts(1)
+      const config = await testManifest(await freePorts(5), (raw) => {
+        raw.whonix.addresses.gateway = '127.0.0.1'
+        raw.stackedTor.template.tcp = [{ port: port!, to: target.port }]
+      })
+      const { qube } = await running('template-workstation', {}, config, node)
+      const status = await stackedTor(qube.root, config)
+      expect(status).toMatchObject({ mode: 'template', listening: 1, total: 1 })
+      expect(status?.forwarders[0]).toMatchObject({
+        listen: `127.0.0.1:${port}`,
+        target: `127.0.0.1:${target.port}`,
+        state: 'listening',
+      })
+      expect((await talk({ port: port! }, () => undefined)).data.toString()).toBe('from the gateway')
+      await expect(lstat(join(qube.root, 'run/tor/socks'))).rejects.toMatchObject({ code: 'ENOENT' })
+    },
+    60_000,
+  )
 
   it('does not run in a gateway, and status says so', async () => {
     const config = await testManifest(await freePorts(5))

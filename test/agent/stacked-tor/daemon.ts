@@ -23,7 +23,11 @@ export interface SimulatedQube {
 }
 
 /** `simulate --as PROFILE` in a new temporary root, with qubesdb keys set (or removed: null). */
-export async function simulatedQube(profile: string, keys: Readonly<Record<string, string | null>> = {}, config?: string): Promise<SimulatedQube> {
+export async function simulatedQube(
+  profile: string,
+  keys: Readonly<Record<string, string | null>> = {},
+  config?: string,
+): Promise<SimulatedQube> {
   const root = await mkdtemp(join(tmpdir(), 'qwa-fwd-'))
   const result = await runAgent(['--root', root, ...(config ? ['--config', config] : []), 'simulate', '--as', profile])
   if (result.code !== 0) throw new Error(`simulate failed: ${result.stderr}`)
@@ -51,13 +55,24 @@ export interface RunningDaemon {
 /** Starts `daemon` on the root (in `netns` when given); resolves once the stacked-Tor part reports (or the daemon answers). */
 export async function startDaemon(
   root: string,
-  options: { netns?: string; config?: string; env?: NodeJS.ProcessEnv; waitFor?: 'part' | 'daemon'; node?: string } = {},
+  options: {
+    netns?: string
+    config?: string
+    env?: NodeJS.ProcessEnv
+    waitFor?: 'part' | 'daemon'
+    node?: string
+  } = {},
 ): Promise<RunningDaemon> {
   const agentArgs = ['--root', root, ...(options.config ? ['--config', options.config] : []), 'daemon', '--verbose']
   const node = options.node ?? process.execPath
-  const [file, args] = options.netns ? ['ip', ['netns', 'exec', options.netns, node, AGENT, ...agentArgs]] : [node, [AGENT, ...agentArgs]]
+  const [file, args] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, node, AGENT, ...agentArgs]]
+    : [node, [AGENT, ...agentArgs]]
   // `ip netns exec` execs the program: the child's pid is the daemon's.
-  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: options.env ?? process.env })
+  const child: ChildProcess = spawn(file, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: options.env ?? process.env,
+  })
   let log = ''
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (log += text))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -90,11 +105,14 @@ async function daemonRunning(root: string, config?: string): Promise<boolean> {
 export async function stackedTor(root: string, config?: string): Promise<StackedTorStatus | undefined> {
   const result = await runAgent(['--root', root, ...(config ? ['--config', config] : []), 'status', '--json'])
   if (result.code !== 0) throw new Error(result.stderr)
-  const status = JSON.parse(result.stdout) as { daemon: { running: boolean; parts?: Record<string, { state: string; status?: StackedTorStatus }> } }
+  const status = JSON.parse(result.stdout) as {
+    daemon: { running: boolean; parts?: Record<string, { state: string; status?: StackedTorStatus }> }
+  }
   return status.daemon.parts?.['stacked-tor']?.status
 }
 
-export const row = (status: StackedTorStatus, listen: string): ForwarderStatus | undefined => status.forwarders.find((entry) => entry.listen === listen)
+export const row = (status: StackedTorStatus, listen: string): ForwarderStatus | undefined =>
+  status.forwarders.find((entry) => entry.listen === listen)
 
 export interface ClientAnswer<T> {
   readonly ok: boolean

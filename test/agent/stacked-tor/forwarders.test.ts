@@ -46,7 +46,9 @@ describe('forwarding one connection', () => {
     })
     const port = await freePort()
     await startForwarder(tcpPlan(port, target.port))
-    const result = await talk({ port }, (socket) => socket.once('end', () => socket.end('sent after the gateway closed its side')))
+    const result = await talk({ port }, (socket) =>
+      socket.once('end', () => socket.end('sent after the gateway closed its side')),
+    )
     expect(result.data.toString()).toBe('banner')
     await ended
     expect(late.join('')).toBe('sent after the gateway closed its side')
@@ -188,7 +190,10 @@ describe('when the gateway fails', () => {
   it('cuts a connection the gateway does not answer after connectTimeoutMs', async () => {
     // A listener that never accepts, its queue already full: further SYNs are dropped.
     const gatewayPort = await freePort()
-    const python = spawn('python3', ['-c', `import socket,time\ns=socket.socket()\ns.bind(("${LOOPBACK}",${gatewayPort}))\ns.listen(0)\nprint("ready",flush=True)\ntime.sleep(60)`])
+    const python = spawn('python3', [
+      '-c',
+      `import socket,time\ns=socket.socket()\ns.bind(("${LOOPBACK}",${gatewayPort}))\ns.listen(0)\nprint("ready",flush=True)\ntime.sleep(60)`,
+    ])
     onTestFinished(() => void python.kill('SIGKILL'))
     await new Promise((resolve) => python.stdout.once('data', resolve))
     const fillers = [0, 1].map(() => new Socket().connect(gatewayPort, LOOPBACK).on('error', () => undefined))
@@ -206,7 +211,11 @@ describe('the listener', () => {
   it('listens nowhere when the plan has no target (fail closed) and says why', async () => {
     const port = await freePort()
     const forwarder = await startForwarder(tcpPlan(port, null))
-    expect(forwarder.status()).toMatchObject({ state: 'not-listening', target: null, reason: expect.stringContaining('fail closed') })
+    expect(forwarder.status()).toMatchObject({
+      state: 'not-listening',
+      target: null,
+      reason: expect.stringContaining('fail closed'),
+    })
     expect((await talk({ port }, () => undefined)).error?.code).toBe('ECONNREFUSED')
   })
 
@@ -242,14 +251,23 @@ describe('the listener', () => {
     const target = await serve((socket) => socket.end('over IPv6'), { host: '::1' }).catch(() => null)
     if (target === null) return console.warn('skipping: no IPv6 loopback here')
     const port = await freePort('::1')
-    const forwarder = await startForwarder({ name: `[::1]:${port}`, listen: tcpEndpoint('::1', port), target: tcpEndpoint('::1', target.port) })
+    const forwarder = await startForwarder({
+      name: `[::1]:${port}`,
+      listen: tcpEndpoint('::1', port),
+      target: tcpEndpoint('::1', target.port),
+    })
     expect(forwarder.status().target).toBe(`[::1]:${target.port}`)
     expect((await talk({ port, host: '::1' }, () => undefined)).data.toString()).toBe('over IPv6')
   })
 })
 
 describe('a Unix socket listener', () => {
-  const unixPlan = (path: string, targetPort: number): ForwarderPlan => ({ name: path, listen: unixEndpoint(path), target: tcpEndpoint(LOOPBACK, targetPort), socket: { mode: 0o666 } })
+  const unixPlan = (path: string, targetPort: number): ForwarderPlan => ({
+    name: path,
+    listen: unixEndpoint(path),
+    target: tcpEndpoint(LOOPBACK, targetPort),
+    socket: { mode: 0o666 },
+  })
 
   it('gets its mode, replaces a stale socket, forwards, and is removed on stop', async () => {
     const dir = await tempRoot()

@@ -34,7 +34,10 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
 }
 
 /** A server on an ephemeral loopback port, closed (with its connections) after the test. */
-export async function serve(onConnection: (socket: Socket) => void, options: { allowHalfOpen?: boolean; host?: string } = {}): Promise<{ server: Server; port: number }> {
+export async function serve(
+  onConnection: (socket: Socket) => void,
+  options: { allowHalfOpen?: boolean; host?: string } = {},
+): Promise<{ server: Server; port: number }> {
   const sockets = new Set<Socket>()
   const server = createServer({ allowHalfOpen: options.allowHalfOpen ?? true }, (socket) => {
     sockets.add(socket)
@@ -51,11 +54,22 @@ export async function serve(onConnection: (socket: Socket) => void, options: { a
 }
 
 export function settings(overrides: Partial<ForwarderSettings> = {}): ForwarderSettings {
-  return { maxConnections: 64, connectTimeoutMs: 5000, retryMs: 200, pools: createBufferPools(), log: recordingLog(), ownership: { error: 'no owner in this test' }, ...overrides }
+  return {
+    maxConnections: 64,
+    connectTimeoutMs: 5000,
+    retryMs: 200,
+    pools: createBufferPools(),
+    log: recordingLog(),
+    ownership: { error: 'no owner in this test' },
+    ...overrides,
+  }
 }
 
 /** A started forwarder, stopped after the test. */
-export async function startForwarder(plan: ForwarderPlan, overrides: Partial<ForwarderSettings> = {}): Promise<Forwarder> {
+export async function startForwarder(
+  plan: ForwarderPlan,
+  overrides: Partial<ForwarderSettings> = {},
+): Promise<Forwarder> {
   const forwarder = new Forwarder(plan, settings(overrides))
   onTestFinished(() => forwarder.stop())
   await forwarder.start()
@@ -71,7 +85,11 @@ export interface ClientResult {
  * Connects, lets `act` write, collects everything read until the socket closes. A client
  * whose peer has ended and that has not ended itself (act did not) ends then.
  */
-export function talk(options: { port: number; host?: string } | { path: string }, act: (socket: Socket) => void, timeoutMs = 10_000): Promise<ClientResult> {
+export function talk(
+  options: { port: number; host?: string } | { path: string },
+  act: (socket: Socket) => void,
+  timeoutMs = 10_000,
+): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
     const socket = connect({ ...options, allowHalfOpen: true })
     const chunks: Buffer[] = []
@@ -119,7 +137,11 @@ export async function manifestText(edit: (raw: RawManifest) => void): Promise<st
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMs
   for (;;) {
     const value = await check()

@@ -24,7 +24,8 @@ const inputs = (overrides: Partial<WorkstationInputs> = {}): WorkstationInputs =
   under: (path) => `/sandbox${path}`,
   ...overrides,
 })
-const rows = (plan: ReturnType<typeof workstationPlan>) => plan.map((row) => [row.name, row.target === null ? null : formatEndpoint(row.target)])
+const rows = (plan: ReturnType<typeof workstationPlan>) =>
+  plan.map((row) => [row.name, row.target === null ? null : formatEndpoint(row.target)])
 
 describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
   it('forwards each loopback port and socket to the same port of /qubes-gateway, 9151 to 9051', () => {
@@ -55,8 +56,16 @@ describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
 
   it.each([
     ['missing', { state: 'absent' } as const, 'qubesdb has no /qubes-gateway'],
-    ['invalid', { state: 'invalid', reason: '"10.1.1" is not an IPv4 address' } as const, 'qubesdb /qubes-gateway is invalid: "10.1.1" is not an IPv4 address'],
-    ['unreadable', { state: 'failed', reason: 'qubesdb-read did not answer' } as const, 'qubesdb /qubes-gateway could not be read'],
+    [
+      'invalid',
+      { state: 'invalid', reason: '"10.1.1" is not an IPv4 address' } as const,
+      'qubesdb /qubes-gateway is invalid: "10.1.1" is not an IPv4 address',
+    ],
+    [
+      'unreadable',
+      { state: 'failed', reason: 'qubesdb-read did not answer' } as const,
+      'qubesdb /qubes-gateway could not be read',
+    ],
     ['this qube itself', { state: 'present', value: '127.0.0.1' } as const, 'an address of this qube itself'],
     ['another loopback address', { state: 'present', value: '127.10.0.1' } as const, 'an address of this qube itself'],
     ['unspecified', { state: 'present', value: '0.0.0.0' } as const, 'an address of this qube itself'],
@@ -72,7 +81,13 @@ describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
   })
 
   it('forwards [::1] to the bracketed /qubes-gateway6 when IPv6 is enabled', () => {
-    const plan = workstationPlan(section, inputs({ ipv6: { enabled: true }, gateway6: gatewayFrom('/qubes-gateway6', { state: 'present', value: 'fd09:24ef:4179::a89:8' }) }))
+    const plan = workstationPlan(
+      section,
+      inputs({
+        ipv6: { enabled: true },
+        gateway6: gatewayFrom('/qubes-gateway6', { state: 'present', value: 'fd09:24ef:4179::a89:8' }),
+      }),
+    )
     const v6 = plan.filter((row) => row.name.startsWith('[::1]'))
     expect(rows(v6)).toEqual([
       ['[::1]:9050', '[fd09:24ef:4179::a89:8]:9050'],
@@ -85,7 +100,10 @@ describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
   })
 
   it('keeps [::1] closed when IPv6 is on but qubesdb has no /qubes-gateway6 or gives ::1, and IPv4 unaffected', () => {
-    for (const gateway6 of [gatewayFrom('/qubes-gateway6', { state: 'absent' }), gatewayFrom('/qubes-gateway6', { state: 'present', value: '::1' })]) {
+    for (const gateway6 of [
+      gatewayFrom('/qubes-gateway6', { state: 'absent' }),
+      gatewayFrom('/qubes-gateway6', { state: 'present', value: '::1' }),
+    ]) {
       const plan = workstationPlan(section, inputs({ ipv6: { enabled: true }, gateway6 }))
       for (const row of plan.filter((entry) => entry.name.startsWith('[::1]'))) expect(row.target).toBeNull()
       expect(plan.find((row) => row.name === '127.0.0.1:9050')?.target).toEqual(tcpEndpoint('10.137.0.8', 9050))
@@ -93,13 +111,26 @@ describe("a workstation's forwarding table (docs/qubes-facts.md)", () => {
   })
 
   it("forwards a template's 127.0.0.1:9050 to the manifest's gateway address", () => {
-    expect(rows(templatePlan(section, manifest.whonix.addresses.gateway))).toEqual([['127.0.0.1:9050', '10.152.152.10:9050']])
+    expect(rows(templatePlan(section, manifest.whonix.addresses.gateway))).toEqual([
+      ['127.0.0.1:9050', '10.152.152.10:9050'],
+    ])
   })
 })
 
 describe('which qubes run the forwarders', () => {
   const role = (whonix: Role['whonix'], qubeClass: Role['class']): Role =>
-    ({ schema: 1, qubes: true, whonix, class: qubeClass, providesNetwork: false, persistence: null, name: null, services: [], evidence: {}, warnings: [] }) as unknown as Role
+    ({
+      schema: 1,
+      qubes: true,
+      whonix,
+      class: qubeClass,
+      providesNetwork: false,
+      persistence: null,
+      name: null,
+      services: [],
+      evidence: {},
+      warnings: [],
+    }) as unknown as Role
   it.each([
     ['workstation', 'app', 'workstation'],
     ['workstation', 'disposable', 'workstation'],
@@ -121,13 +152,22 @@ describe('the stackedTor manifest section', () => {
   it('rejects a port listed twice', () =>
     rejects((raw) => raw.stackedTor.tcp.push({ port: 9050, to: 9051 }), 'stackedTor.tcp.5: port 9050 is listed twice'))
   it('rejects a socket outside the listed directories', () =>
-    rejects((raw) => raw.stackedTor.unix.push({ path: '/tmp/socks', to: 9050 }), '/tmp/socks is not directly in one of the directories'))
+    rejects(
+      (raw) => raw.stackedTor.unix.push({ path: '/tmp/socks', to: 9050 }),
+      '/tmp/socks is not directly in one of the directories',
+    ))
   it('rejects a variable exported for two sockets', () =>
-    rejects((raw) => raw.stackedTor.unix.push({ path: '/run/tor/other', to: 9050, exportAs: 'TOR_SOCKS_IPC_PATH' }), 'variable TOR_SOCKS_IPC_PATH is listed twice'))
+    rejects(
+      (raw) => raw.stackedTor.unix.push({ path: '/run/tor/other', to: 9050, exportAs: 'TOR_SOCKS_IPC_PATH' }),
+      'variable TOR_SOCKS_IPC_PATH is listed twice',
+    ))
   it('rejects a mode that is not octal', () =>
     rejects((raw) => (raw.stackedTor.socketMode = '0999'), 'stackedTor.socketMode'))
   it('rejects an IPv6 address as the IPv4 loopback', () =>
-    rejects((raw) => (raw.stackedTor.loopback = { ipv4: '::1', ipv6: '::1' }), 'stackedTor.loopback.ipv4: "::1" is not an IPv4 address'))
+    rejects(
+      (raw) => (raw.stackedTor.loopback = { ipv4: '::1', ipv6: '::1' }),
+      'stackedTor.loopback.ipv4: "::1" is not an IPv4 address',
+    ))
   it('rejects a connection limit of zero', () =>
     rejects((raw) => (raw.stackedTor.limits.maxConnections = 0), 'stackedTor.limits.maxConnections: 0 is outside'))
 })
@@ -151,7 +191,8 @@ describe("Tor Browser's environment", () => {
     expect(file?.path).toBe('/etc/profile.d/30_qubes-whonix-tor-browser.sh')
     const script = join(dir, 'profile.sh')
     await writeFile(script, file?.kind === 'file' ? file.content : '')
-    const environment = () => execFileSync('sh', ['-c', `. "${script}"; env`], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
+    const environment = () =>
+      execFileSync('sh', ['-c', `. "${script}"; env`], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
     expect(environment()).not.toContain('TOR_')
     await mkdir(dir, { recursive: true })
     await writeFile(marker, '')
@@ -176,7 +217,10 @@ describe('inputs read from the system', () => {
   it('enables IPv6 only when the kernel switch reads 0', async () => {
     const dir = await tempRoot()
     const flag = join(dir, 'disable_ipv6')
-    expect(await ipv6State(flag, '/proc/x')).toEqual({ enabled: false, reason: 'IPv6 is not available (/proc/x: ENOENT)' })
+    expect(await ipv6State(flag, '/proc/x')).toEqual({
+      enabled: false,
+      reason: 'IPv6 is not available (/proc/x: ENOENT)',
+    })
     await writeFile(flag, '1\n')
     expect(await ipv6State(flag, '/proc/x')).toEqual({ enabled: false, reason: 'IPv6 is disabled (/proc/x = "1")' })
     await writeFile(flag, '0\n')

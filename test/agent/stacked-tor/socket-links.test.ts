@@ -10,7 +10,12 @@ import { serve, startForwarder } from './helpers'
 const isRoot = process.getuid?.() === 0
 const NOBODY = 65534
 const nobody = { uid: NOBODY, gid: NOBODY, names: 'nobody:nogroup' }
-const unixPlan = (path: string, targetPort: number): ForwarderPlan => ({ name: path, listen: unixEndpoint(path), target: tcpEndpoint('127.0.0.1', targetPort), socket: { mode: 0o666 } })
+const unixPlan = (path: string, targetPort: number): ForwarderPlan => ({
+  name: path,
+  listen: unixEndpoint(path),
+  target: tcpEndpoint('127.0.0.1', targetPort),
+  socket: { mode: 0o666 },
+})
 
 /** A root-only file, as /etc/shadow would be: what a swapped-in link would point at. */
 async function secret(dir: string): Promise<string> {

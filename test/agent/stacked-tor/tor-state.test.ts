@@ -39,7 +39,11 @@ describe("Tor's control cookie, emulated", () => {
       expect(info.mode & 0o7777).toBe(0o640)
       if (isRoot && !('error' in ownership)) expect([info.uid, info.gid]).toEqual([ownership.uid, ownership.gid])
     }
-    expect(first.copies.map((copy) => copy.path)).toEqual(['/run/tor/control.authcookie', '/run/tor/control_auth_cookie', '/var/lib/tor/control_auth_cookie'])
+    expect(first.copies.map((copy) => copy.path)).toEqual([
+      '/run/tor/control.authcookie',
+      '/run/tor/control_auth_cookie',
+      '/var/lib/tor/control_auth_cookie',
+    ])
 
     const second = await state(under)
     expect(second.cookie).toBe('kept')
@@ -51,7 +55,9 @@ describe("Tor's control cookie, emulated", () => {
     const [a, b] = [await installation(), await installation()]
     await state(a.under)
     await state(b.under)
-    expect(await readFile(a.under(section.torState.source))).not.toEqual(await readFile(b.under(section.torState.source)))
+    expect(await readFile(a.under(section.torState.source))).not.toEqual(
+      await readFile(b.under(section.torState.source)),
+    )
   })
 
   it('replaces a kept cookie of the wrong size', async () => {
@@ -75,7 +81,10 @@ describe("Tor's control cookie, emulated", () => {
   it('writes no copy into a directory found unusable', async () => {
     const { under } = await installation()
     const result = await state(under, new Map([['/run/tor', '/run/tor is a symbolic link']]))
-    expect(result.copies.filter((copy) => !copy.ok).map((copy) => copy.path)).toEqual(['/run/tor/control.authcookie', '/run/tor/control_auth_cookie'])
+    expect(result.copies.filter((copy) => !copy.ok).map((copy) => copy.path)).toEqual([
+      '/run/tor/control.authcookie',
+      '/run/tor/control_auth_cookie',
+    ])
     await expect(lstat(under('/run/tor/control.authcookie'))).rejects.toMatchObject({ code: 'ENOENT' })
     expect((await lstat(under('/var/lib/tor/control_auth_cookie'))).isFile()).toBe(true)
   })

@@ -11,14 +11,21 @@ describe.skipIf(dbusDaemon.missing)('the systemd D-Bus client, against a real db
   let systemd: Systemd1StandIn
   beforeAll(async () => {
     bus = await startTestBus(dbusDaemon.path ?? 'dbus-daemon')
-    systemd = await startSystemd1StandIn(bus.address, { 'tor@default.service': 'active', 'sleepy.service': 'inactive', 'busy.service': 'reloading' })
+    systemd = await startSystemd1StandIn(bus.address, {
+      'tor@default.service': 'active',
+      'sleepy.service': 'inactive',
+      'busy.service': 'reloading',
+    })
   })
   afterAll(async () => {
     systemd?.stop()
     await bus?.stop()
   })
 
-  const withClient = async <T>(use: (client: Awaited<ReturnType<typeof connectSystemd>>) => Promise<T>, timeoutMs = 5000) => {
+  const withClient = async <T>(
+    use: (client: Awaited<ReturnType<typeof connectSystemd>>) => Promise<T>,
+    timeoutMs = 5000,
+  ) => {
     const client = await connectSystemd({ busAddress: bus.address, timeoutMs })
     try {
       return await use(client)
@@ -51,7 +58,9 @@ describe.skipIf(dbusDaemon.missing)('the systemd D-Bus client, against a real db
   it('reports a systemd that does not answer within the bound', async () => {
     systemd.silent = true
     try {
-      await expect(withClient((client) => client.isActive('tor@default.service'), 300)).rejects.toMatchObject({ code: 'SYSTEMD_TIMEOUT' })
+      await expect(withClient((client) => client.isActive('tor@default.service'), 300)).rejects.toMatchObject({
+        code: 'SYSTEMD_TIMEOUT',
+      })
     } finally {
       systemd.silent = false
     }

@@ -37,7 +37,11 @@ export async function startTestBus(dbusDaemon: string): Promise<TestBus> {
   const dir = await mkdtemp(join(tmpdir(), 'qwa-dbus-'))
   const config = join(dir, 'bus.conf')
   await writeFile(config, CONFIG(join(dir, 'bus.sock')))
-  const child: ChildProcess = spawn(dbusDaemon, [`--config-file=${config}`, '--nofork', '--nopidfile', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(
+    dbusDaemon,
+    [`--config-file=${config}`, '--nofork', '--nopidfile', '--print-address=1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   const address = await new Promise<string>((resolve, reject) => {
     let output = ''
     let errors = ''

@@ -17,7 +17,11 @@ export interface Systemd1StandIn {
 
 /** systemd's unit object path: every byte outside [A-Za-z0-9] becomes _XX. */
 export function unitObjectPath(unit: string): string {
-  const escaped = [...Buffer.from(unit)].map((byte) => (/[A-Za-z0-9]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `_${byte.toString(16).padStart(2, '0')}`))
+  const escaped = [...Buffer.from(unit)].map((byte) =>
+    /[A-Za-z0-9]/.test(String.fromCharCode(byte))
+      ? String.fromCharCode(byte)
+      : `_${byte.toString(16).padStart(2, '0')}`,
+  )
   return `/org/freedesktop/systemd1/unit/${escaped.join('')}`
 }
 
@@ -31,8 +35,10 @@ export async function startSystemd1StandIn(address: string, units: Record<string
   }
   let jobs = 0
   const unitAt = (path: string) => [...standIn.units.keys()].find((unit) => unitObjectPath(unit) === path)
-  const reply = (message: dbus.Message, signature: string, body: unknown[]) => bus.send(dbus.Message.newMethodReturn(message, signature, body))
-  const fail = (message: dbus.Message, name: string, text: string) => bus.send(dbus.Message.newError(message as never, name, text))
+  const reply = (message: dbus.Message, signature: string, body: unknown[]) =>
+    bus.send(dbus.Message.newMethodReturn(message, signature, body))
+  const fail = (message: dbus.Message, name: string, text: string) =>
+    bus.send(dbus.Message.newError(message as never, name, text))
 
   bus.addMethodHandler((message: dbus.Message) => {
     if (standIn.silent) return true
@@ -53,7 +59,8 @@ export async function startSystemd1StandIn(address: string, units: Record<string
     const unit = unitAt(message.path)
     if (unit !== undefined && call === 'org.freedesktop.DBus.Properties.Get') {
       const [iface, property] = message.body as [string, string]
-      if (iface === 'org.freedesktop.systemd1.Unit' && property === 'ActiveState') reply(message, 'v', [new dbus.Variant('s', standIn.units.get(unit))])
+      if (iface === 'org.freedesktop.systemd1.Unit' && property === 'ActiveState')
+        reply(message, 'v', [new dbus.Variant('s', standIn.units.get(unit))])
       else fail(message, 'org.freedesktop.DBus.Error.UnknownProperty', `Unknown property ${iface}.${property}`)
       return true
     }
@@ -61,6 +68,7 @@ export async function startSystemd1StandIn(address: string, units: Record<string
     return true
   })
   const answer = await bus.requestName('org.freedesktop.systemd1', dbus.NameFlag.DO_NOT_QUEUE)
-  if (answer !== dbus.RequestNameReply.PRIMARY_OWNER) throw new Error(`could not own org.freedesktop.systemd1 (${answer})`)
+  if (answer !== dbus.RequestNameReply.PRIMARY_OWNER)
+    throw new Error(`could not own org.freedesktop.systemd1 (${answer})`)
   return standIn
 }

@@ -11,7 +11,9 @@ const analyze = requirePart('systemd-analyze', 'systemd')
 const UNITS = [manifest.replaceIps.unit, manifest.gatewayInterface.unit]
 
 function unitText(name: string): string {
-  const file = generatedFiles(manifest).find((candidate) => candidate.path === `${manifest.systemd.unitDirectory}/${name}`)
+  const file = generatedFiles(manifest).find(
+    (candidate) => candidate.path === `${manifest.systemd.unitDirectory}/${name}`,
+  )
   if (file?.kind !== 'file') throw new Error(`no generated unit ${name}`)
   return file.content
 }
@@ -30,7 +32,8 @@ async function verifyRoot(units: Record<string, string>): Promise<string> {
   return root
 }
 
-const verify = (root: string, unit: string) => spawnSync(analyze.path ?? 'systemd-analyze', ['verify', `--root=${root}`, unit], { encoding: 'utf8' })
+const verify = (root: string, unit: string) =>
+  spawnSync(analyze.path ?? 'systemd-analyze', ['verify', `--root=${root}`, unit], { encoding: 'utf8' })
 
 describe('the boot units', () => {
   it('run the agent once, after Qubes set up the network, before Tor, never in a template', () => {
@@ -42,22 +45,31 @@ describe('the boot units', () => {
       expect(text).toContain('Type=oneshot\n')
     }
     expect(unitText(manifest.replaceIps.unit)).toContain(`ExecStart=${manifest.paths.agentProgram} replace-ips\n`)
-    expect(unitText(manifest.gatewayInterface.unit)).toContain(`ExecStart=${manifest.paths.agentProgram} gateway-interface\n`)
+    expect(unitText(manifest.gatewayInterface.unit)).toContain(
+      `ExecStart=${manifest.paths.agentProgram} gateway-interface\n`,
+    )
     expect(unitText(manifest.gatewayInterface.unit)).toContain(`ConditionPathExists=${manifest.paths.gatewayMarker}\n`)
   })
 
   it.skipIf(analyze.missing).each(UNITS)('%s is accepted by systemd-analyze verify', async (name) => {
     const root = await verifyRoot({ [name]: unitText(name) })
     const result = verify(root, name)
-    const ours = result.stderr.split('\n').filter((line) => line.includes(name) || line.includes(basename(name, '.service')))
+    const ours = result.stderr
+      .split('\n')
+      .filter((line) => line.includes(name) || line.includes(basename(name, '.service')))
     expect({ status: result.status, ours }).toEqual({ status: 0, ours: [] })
   })
 
-  it.skipIf(analyze.missing)('while systemd-analyze verify does reject a broken unit (the check can fail)', async () => {
-    const broken = unitText(manifest.replaceIps.unit).replace(`ExecStart=${manifest.paths.agentProgram}`, 'ExecStart=qubes-whonix-agent-not-absolute').replace('[Unit]', '[Unit]\nAftr=typo.service')
-    const root = await verifyRoot({ 'broken.service': broken })
-    const result = verify(root, 'broken.service')
-    expect(result.status).not.toBe(0)
-    expect(result.stderr).toMatch(/Aftr|not executable|absolute/)
-  })
+  it.skipIf(analyze.missing)(
+    'while systemd-analyze verify does reject a broken unit (the check can fail)',
+    async () => {
+      const broken = unitText(manifest.replaceIps.unit)
+        .replace(`ExecStart=${manifest.paths.agentProgram}`, 'ExecStart=qubes-whonix-agent-not-absolute')
+        .replace('[Unit]', '[Unit]\nAftr=typo.service')
+      const root = await verifyRoot({ 'broken.service': broken })
+      const result = verify(root, 'broken.service')
+      expect(result.status).not.toBe(0)
+      expect(result.stderr).toMatch(/Aftr|not executable|absolute/)
+    },
+  )
 })

@@ -33,30 +33,47 @@ const map = (name: string) => `MapAddress ${name}.example ${name}.to\n`
  */
 async function layOut(): Promise<{ defaults: string; torrc: string; ours: string }> {
   await put('defaults', `DataDirectory ${at('data')}\nSocksPort 0\nDisableNetwork 1\nGeoIPFile ""\nGeoIPv6File ""\n`)
-  await put('etc/tor/torrc', `# Whonix's files: %include below\n${map('torrc-before')}%include ${at('etc/torrc.d')}/*.conf\n${map('torrc-after')}`)
+  await put(
+    'etc/tor/torrc',
+    `# Whonix's files: %include below\n${map('torrc-before')}%include ${at('etc/torrc.d')}/*.conf\n${map('torrc-after')}`,
+  )
   await put('etc/torrc.d/10_a.conf', map('a'))
   await put('etc/torrc.d/.hidden.conf', map('hidden'))
   await put('etc/torrc.d/sub.conf/inner', map('inner'))
-  await put('etc/torrc.d/95_whonix.conf', `${map('whonix-before')}%include ${at('usr/local/etc/torrc.d')}/ # the user's\n${map('whonix-after')}`)
+  await put(
+    'etc/torrc.d/95_whonix.conf',
+    `${map('whonix-before')}%include ${at('usr/local/etc/torrc.d')}/ # the user's\n${map('whonix-after')}`,
+  )
   await writeFile(at('etc/torrc.d/95_whonix.conf'), 'ContactInfo Grüße\n', { flag: 'a' })
   await put('usr/local/etc/torrc.d/30_x.conf', map('x'))
   await put('usr/local/etc/torrc.d/50_user.conf', map('user'))
   await put('usr/local/etc/torrc.d/README', map('readme'))
   await put('usr/local/etc/torrc.d/20_empty.conf', '')
   await put('usr/local/etc/torrc.d/.40_hidden.conf', map('hidden-ours'))
-  return { defaults: at('defaults'), torrc: at('etc/tor/torrc'), ours: at('usr/local/etc/torrc.d/40_tor_control_panel.conf') }
+  return {
+    defaults: at('defaults'),
+    torrc: at('etc/tor/torrc'),
+    ours: at('usr/local/etc/torrc.d/40_tor_control_panel.conf'),
+  }
 }
 
-const runTor = (args: readonly string[], defaults: string, torrc: string) => spawnSync(tor.path as string, [...args, '--defaults-torrc', defaults, '-f', torrc], { encoding: 'utf8' })
+const runTor = (args: readonly string[], defaults: string, torrc: string) =>
+  spawnSync(tor.path as string, [...args, '--defaults-torrc', defaults, '-f', torrc], { encoding: 'utf8' })
 
 /** The options Tor ends up with (those that differ from its defaults), in the order it read them. */
 function dump(defaults: string, torrc: string): string {
   const result = runTor(['--dump-config', 'short'], defaults, torrc)
   expect(result.status, result.stdout + result.stderr).toBe(0)
-  return result.stdout.split('\n').filter((line) => /^(MapAddress|ContactInfo) /.test(line)).join('\n')
+  return result.stdout
+    .split('\n')
+    .filter((line) => /^(MapAddress|ContactInfo) /.test(line))
+    .join('\n')
 }
 
-async function rewritten(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<{ defaults: string; torrc: string }> {
+async function rewritten(
+  layout: { defaults: string; torrc: string; ours: string },
+  candidate: string,
+): Promise<{ defaults: string; torrc: string }> {
   const scratch = at('scratch')
   await mkdir(scratch)
   const chain = await rewriteChain(layout.defaults, layout.torrc, layout.ours, scratch)
@@ -65,7 +82,10 @@ async function rewritten(layout: { defaults: string; torrc: string; ours: string
   return chain
 }
 
-async function rewrittenDump(layout: { defaults: string; torrc: string; ours: string }, candidate: string): Promise<string> {
+async function rewrittenDump(
+  layout: { defaults: string; torrc: string; ours: string },
+  candidate: string,
+): Promise<string> {
   const chain = await rewritten(layout, candidate)
   return dump(chain.defaults, chain.torrc)
 }
@@ -106,32 +126,49 @@ describe.skipIf(tor.missing)('the rewritten include chain, read by the real tor'
       ['relative', () => put('etc/tor/torrc', '%include torrc.d/\n')],
       ['another case', () => put('etc/tor/torrc', `%INCLUDE ${at('etc/torrc.d')}/*.conf\n`)],
       ['bracket', () => put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/[19]*.conf\n`)],
-      ['continued', () => put('etc/tor/torrc', `MapAddress a.example \\\n a.to\n%include ${at('etc/torrc.d')}/*.conf\n`)],
-      ['link', async () => {
-        await put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/*.conf\n`)
-        await symlink(at('usr/local/etc/torrc.d/30_x.conf'), at('usr/local/etc/torrc.d/31_link.conf'))
-      }],
+      [
+        'continued',
+        () => put('etc/tor/torrc', `MapAddress a.example \\\n a.to\n%include ${at('etc/torrc.d')}/*.conf\n`),
+      ],
+      [
+        'link',
+        async () => {
+          await put('etc/tor/torrc', `%include ${at('etc/torrc.d')}/*.conf\n`)
+          await symlink(at('usr/local/etc/torrc.d/30_x.conf'), at('usr/local/etc/torrc.d/31_link.conf'))
+        },
+      ],
       ['not reached', () => put('etc/tor/torrc', map('alone'))],
     ]
     for (const [name, arrange] of cases) {
       await arrange()
-      await expect(rewriteChain(layout.defaults, torrc, layout.ours, at('scratch')), name).rejects.toBeInstanceOf(UnsupportedChain)
+      await expect(rewriteChain(layout.defaults, torrc, layout.ours, at('scratch')), name).rejects.toBeInstanceOf(
+        UnsupportedChain,
+      )
     }
   })
 })
 
 describe.skipIf(tor.missing || unshare.missing)('which check a change gets', () => {
-  it('the gateway\'s chain: tor alone, one program; a chain it does not reproduce: tor in the mount namespace; Tor takes both', async () => {
+  it("the gateway's chain: tor alone, one program; a chain it does not reproduce: tor in the mount namespace; Tor takes both", async () => {
     const gateway = await gatewayWithTor()
     const started: string[] = []
     const run: Runner = (command) => {
       started.push(command.argv[0])
       return spawnCommand(command)
     }
-    expect(await applyTorAction(gateway.context, { kind: 'enable' }, run)).toMatchObject({ changed: true, reloaded: true })
+    expect(await applyTorAction(gateway.context, { kind: 'enable' }, run)).toMatchObject({
+      changed: true,
+      reloaded: true,
+    })
     expect(started).toEqual([tor.path])
-    await writeFile(join(gateway.root, 'etc/tor/torrc'), `%include "${join(gateway.root, 'usr/local/etc/torrc.d')}/*.conf"\n`)
-    expect(await applyTorAction(gateway.context, { kind: 'disable' }, run)).toMatchObject({ changed: true, reloaded: true })
+    await writeFile(
+      join(gateway.root, 'etc/tor/torrc'),
+      `%include "${join(gateway.root, 'usr/local/etc/torrc.d')}/*.conf"\n`,
+    )
+    expect(await applyTorAction(gateway.context, { kind: 'disable' }, run)).toMatchObject({
+      changed: true,
+      reloaded: true,
+    })
     expect(started).toEqual([tor.path, unshare.path])
   })
 
@@ -140,7 +177,12 @@ describe.skipIf(tor.missing || unshare.missing)('which check a change gets', () 
     gateway.tor.child.kill('SIGINT')
     await once(gateway.tor.child, 'exit')
     const result = await applyTorAction(gateway.context, { kind: 'enable' })
-    expect(result).toMatchObject({ changed: true, enabled: true, reloaded: false, note: expect.stringMatching(/^Tor is not reachable \(.*\); it reads the new file when it starts$/) })
+    expect(result).toMatchObject({
+      changed: true,
+      enabled: true,
+      reloaded: false,
+      note: expect.stringMatching(/^Tor is not reachable \(.*\); it reads the new file when it starts$/),
+    })
     expect(readFileSync(gateway.file, 'utf8')).toContain('\nDisableNetwork 0\n')
   })
 })

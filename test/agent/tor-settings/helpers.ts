@@ -9,8 +9,10 @@ import { simulatedQube, waitUntil } from '../updates-proxy/helpers'
 export const tor = requirePart('tor')
 export const unshare = requirePart('unshare', 'util-linux')
 
-export const OBFS4 = 'obfs4 192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567 cert=' + 'A'.repeat(70) + ' iat-mode=0'
-export const SNOWFLAKE = 'snowflake 192.0.2.3:80 2B280B23E1107BB62ABFC40DDCC8824814F80A72 fingerprint=2B280B23E1107BB62ABFC40DDCC8824814F80A72 url=https://broker.example/'
+export const OBFS4 =
+  'obfs4 192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567 cert=' + 'A'.repeat(70) + ' iat-mode=0'
+export const SNOWFLAKE =
+  'snowflake 192.0.2.3:80 2B280B23E1107BB62ABFC40DDCC8824814F80A72 fingerprint=2B280B23E1107BB62ABFC40DDCC8824814F80A72 url=https://broker.example/'
 
 export interface Gateway {
   readonly root: string
@@ -36,7 +38,13 @@ export async function fakePlugin(root: string, systemPath: string): Promise<void
  * leaves this machine.
  */
 export async function gatewayWithTor(userConf = ''): Promise<Gateway> {
-  const qube = await simulatedQube('gateway', { 'tor.control': 'unix:/run/tor/control', 'tor.timeoutMs': 10_000, 'torSettings.torProgram': tor.path, 'torSettings.unshareProgram': unshare.path, 'torSettings.reloadTimeoutMs': 1500 })
+  const qube = await simulatedQube('gateway', {
+    'tor.control': 'unix:/run/tor/control',
+    'tor.timeoutMs': 10_000,
+    'torSettings.torProgram': tor.path,
+    'torSettings.unshareProgram': unshare.path,
+    'torSettings.reloadTimeoutMs': 1500,
+  })
   const { root } = qube
   const under = (path: string) => join(root, path)
   const dataDir = under('/var/lib/tor')
@@ -61,9 +69,34 @@ export async function gatewayWithTor(userConf = ''): Promise<Gateway> {
   await writeFile(under('/usr/share/tor/tor-service-defaults-torrc'), defaults.join('\n'))
   await writeFile(under('/etc/tor/torrc'), `%include ${under('/usr/local/etc/torrc.d')}/*.conf\n`)
   await writeFile(under('/usr/local/etc/torrc.d/50_user.conf'), userConf)
-  const process = spawnLogged(tor.path as string, ['--defaults-torrc', under('/usr/share/tor/tor-service-defaults-torrc'), '-f', under('/etc/tor/torrc')])
+  const process = spawnLogged(tor.path as string, [
+    '--defaults-torrc',
+    under('/usr/share/tor/tor-service-defaults-torrc'),
+    '-f',
+    under('/etc/tor/torrc'),
+  ])
   const cookie = under('/run/tor/control.authcookie')
-  await waitUntil('tor to open its control socket', async () => (await stat(cookie).then((info) => info.size === 32, () => false)) && /Opened Control listener/.test(process.log()), 20_000, 20)
-  const context = await createContext({ root, manifest: await loadManifest(qube.config), env: { PATH: '/usr/bin:/bin' } })
-  return { root, config: qube.config, context, file: under('/usr/local/etc/torrc.d/40_tor_control_panel.conf'), userFile: under('/usr/local/etc/torrc.d/50_user.conf'), tor: process }
+  await waitUntil(
+    'tor to open its control socket',
+    async () =>
+      (await stat(cookie).then(
+        (info) => info.size === 32,
+        () => false,
+      )) && /Opened Control listener/.test(process.log()),
+    20_000,
+    20,
+  )
+  const context = await createContext({
+    root,
+    manifest: await loadManifest(qube.config),
+    env: { PATH: '/usr/bin:/bin' },
+  })
+  return {
+    root,
+    config: qube.config,
+    context,
+    file: under('/usr/local/etc/torrc.d/40_tor_control_panel.conf'),
+    userFile: under('/usr/local/etc/torrc.d/50_user.conf'),
+    tor: process,
+  }
 }

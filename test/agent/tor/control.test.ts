@@ -17,7 +17,11 @@ import { freePort } from '../updates-proxy/helpers'
 const tor = requirePart('tor')
 // Generous: a loaded test machine must not turn slowness into failures.
 const LIMITS = { timeoutMs: 10_000, maxReplyBytes: 65536 }
-const tcp = (port: number): TorControlSettings => ({ address: { kind: 'tcp', host: '127.0.0.1', port }, cookieFile: null, ...LIMITS })
+const tcp = (port: number): TorControlSettings => ({
+  address: { kind: 'tcp', host: '127.0.0.1', port },
+  cookieFile: null,
+  ...LIMITS,
+})
 
 /** A control port that answers with whatever the test says. */
 async function hostilePort(onConnect: (socket: Socket) => void): Promise<number> {
@@ -41,14 +45,25 @@ describe('Tor control syntax', () => {
   })
 
   it('reads GETINFO values, including data blocks', () => {
-    expect(getinfoValue(['status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=5', 'OK'], 'status/bootstrap-phase')).toBe('NOTICE BOOTSTRAP PROGRESS=5')
+    expect(getinfoValue(['status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=5', 'OK'], 'status/bootstrap-phase')).toBe(
+      'NOTICE BOOTSTRAP PROGRESS=5',
+    )
     expect(getinfoValue(['config-text=\nA 1\nB 2', 'OK'], 'config-text')).toBe('A 1\nB 2')
     expect(() => getinfoValue(['OK'], 'version')).toThrow(/no value for version/)
   })
 
   it('parses bootstrap phases, warnings, and refuses nonsense', () => {
-    expect(parseBootstrapPhase('NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"')).toEqual({ progress: 100, tag: 'done', summary: 'Done', warning: null })
-    expect(parseBootstrapPhase('WARN BOOTSTRAP PROGRESS=10 TAG=conn_done SUMMARY="Connected" WARNING="Connection refused" REASON=CONNECTREFUSED').warning).toBe('Connection refused')
+    expect(parseBootstrapPhase('NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"')).toEqual({
+      progress: 100,
+      tag: 'done',
+      summary: 'Done',
+      warning: null,
+    })
+    expect(
+      parseBootstrapPhase(
+        'WARN BOOTSTRAP PROGRESS=10 TAG=conn_done SUMMARY="Connected" WARNING="Connection refused" REASON=CONNECTREFUSED',
+      ).warning,
+    ).toBe('Connection refused')
     expect(() => parseBootstrapPhase('NOTICE BOOTSTRAP PROGRESS=101')).toThrow(/malformed/)
     expect(() => parseBootstrapPhase('NOTICE CIRCUIT_ESTABLISHED')).toThrow(/malformed/)
   })
@@ -57,7 +72,8 @@ describe('Tor control syntax', () => {
     expect(parseControlAddress('unix:/run/tor/control')).toEqual({ kind: 'unix', path: '/run/tor/control' })
     expect(parseControlAddress('127.0.0.1:9051')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 9051 })
     expect(parseControlAddress('[::1]:9051')).toEqual({ kind: 'tcp', host: '::1', port: 9051 })
-    for (const bad of ['localhost:9051', 'unix:relative', '127.0.0.1:70000', `unix:/${'x'.repeat(120)}`]) expect(parseControlAddress(bad)).toBeNull()
+    for (const bad of ['localhost:9051', 'unix:relative', '127.0.0.1:70000', `unix:/${'x'.repeat(120)}`])
+      expect(parseControlAddress(bad)).toBeNull()
   })
 })
 
@@ -77,7 +93,11 @@ describe.skipIf(tor.missing)('Tor control client against a real tor (no network)
   it('authenticates over the control socket with the configured cookie, and refuses a wrong cookie before sending it', async () => {
     const dir = await tempRoot()
     const real = await startTor(tor.path as string, dir)
-    const socket: TorControlSettings = { address: { kind: 'unix', path: real.controlSocket }, cookieFile: real.cookieFile, ...LIMITS }
+    const socket: TorControlSettings = {
+      address: { kind: 'unix', path: real.controlSocket },
+      cookieFile: real.cookieFile,
+      ...LIMITS,
+    }
     const control = await openTorControl(socket)
     expect((await readBootstrapPhase(control.connection)).progress).toBeLessThan(100)
     control.connection.close()
@@ -87,7 +107,9 @@ describe.skipIf(tor.missing)('Tor control client against a real tor (no network)
     await expect(openTorControl({ ...socket, cookieFile: wrong })).rejects.toMatchObject({ code: 'TOR_AUTH_FAILED' })
     const short = join(dir, 'short-cookie')
     await writeFile(short, Buffer.alloc(31))
-    await expect(openTorControl({ ...socket, cookieFile: short })).rejects.toMatchObject({ code: 'TOR_COOKIE_UNREADABLE' })
+    await expect(openTorControl({ ...socket, cookieFile: short })).rejects.toMatchObject({
+      code: 'TOR_COOKIE_UNREADABLE',
+    })
   })
 
   it('says why Tor is not ready within the bound', async () => {
@@ -111,7 +133,12 @@ describe('Tor readiness against a stand-in control port', () => {
     onTestFinished(() => monitor.close())
     expect((await monitor.waitReady(1000)).ready).toBe(true)
     const sent = standIn.commands.length
-    expect(standIn.commands).toEqual(['PROTOCOLINFO 1', 'AUTHENTICATE', 'SETEVENTS STATUS_CLIENT', 'GETINFO status/bootstrap-phase'])
+    expect(standIn.commands).toEqual([
+      'PROTOCOLINFO 1',
+      'AUTHENTICATE',
+      'SETEVENTS STATUS_CLIENT',
+      'GETINFO status/bootstrap-phase',
+    ])
     expect(monitor.ready).toBe(true)
     expect((await monitor.waitReady(1000)).ready).toBe(true)
     expect(standIn.commands.length).toBe(sent)
@@ -161,7 +188,10 @@ describe('Tor readiness against a stand-in control port', () => {
   it('names an unreachable control port', async () => {
     const monitor = new TorReadinessMonitor(tcp(await freePort()))
     const readiness = await monitor.waitReady(300)
-    expect(readiness).toMatchObject({ ready: false, reason: expect.stringMatching(/cannot reach Tor's control port 127\.0\.0\.1:\d+: ECONNREFUSED/) })
+    expect(readiness).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(/cannot reach Tor's control port 127\.0\.0\.1:\d+: ECONNREFUSED/),
+    })
   })
 })
 
@@ -174,7 +204,9 @@ describe('Tor control client against hostile ports', () => {
   it('bounds the time of a port that accepts and says nothing', async () => {
     const port = await hostilePort(() => undefined)
     const started = performance.now()
-    await expect(openTorControl({ ...tcp(port), timeoutMs: 300 })).rejects.toMatchObject({ code: 'TOR_CONTROL_TIMEOUT' })
+    await expect(openTorControl({ ...tcp(port), timeoutMs: 300 })).rejects.toMatchObject({
+      code: 'TOR_CONTROL_TIMEOUT',
+    })
     expect(performance.now() - started).toBeLessThan(10_000)
   })
 
@@ -191,7 +223,8 @@ describe('Tor control client against hostile ports', () => {
     const port = await hostilePort((socket) =>
       socket.on('data', (chunk) => {
         received.push(chunk.toString())
-        if (chunk.toString().startsWith('PROTOCOLINFO')) socket.write(`250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="${cookieFile}"\r\n250 OK\r\n`)
+        if (chunk.toString().startsWith('PROTOCOLINFO'))
+          socket.write(`250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="${cookieFile}"\r\n250 OK\r\n`)
         else socket.write('250 OK\r\n')
       }),
     )

@@ -22,7 +22,11 @@ export interface RealTor {
  * (DisableNetwork 1): its bootstrap never completes. Control port and socket with cookie
  * authentication, as on a Whonix-Gateway.
  */
-export async function startTor(program: string, dir: string, where: { controlSocket?: string; cookieFile?: string } = {}): Promise<RealTor> {
+export async function startTor(
+  program: string,
+  dir: string,
+  where: { controlSocket?: string; cookieFile?: string } = {},
+): Promise<RealTor> {
   const dataDir = join(dir, 'tor-data')
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const controlSocket = where.controlSocket ?? join(dataDir, 'control')
@@ -51,8 +55,18 @@ export async function startTor(program: string, dir: string, where: { controlSoc
       ].join('\n'),
     )
     const { child, log, exited, stop } = spawnLogged(program, ['-f', torrc, '--defaults-torrc', '/dev/null'])
-    const ready = waitUntil('tor to open its control port', async () => (await stat(cookieFile).then((info) => info.size === 32, () => false)) && /Opened Control listener.*\/control/.test(log()), 15_000, 20).then(() => true)
-    if (await Promise.race([ready, exited])) return { process: child, controlPort, controlSocket, cookieFile, log, stop }
+    const ready = waitUntil(
+      'tor to open its control port',
+      async () =>
+        (await stat(cookieFile).then(
+          (info) => info.size === 32,
+          () => false,
+        )) && /Opened Control listener.*\/control/.test(log()),
+      15_000,
+      20,
+    ).then(() => true)
+    if (await Promise.race([ready, exited]))
+      return { process: child, controlPort, controlSocket, cookieFile, log, stop }
     if (attempt >= 2) throw new Error(`tor did not start: ${log()}`)
   }
 }

@@ -24,7 +24,8 @@ export async function createStandInTor(initialProgress: number): Promise<StandIn
   const commands: string[] = []
   const subscribed = new Set<Socket>()
   const all = new Set<Socket>()
-  const phase = () => `NOTICE BOOTSTRAP PROGRESS=${progress} TAG=${progress === 100 ? 'done' : 'loading_descriptors'} SUMMARY="${progress === 100 ? 'Done' : 'Loading relay descriptors'}"`
+  const phase = () =>
+    `NOTICE BOOTSTRAP PROGRESS=${progress} TAG=${progress === 100 ? 'done' : 'loading_descriptors'} SUMMARY="${progress === 100 ? 'Done' : 'Loading relay descriptors'}"`
   const server: Server = createServer((socket) => {
     all.add(socket)
     socket.on('error', () => undefined)
@@ -36,12 +37,16 @@ export async function createStandInTor(initialProgress: number): Promise<StandIn
         const line = buffer.slice(0, end)
         buffer = buffer.slice(end + 2)
         commands.push(line)
-        if (line === 'PROTOCOLINFO 1') socket.write('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor="0.4.9.0-stand-in"\r\n250 OK\r\n')
+        if (line === 'PROTOCOLINFO 1')
+          socket.write(
+            '250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor="0.4.9.0-stand-in"\r\n250 OK\r\n',
+          )
         else if (line === 'AUTHENTICATE') socket.write('250 OK\r\n')
         else if (line === 'SETEVENTS STATUS_CLIENT') {
           subscribed.add(socket)
           socket.write('250 OK\r\n')
-        } else if (line === 'GETINFO status/bootstrap-phase') socket.write(`250-status/bootstrap-phase=${phase()}\r\n250 OK\r\n`)
+        } else if (line === 'GETINFO status/bootstrap-phase')
+          socket.write(`250-status/bootstrap-phase=${phase()}\r\n250 OK\r\n`)
         else socket.write('510 Unrecognized command\r\n')
       }
     })

@@ -25,11 +25,22 @@ const PROOF = '<meta name="application-name" content="tor proxy"/>'
 async function gateway(changes: Record<string, unknown>) {
   const qube = await simulatedQube('gateway', { 'updatesProxy.gateway.torReadyTimeoutMs': 1500, ...changes })
   // The service's qrexec options, as the package installs them (the stand-in reads them).
-  await writeGeneratedFiles(qube.root, generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')))
+  await writeGeneratedFiles(
+    qube.root,
+    generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+  )
   const daemon = startDaemon(qube.root, ['--config', qube.config])
   await daemon.waitForLog(READY)
-  const agent = { serviceDirs: [join(qube.root, 'run/qubes-rpc')], rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')] }
-  return { ...qube, daemon, call: (call: Omit<StandInCall, 'source'>) => callThroughAgent(agent, { source: 'whonix-workstation-18', timeoutMs: 30_000, ...call }) }
+  const agent = {
+    serviceDirs: [join(qube.root, 'run/qubes-rpc')],
+    rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')],
+  }
+  return {
+    ...qube,
+    daemon,
+    call: (call: Omit<StandInCall, 'source'>) =>
+      callThroughAgent(agent, { source: 'whonix-workstation-18', timeoutMs: 30_000, ...call }),
+  }
 }
 
 /**
@@ -61,72 +72,116 @@ function directRequest(port: number, request: string): Promise<Buffer> {
   })
 }
 
-describe.skipIf(tinyproxy.missing || tor.missing)('qubes.UpdatesProxy through the qrexec-agent stand-in and the real daemon', () => {
-  it('answers 503 saying why while a real tor (no network) never bootstraps, but lets the check through at once', async () => {
-    const proxyPort = await freePort()
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': 'unix:/run/tor/control' })
-    await startTor(tor.path as string, qube.root, { controlSocket: join(qube.root, 'run/tor/control'), cookieFile: join(qube.root, 'run/tor/control.authcookie') })
-    await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port: proxyPort })
+describe.skipIf(tinyproxy.missing || tor.missing)(
+  'qubes.UpdatesProxy through the qrexec-agent stand-in and the real daemon',
+  () => {
+    it('answers 503 saying why while a real tor (no network) never bootstraps, but lets the check through at once', async () => {
+      const proxyPort = await freePort()
+      const qube = await gateway({
+        'updatesProxy.gateway.proxy.port': proxyPort,
+        'tor.control': 'unix:/run/tor/control',
+      })
+      await startTor(tor.path as string, qube.root, {
+        controlSocket: join(qube.root, 'run/tor/control'),
+        cookieFile: join(qube.root, 'run/tor/control.authcookie'),
+      })
+      await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port: proxyPort })
 
-    const started = performance.now()
-    const refused = await qube.call({ service: 'qubes.UpdatesProxy', input: openRequest('GET http://deb.debian.org/debian/dists/bookworm/InRelease HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n') })
-    const took = performance.now() - started
-    const answer = refused.stdout.toString('utf8')
-    expect(refused.exitCode).toBe(0)
-    expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/)
-    expect(answer).toMatch(/\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap \d+% \(.+\)\r\n/)
-    expect(split(refused.stdout).body.toString()).toMatch(/^Tor is not ready: bootstrap \d+%/)
-    // It waited for the test's bound (1.5 s), and no longer than it.
-    expect(took).toBeGreaterThanOrEqual(1400)
-    expect(took).toBeLessThan(15_000)
+      const started = performance.now()
+      const refused = await qube.call({
+        service: 'qubes.UpdatesProxy',
+        input: openRequest(
+          'GET http://deb.debian.org/debian/dists/bookworm/InRelease HTTP/1.1\r\nHost: deb.debian.org\r\n\r\n',
+        ),
+      })
+      const took = performance.now() - started
+      const answer = refused.stdout.toString('utf8')
+      expect(refused.exitCode).toBe(0)
+      expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/)
+      expect(answer).toMatch(/\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap \d+% \(.+\)\r\n/)
+      expect(split(refused.stdout).body.toString()).toMatch(/^Tor is not ready: bootstrap \d+%/)
+      // It waited for the test's bound (1.5 s), and no longer than it.
+      expect(took).toBeGreaterThanOrEqual(1400)
+      expect(took).toBeLessThan(15_000)
 
-    // The templates' check asks the proxy for its own page: no Tor needed, so no 503.
-    const check = await qube.call({ service: 'qubes.UpdatesProxy', input: openRequest(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${proxyPort}\r\n\r\n`) })
-    expect(check.stdout.toString()).toContain(PROOF)
+      // The templates' check asks the proxy for its own page: no Tor needed, so no 503.
+      const check = await qube.call({
+        service: 'qubes.UpdatesProxy',
+        input: openRequest(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${proxyPort}\r\n\r\n`),
+      })
+      expect(check.stdout.toString()).toContain(PROOF)
 
-    const health = await qube.call({ service: 'whonix.UpdatesProxyStatus' })
-    const status = JSON.parse(health.stdout.toString())
-    expect(status).toMatchObject({ ok: true, result: { schema: 1, proxy: { reachable: true, proof: true }, tor: { ready: false, control: `unix:${join(qube.root, 'run/tor/control')}` }, upstream: { configured: false } } })
-    expect(status.result.tor.bootstrap.progress).toBeLessThan(100)
-  })
-
-  it('stops within a second of SIGTERM after a call opened the shared Tor readiness connection', async () => {
-    const proxyPort = await freePort()
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': 'unix:/run/tor/control' })
-    await startTor(tor.path as string, qube.root, { controlSocket: join(qube.root, 'run/tor/control'), cookieFile: join(qube.root, 'run/tor/control.authcookie') })
-    const health = await qube.call({ service: 'whonix.UpdatesProxyStatus' })
-    expect(JSON.parse(health.stdout.toString())).toMatchObject({ ok: true, result: { tor: { control: `unix:${join(qube.root, 'run/tor/control')}` } } })
-    expect(JSON.parse(health.stdout.toString()).result.tor.bootstrap).not.toBeNull()
-    const signalled = performance.now()
-    const code = await Promise.race([qube.daemon.stop('SIGTERM'), sleep(5000).then(() => 'still running')])
-    expect(code).toBe(0)
-    expect(performance.now() - signalled).toBeLessThan(1000)
-  })
-
-  it('carries a download through tinyproxy byte for byte once Tor is ready', async () => {
-    const payload = Buffer.alloc(8 * 1024 * 1024)
-    for (let index = 0; index < payload.length; index += 4) payload.writeUInt32LE((index * 2654435761) >>> 0, index)
-    // Not on 127.0.0.1: the proxy refuses its own address, as on sys-whonix.
-    const origin = await startHttpServer('127.0.0.2', (_request, response) => {
-      response.sendDate = false
-      response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(payload.length) })
-      response.end(payload)
+      const health = await qube.call({ service: 'whonix.UpdatesProxyStatus' })
+      const status = JSON.parse(health.stdout.toString())
+      expect(status).toMatchObject({
+        ok: true,
+        result: {
+          schema: 1,
+          proxy: { reachable: true, proof: true },
+          tor: { ready: false, control: `unix:${join(qube.root, 'run/tor/control')}` },
+          upstream: { configured: false },
+        },
+      })
+      expect(status.result.tor.bootstrap.progress).toBeLessThan(100)
     })
-    const standIn = await startStandInTor(100)
-    const proxyPort = await freePort()
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': `127.0.0.1:${standIn.port}` })
-    await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port: proxyPort })
 
-    const request = `GET http://127.0.0.2:${origin.port}/pool/main/big.deb HTTP/1.0\r\nHost: 127.0.0.2:${origin.port}\r\n\r\n`
-    const result = await qube.call({ service: 'qubes.UpdatesProxy', input: openRequest(request), maxOutputBytes: 32 * 1024 * 1024 })
-    const { head, body } = split(result.stdout)
-    expect(head).toMatch(/^HTTP\/1\.[01] 200 OK/)
-    expect(body.length).toBe(payload.length)
-    expect(sha256(body)).toBe(sha256(payload))
-    // Tinyproxy's own answer to the same request, asked directly: the same bytes.
-    expect(sha256(result.stdout)).toBe(sha256(await directRequest(proxyPort, request)))
-  })
-})
+    it('stops within a second of SIGTERM after a call opened the shared Tor readiness connection', async () => {
+      const proxyPort = await freePort()
+      const qube = await gateway({
+        'updatesProxy.gateway.proxy.port': proxyPort,
+        'tor.control': 'unix:/run/tor/control',
+      })
+      await startTor(tor.path as string, qube.root, {
+        controlSocket: join(qube.root, 'run/tor/control'),
+        cookieFile: join(qube.root, 'run/tor/control.authcookie'),
+      })
+      const health = await qube.call({ service: 'whonix.UpdatesProxyStatus' })
+      expect(JSON.parse(health.stdout.toString())).toMatchObject({
+        ok: true,
+        result: { tor: { control: `unix:${join(qube.root, 'run/tor/control')}` } },
+      })
+      expect(JSON.parse(health.stdout.toString()).result.tor.bootstrap).not.toBeNull()
+      const signalled = performance.now()
+      const code = await Promise.race([qube.daemon.stop('SIGTERM'), sleep(5000).then(() => 'still running')])
+      expect(code).toBe(0)
+      expect(performance.now() - signalled).toBeLessThan(1000)
+    })
+
+    it('carries a download through tinyproxy byte for byte once Tor is ready', async () => {
+      const payload = Buffer.alloc(8 * 1024 * 1024)
+      for (let index = 0; index < payload.length; index += 4) payload.writeUInt32LE((index * 2654435761) >>> 0, index)
+      // Not on 127.0.0.1: the proxy refuses its own address, as on sys-whonix.
+      const origin = await startHttpServer('127.0.0.2', (_request, response) => {
+        response.sendDate = false
+        response.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(payload.length),
+        })
+        response.end(payload)
+      })
+      const standIn = await startStandInTor(100)
+      const proxyPort = await freePort()
+      const qube = await gateway({
+        'updatesProxy.gateway.proxy.port': proxyPort,
+        'tor.control': `127.0.0.1:${standIn.port}`,
+      })
+      await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest, { port: proxyPort })
+
+      const request = `GET http://127.0.0.2:${origin.port}/pool/main/big.deb HTTP/1.0\r\nHost: 127.0.0.2:${origin.port}\r\n\r\n`
+      const result = await qube.call({
+        service: 'qubes.UpdatesProxy',
+        input: openRequest(request),
+        maxOutputBytes: 32 * 1024 * 1024,
+      })
+      const { head, body } = split(result.stdout)
+      expect(head).toMatch(/^HTTP\/1\.[01] 200 OK/)
+      expect(body.length).toBe(payload.length)
+      expect(sha256(body)).toBe(sha256(payload))
+      // Tinyproxy's own answer to the same request, asked directly: the same bytes.
+      expect(sha256(result.stdout)).toBe(sha256(await directRequest(proxyPort, request)))
+    })
+  },
+)
 
 describe('qubes.UpdatesProxy bridge: half-close and the end of the answer', () => {
   it("passes the caller's EOF on, and every byte of a long answer back", async () => {
@@ -142,8 +197,15 @@ describe('qubes.UpdatesProxy bridge: half-close and the end of the answer', () =
     await once(proxy, 'listening')
     onTestFinished(() => void proxy.close())
     const standIn = await startStandInTor(100)
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': (proxy.address() as { port: number }).port, 'tor.control': `127.0.0.1:${standIn.port}` })
-    const result = await qube.call({ service: 'qubes.UpdatesProxy', input: 'CONNECT deb.debian.org:443 HTTP/1.1\r\n\r\nclient bytes', maxOutputBytes: 32 * 1024 * 1024 })
+    const qube = await gateway({
+      'updatesProxy.gateway.proxy.port': (proxy.address() as { port: number }).port,
+      'tor.control': `127.0.0.1:${standIn.port}`,
+    })
+    const result = await qube.call({
+      service: 'qubes.UpdatesProxy',
+      input: 'CONNECT deb.debian.org:443 HTTP/1.1\r\n\r\nclient bytes',
+      maxOutputBytes: 32 * 1024 * 1024,
+    })
     expect(receivedBeforeEof).toBe('CONNECT deb.debian.org:443 HTTP/1.1\r\n\r\nclient bytes')
     expect(result.stdout.length).toBe(answer.length)
     expect(result.stdout.subarray(-3).toString()).toBe('END')
@@ -151,21 +213,35 @@ describe('qubes.UpdatesProxy bridge: half-close and the end of the answer', () =
 
   it('answers 503 naming the proxy when nothing listens there', async () => {
     const standIn = await startStandInTor(100)
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': await freePort(), 'tor.control': `127.0.0.1:${standIn.port}` })
-    const result = await qube.call({ service: 'qubes.UpdatesProxy', input: openRequest('GET http://deb.debian.org/ HTTP/1.1\r\n\r\n') })
-    expect(result.stdout.toString()).toMatch(/^HTTP\/1\.1 503 [^]*X-Whonix-Updates-Proxy-Not-Ready: the updates proxy 127\.0\.0\.1:\d+ is not reachable: ECONNREFUSED/)
+    const qube = await gateway({
+      'updatesProxy.gateway.proxy.port': await freePort(),
+      'tor.control': `127.0.0.1:${standIn.port}`,
+    })
+    const result = await qube.call({
+      service: 'qubes.UpdatesProxy',
+      input: openRequest('GET http://deb.debian.org/ HTTP/1.1\r\n\r\n'),
+    })
+    expect(result.stdout.toString()).toMatch(
+      /^HTTP\/1\.1 503 [^]*X-Whonix-Updates-Proxy-Not-Ready: the updates proxy 127\.0\.0\.1:\d+ is not reachable: ECONNREFUSED/,
+    )
   })
 })
 
 describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls the server refuses', () => {
-  const CONNECT = 'qubes.UpdatesProxy+ whonix-gateway-18\0CONNECT deb.debian.org:443 HTTP/1.1\r\nHost: deb.debian.org:443\r\n\r\n'
+  const CONNECT =
+    'qubes.UpdatesProxy+ whonix-gateway-18\0CONNECT deb.debian.org:443 HTTP/1.1\r\nHost: deb.debian.org:443\r\n\r\n'
   // The n-th of many calls, from 4 source qubes: each holds at most 16 calls (its share of 64).
-  const connectFrom = (index: number) => CONNECT.replace('whonix-gateway-18', `whonix-gateway-${Math.floor(index / 16)}`)
+  const connectFrom = (index: number) =>
+    CONNECT.replace('whonix-gateway-18', `whonix-gateway-${Math.floor(index / 16)}`)
 
   /** A gateway whose Tor stays at 5% and whose bridge would wait a minute for it. */
   async function waitingGateway() {
     const standIn = await startStandInTor(5)
-    const qube = await gateway({ 'updatesProxy.gateway.proxy.port': await freePort(), 'tor.control': `127.0.0.1:${standIn.port}`, 'updatesProxy.gateway.torReadyTimeoutMs': 60_000 })
+    const qube = await gateway({
+      'updatesProxy.gateway.proxy.port': await freePort(),
+      'tor.control': `127.0.0.1:${standIn.port}`,
+      'updatesProxy.gateway.torReadyTimeoutMs': 60_000,
+    })
     return { ...qube, socket: join(qube.root, 'run/qubes-rpc/qubes.UpdatesProxy') }
   }
 
@@ -185,10 +261,14 @@ describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls 
     const qube = await waitingGateway()
     const started = performance.now()
     // Every slot (64) taken by callers that half-close: each is answered, none waits the minute.
-    const answers = await Promise.all(Array.from({ length: 64 }, (_, index) => rawCall(qube.socket, connectFrom(index), { timeoutMs: 20_000 })))
+    const answers = await Promise.all(
+      Array.from({ length: 64 }, (_, index) => rawCall(qube.socket, connectFrom(index), { timeoutMs: 20_000 })),
+    )
     expect(performance.now() - started).toBeLessThan(15_000)
     for (const answer of answers) {
-      expect(answer.output.toString()).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap 5%/)
+      expect(answer.output.toString()).toMatch(
+        /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\nX-Whonix-Updates-Proxy-Not-Ready: Tor is not ready: bootstrap 5%/,
+      )
     }
     // Their slots are free: one more caller is not refused as busy.
     const next = await rawCall(qube.socket, CONNECT, { timeoutMs: 20_000 })
@@ -201,34 +281,49 @@ describe('qubes.UpdatesProxy while Tor is not ready: callers that go, and calls 
     await holdSlots(qube.socket, 64)
     // The server has counted them all before the next one comes.
     await new Promise((resolve) => setTimeout(resolve, 500))
-    const refused = await rawCall(qube.socket, 'qubes.UpdatesProxy+ whonix-workstation-18\0GET / HTTP/1.1\r\nHost: 127.0.0.1:8082\r\n\r\n', { timeoutMs: 5000, halfClose: false })
+    const refused = await rawCall(
+      qube.socket,
+      'qubes.UpdatesProxy+ whonix-workstation-18\0GET / HTTP/1.1\r\nHost: 127.0.0.1:8082\r\n\r\n',
+      { timeoutMs: 5000, halfClose: false },
+    )
     const answer = refused.output.toString()
     expect(answer).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/)
-    expect(answer).toMatch(/\r\nX-Whonix-Updates-Proxy-Not-Ready: too many calls at once: qubes\.UpdatesProxy is busy: 64 calls already open/)
+    expect(answer).toMatch(
+      /\r\nX-Whonix-Updates-Proxy-Not-Ready: too many calls at once: qubes\.UpdatesProxy is busy: 64 calls already open/,
+    )
     expect(split(refused.output).body.toString()).toMatch(/^too many calls at once/)
   })
 })
 
-describe.skipIf(tinyproxy.missing)('the whole path: template check -> forwarder -> qrexec -> daemon -> tinyproxy', () => {
-  it("passes the template's check over qubes.UpdatesProxy while Tor is still bootstrapping", async () => {
-    const standIn = await startStandInTor(5)
-    const proxyPort = await freePort()
-    const gw = await gateway({ 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': `127.0.0.1:${standIn.port}` })
-    await startTinyproxy(tinyproxy.path as string, gw.root, gw.manifest, { port: proxyPort })
-    // The template's end: Qubes' forwarder turns each connection to its port into a qrexec call.
-    const forwarder = createServer({ allowHalfOpen: true }, (socket) => {
-      socket.on('error', () => undefined)
-      const input = new PassThrough()
-      socket.pipe(input)
-      void gw.call({ service: 'qubes.UpdatesProxy', input }).then((result) => socket.end(result.stdout))
+describe.skipIf(tinyproxy.missing)(
+  'the whole path: template check -> forwarder -> qrexec -> daemon -> tinyproxy',
+  () => {
+    it("passes the template's check over qubes.UpdatesProxy while Tor is still bootstrapping", async () => {
+      const standIn = await startStandInTor(5)
+      const proxyPort = await freePort()
+      const gw = await gateway({
+        'updatesProxy.gateway.proxy.port': proxyPort,
+        'tor.control': `127.0.0.1:${standIn.port}`,
+      })
+      await startTinyproxy(tinyproxy.path as string, gw.root, gw.manifest, { port: proxyPort })
+      // The template's end: Qubes' forwarder turns each connection to its port into a qrexec call.
+      const forwarder = createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on('error', () => undefined)
+        const input = new PassThrough()
+        socket.pipe(input)
+        void gw.call({ service: 'qubes.UpdatesProxy', input }).then((result) => socket.end(result.stdout))
+      })
+      forwarder.listen(0, '127.0.0.1')
+      await once(forwarder, 'listening')
+      onTestFinished(() => void forwarder.close())
+      const template = await simulatedQube('template-workstation', {
+        'updatesProxy.check.url': `http://127.0.0.1:${(forwarder.address() as { port: number }).port}/`,
+        'updatesProxy.check.timeoutSec': 10,
+      })
+      await mkdir(join(template.root, 'run/updatesproxycheck'), { recursive: true })
+      const run = await runAgent(['--root', template.root, '--config', template.config, 'updates-proxy', 'check'])
+      expect(run.stderr).toBe('')
+      expect(run.code).toBe(0)
     })
-    forwarder.listen(0, '127.0.0.1')
-    await once(forwarder, 'listening')
-    onTestFinished(() => void forwarder.close())
-    const template = await simulatedQube('template-workstation', { 'updatesProxy.check.url': `http://127.0.0.1:${(forwarder.address() as { port: number }).port}/`, 'updatesProxy.check.timeoutSec': 10 })
-    await mkdir(join(template.root, 'run/updatesproxycheck'), { recursive: true })
-    const run = await runAgent(['--root', template.root, '--config', template.config, 'updates-proxy', 'check'])
-    expect(run.stderr).toBe('')
-    expect(run.code).toBe(0)
-  })
-})
+  },
+)

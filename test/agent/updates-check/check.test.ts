@@ -13,7 +13,11 @@ import { accepts, freePort, simulatedQube, startHttpServer, startTinyproxy, wait
 const tinyproxy = requirePart('tinyproxy')
 const PROOF = '<meta name="application-name" content="tor proxy"/>'
 
-const exists = (path: string) => stat(path).then(() => true, () => false)
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  )
 const mode = async (path: string) => (await stat(path)).mode & 0o777
 
 async function template(url: string, changes: Record<string, unknown> = {}) {
@@ -24,16 +28,26 @@ async function template(url: string, changes: Record<string, unknown> = {}) {
     ...changes,
   })
   const dir = join(qube.root, 'run/updatesproxycheck')
-  return { ...qube, dir, secure: join(dir, 'whonix-secure-proxy'), done: join(dir, 'whonix-secure-proxy-check-done'), report: join(dir, 'whonix-secure-proxy-check-report.json') }
+  return {
+    ...qube,
+    dir,
+    secure: join(dir, 'whonix-secure-proxy'),
+    done: join(dir, 'whonix-secure-proxy-check-done'),
+    report: join(dir, 'whonix-secure-proxy-check-report.json'),
+  }
 }
 
-const check = (qube: { root: string; config: string }, ...extra: string[]) => runAgent(['--root', qube.root, '--config', qube.config, 'updates-proxy', 'check', ...extra], { timeoutMs: 30_000 })
+const check = (qube: { root: string; config: string }, ...extra: string[]) =>
+  runAgent(['--root', qube.root, '--config', qube.config, 'updates-proxy', 'check', ...extra], { timeoutMs: 30_000 })
 
 describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy', () => {
   it('passes against tinyproxy arranged as on sys-whonix, with upstream modes, and stays passed', async () => {
     const qube = await template('http://127.0.0.1:1/', { 'updatesProxy.check.timeoutSec': 3 })
     const proxy = await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest)
-    await writeFile(qube.config, (await readFile(qube.config, 'utf8')).replace('http://127.0.0.1:1/', `http://127.0.0.1:${proxy.port}/`))
+    await writeFile(
+      qube.config,
+      (await readFile(qube.config, 'utf8')).replace('http://127.0.0.1:1/', `http://127.0.0.1:${proxy.port}/`),
+    )
     // The check creates its directory itself when tmpfiles.d has not.
     await rm(qube.dir, { recursive: true, force: true })
     const run = await check(qube)
@@ -54,7 +68,9 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
     expect(await exists(qube.done)).toBe(true)
     expect(recheck.stderr).toContain('connection refused')
 
-    const status = JSON.parse((await runAgent(['--root', qube.root, '--config', qube.config, '--json', 'status'])).stdout)
+    const status = JSON.parse(
+      (await runAgent(['--root', qube.root, '--config', qube.config, '--json', 'status'])).stdout,
+    )
     expect(status.updatesProxy).toMatchObject({ verdict: 'failed', report: { result: 'failed' } })
     expect(status.updatesProxy.report.detail).toContain('no usable answer')
   })
@@ -109,9 +125,15 @@ describe.skipIf(tinyproxy.missing)('updates-proxy check against a real tinyproxy
   })
 
   it('gives up within its own bound on a stopped (SIGSTOP) tinyproxy', async () => {
-    const qube = await template('http://127.0.0.1:1/', { 'updatesProxy.check.timeoutSec': 3, 'updatesProxy.check.responseTimeoutMs': 700 })
+    const qube = await template('http://127.0.0.1:1/', {
+      'updatesProxy.check.timeoutSec': 3,
+      'updatesProxy.check.responseTimeoutMs': 700,
+    })
     const proxy = await startTinyproxy(tinyproxy.path as string, qube.root, qube.manifest)
-    await writeFile(qube.config, (await readFile(qube.config, 'utf8')).replace('http://127.0.0.1:1/', `http://127.0.0.1:${proxy.port}/`))
+    await writeFile(
+      qube.config,
+      (await readFile(qube.config, 'utf8')).replace('http://127.0.0.1:1/', `http://127.0.0.1:${proxy.port}/`),
+    )
     proxy.process.kill('SIGSTOP')
     const run = await check(qube)
     expect(run.code).toBe(1)
@@ -185,7 +207,11 @@ describe('updates-proxy check: upstream contract', () => {
     onTestFinished(() => void silent.close())
     const port = (silent.address() as { port: number }).port
     const qube = await template(`http://127.0.0.1:${port}/`, { 'updatesProxy.check.timeoutSec': 60 })
-    const child = spawn(process.execPath, [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'], { stdio: 'ignore' })
+    const child = spawn(
+      process.execPath,
+      [AGENT, '--root', qube.root, '--config', qube.config, 'updates-proxy', 'check'],
+      { stdio: 'ignore' },
+    )
     await waitUntil('the check to ask', () => asked, 10_000, 10)
     child.kill('SIGTERM')
     const [code] = (await once(child, 'exit')) as [number | null]
@@ -199,7 +225,12 @@ describe('updates-proxy check: upstream contract', () => {
     let requests = 0
     const server = await startHttpServer('127.0.0.1', (_request, response) => {
       requests++
-      if (requests < 3) response.writeHead(503, { 'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)' }).end('Tor is not ready\n')
+      if (requests < 3)
+        response
+          .writeHead(503, {
+            'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)',
+          })
+          .end('Tor is not ready\n')
       else response.writeHead(400).end(`<html><head>${PROOF}</head></html>`)
     })
     const qube = await template(`http://127.0.0.1:${server.port}/`)
@@ -210,11 +241,15 @@ describe('updates-proxy check: upstream contract', () => {
 
   it('names the not-ready reason when the bound passes while the gateway is not ready', async () => {
     const server = await startHttpServer('127.0.0.1', (_request, response) => {
-      response.writeHead(503, { 'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)' }).end('x')
+      response
+        .writeHead(503, { 'X-Whonix-Updates-Proxy-Not-Ready': 'Tor is not ready: bootstrap 10% (Finishing handshake)' })
+        .end('x')
     })
     const qube = await template(`http://127.0.0.1:${server.port}/`, { 'updatesProxy.check.timeoutSec': 2 })
     const run = await check(qube)
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain('the updates qube says it is not ready: "Tor is not ready: bootstrap 10% (Finishing handshake)"')
+    expect(run.stderr).toContain(
+      'the updates qube says it is not ready: "Tor is not ready: bootstrap 10% (Finishing handshake)"',
+    )
   })
 })

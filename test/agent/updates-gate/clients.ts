@@ -16,7 +16,15 @@ export interface ClientRun {
  * and the gate as its proxy; apt.conf.d is the template's, where the APT hook is when installed.
  */
 async function aptConfig(path: UpdatesPath, dir: string): Promise<NodeJS.ProcessEnv> {
-  for (const sub of ['var/lib/apt/lists/partial', 'var/cache/apt/archives/partial', 'var/lib/dpkg', 'var/log/apt', 'etc/preferences.d', 'etc/trusted.gpg.d', 'etc/sources.list.d'])
+  for (const sub of [
+    'var/lib/apt/lists/partial',
+    'var/cache/apt/archives/partial',
+    'var/lib/dpkg',
+    'var/log/apt',
+    'etc/preferences.d',
+    'etc/trusted.gpg.d',
+    'etc/sources.list.d',
+  ])
     await mkdir(join(dir, sub), { recursive: true })
   await mkdir(join(path.template.root, 'etc/apt/apt.conf.d'), { recursive: true })
   await writeFile(join(dir, 'var/lib/dpkg/status'), '')
@@ -41,7 +49,13 @@ let runs = 0
 
 export type ClientName = 'apt-get update' | 'apt update' | "python3-apt's Cache.update()" | 'curl' | 'pip download'
 
-export const CLIENTS: readonly ClientName[] = ['apt-get update', 'apt update', "python3-apt's Cache.update()", 'curl', 'pip download']
+export const CLIENTS: readonly ClientName[] = [
+  'apt-get update',
+  'apt update',
+  "python3-apt's Cache.update()",
+  'curl',
+  'pip download',
+]
 export const APT_CLIENTS: readonly ClientName[] = ['apt-get update', 'apt update', "python3-apt's Cache.update()"]
 
 /** Starts one client in its own directory; resolves once it has ended. */
@@ -56,9 +70,23 @@ export async function startClient(path: UpdatesPath, name: ClientName): Promise<
     case "python3-apt's Cache.update()":
       return start(['/usr/bin/python3', '-c', UPDATE_PY], { env: await aptConfig(path, dir) })
     case 'curl':
-      return start(['/usr/bin/curl', '-sS', '--fail-with-body', '--max-time', '30', `${path.origin.url}/hello`], { env: path.clientEnv })
+      return start(['/usr/bin/curl', '-sS', '--fail-with-body', '--max-time', '30', `${path.origin.url}/hello`], {
+        env: path.clientEnv,
+      })
     case 'pip download': {
-      const argv = ['/usr/bin/python3', '-m', 'pip', 'download', '--disable-pip-version-check', '--no-cache-dir', '--no-deps', '--retries', '0', '--timeout', '30']
+      const argv = [
+        '/usr/bin/python3',
+        '-m',
+        'pip',
+        'download',
+        '--disable-pip-version-check',
+        '--no-cache-dir',
+        '--no-deps',
+        '--retries',
+        '0',
+        '--timeout',
+        '30',
+      ]
       const index = ['--trusted-host', '127.0.0.2', '--index-url', `${path.origin.url}/simple/`, '-d', dir, 'demo']
       return start([...argv, ...index], { env: { ...path.clientEnv, PIP_CONFIG_FILE: '/dev/null' } })
     }

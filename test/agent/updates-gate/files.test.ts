@@ -40,7 +40,7 @@ const QUBES_SOCKET = [
 const lines = (text: string) => text.split('\n')
 
 describe("the files that put the gate in Qubes' forwarder's place", () => {
-  it('a sysinit oneshot whose conditions are the rule leaves the flag; the drop-in keeps Qubes\' socket off where it is', () => {
+  it("a sysinit oneshot whose conditions are the rule leaves the flag; the drop-in keeps Qubes' socket off where it is", () => {
     const unit = lines(whonixTemplateUnit(manifest))
     for (const line of [
       'DefaultDependencies=no',
@@ -53,25 +53,53 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
       'WantedBy=sysinit.target',
     ])
       expect(unit).toContain(line)
-    expect(lines(qubesForwarderDropIn(manifest))).toEqual(expect.arrayContaining([`After=${gate.unit}`, `ConditionPathExists=!${gate.flag}`]))
+    expect(lines(qubesForwarderDropIn(manifest))).toEqual(
+      expect.arrayContaining([`After=${gate.unit}`, `ConditionPathExists=!${gate.flag}`]),
+    )
     expect(generatedFiles(manifest).map((file) => file.path)).toEqual(expect.arrayContaining([UNIT, DROP_IN]))
   })
 
-  it.skipIf(analyze.missing)('are accepted by systemd-analyze verify (with a stand-in of Qubes\' socket unit)', async () => {
-    const root = await tempRoot('qwa-gate-units-')
-    await mkdir(join(root, 'usr/lib/systemd'), { recursive: true })
-    await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true })
-    await symlink('usr/lib', join(root, 'lib'))
-    const files = generatedFiles(await loadManifest()).filter((file) => file.path === UNIT || file.path === DROP_IN)
-    await writeGeneratedFiles(root, [...files, { path: join(manifest.systemd.unitDirectory, gate.qubesSocket), kind: 'file', mode: 0o644, content: QUBES_SOCKET, purpose: 'test' }])
-    await writeGeneratedFiles(root, [{ path: join(manifest.systemd.unitDirectory, 'qubes-updates-proxy-forwarder@.service'), kind: 'file', mode: 0o644, content: '[Service]\nExecStart=/usr/bin/true\nStandardInput=socket\n', purpose: 'test' }])
-    await mkdir(join(root, 'usr/bin'), { recursive: true })
-    for (const program of ['touch', 'true', 'systemctl']) await cp(`/usr/bin/${program}`, join(root, 'usr/bin', program))
-    for (const unit of [UNIT, join(manifest.systemd.unitDirectory, gate.qubesSocket)]) {
-      const result = await run(analyze.path as string, ['verify', `--root=${root}`, '--man=no', unit]).catch((error: { code: number; stderr: string }) => error)
-      expect({ unit, stderr: result.stderr }).toEqual({ unit, stderr: '' })
-    }
-  })
+  it.skipIf(analyze.missing)(
+    "are accepted by systemd-analyze verify (with a stand-in of Qubes' socket unit)",
+    async () => {
+      const root = await tempRoot('qwa-gate-units-')
+      await mkdir(join(root, 'usr/lib/systemd'), { recursive: true })
+      await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), {
+        recursive: true,
+        verbatimSymlinks: true,
+      })
+      await symlink('usr/lib', join(root, 'lib'))
+      const files = generatedFiles(await loadManifest()).filter((file) => file.path === UNIT || file.path === DROP_IN)
+      await writeGeneratedFiles(root, [
+        ...files,
+        {
+          path: join(manifest.systemd.unitDirectory, gate.qubesSocket),
+          kind: 'file',
+          mode: 0o644,
+          content: QUBES_SOCKET,
+          purpose: 'test',
+        },
+      ])
+      await writeGeneratedFiles(root, [
+        {
+          path: join(manifest.systemd.unitDirectory, 'qubes-updates-proxy-forwarder@.service'),
+          kind: 'file',
+          mode: 0o644,
+          content: '[Service]\nExecStart=/usr/bin/true\nStandardInput=socket\n',
+          purpose: 'test',
+        },
+      ])
+      await mkdir(join(root, 'usr/bin'), { recursive: true })
+      for (const program of ['touch', 'true', 'systemctl'])
+        await cp(`/usr/bin/${program}`, join(root, 'usr/bin', program))
+      for (const unit of [UNIT, join(manifest.systemd.unitDirectory, gate.qubesSocket)]) {
+        const result = await run(analyze.path as string, ['verify', `--root=${root}`, '--man=no', unit]).catch(
+          (error: { code: number; stderr: string }) => error,
+        )
+        expect({ unit, stderr: result.stderr }).toEqual({ unit, stderr: '' })
+      }
+    },
+  )
 })
 
 /** Ways a qube's marker files can look: [what is at the template marker, at the gateway marker]. */
@@ -101,7 +129,13 @@ const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', 
  * marker's directory are fresh tmpfs holding this case (the host is not touched).
  */
 function systemdSays(template: Thing, gateway: Thing): boolean {
-  const make = (path: string, thing: Thing) => ({ file: `touch ${path}`, directory: `mkdir ${path}`, 'dangling link': `ln -s /nonexistent ${path}`, nothing: ':' })[thing]
+  const make = (path: string, thing: Thing) =>
+    ({
+      file: `touch ${path}`,
+      directory: `mkdir ${path}`,
+      'dangling link': `ln -s /nonexistent ${path}`,
+      nothing: ':',
+    })[thing]
   const gatewayDir = dirname(manifest.paths.gatewayMarker)
   const script = [
     'mount --make-rprivate / && mount -t tmpfs tmpfs /run && mkdir -p /usr/share && mkdir -p "$GWDIR" && mount -t tmpfs tmpfs "$GWDIR" || exit 99',
@@ -110,24 +144,45 @@ function systemdSays(template: Thing, gateway: Thing): boolean {
     make(manifest.paths.gatewayMarker, gateway),
     'exec systemd-analyze condition "$@"',
   ].join('\n')
-  const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', script, 'sh', ...conditionsOf(whonixTemplateUnit(manifest))], { env: { ...process.env, GWDIR: gatewayDir }, encoding: 'utf8' })
+  const result = spawnSync(
+    'unshare',
+    ['--mount', '--', 'sh', '-c', script, 'sh', ...conditionsOf(whonixTemplateUnit(manifest))],
+    { env: { ...process.env, GWDIR: gatewayDir }, encoding: 'utf8' },
+  )
   if (result.status === 99) throw new Error(`no mount namespace: ${result.stderr}`)
   return result.status === 0
 }
 
 describe('one rule for the Whonix-template markers: systemd, the shell and the agent agree', () => {
-  it.skipIf(!canUnshare || analyze.missing)('a file or a directory counts, a link to nothing does not, in all three', async () => {
-    for (const { template, gateway, whonixTemplate } of CASES) {
-      const root = await tempRoot('qwa-gate-rule-')
-      await place(join(root, TEMPLATE_MARKER), template)
-      await place(join(root, manifest.paths.gatewayMarker), gateway)
-      const at = (path: string) => join(root, path)
-      const shell = spawnSync('sh', ['-c', '[ -e "$1" ] && { [ -e "$2" ] || [ -e "$3" ]; }', 'sh', at(TEMPLATE_MARKER), at(manifest.paths.gatewayMarker), at(manifest.paths.workstationMarker)]).status === 0
-      const agent = markerExistsSync(at(TEMPLATE_MARKER)) && (markerExistsSync(at(manifest.paths.gatewayMarker)) || markerExistsSync(at(manifest.paths.workstationMarker)))
-      const verdicts = { systemd: systemdSays(template, gateway), shell, agent }
-      expect(verdicts, `${template} / ${gateway}`).toEqual({ systemd: whonixTemplate, shell: whonixTemplate, agent: whonixTemplate })
-    }
-  })
+  it.skipIf(!canUnshare || analyze.missing)(
+    'a file or a directory counts, a link to nothing does not, in all three',
+    async () => {
+      for (const { template, gateway, whonixTemplate } of CASES) {
+        const root = await tempRoot('qwa-gate-rule-')
+        await place(join(root, TEMPLATE_MARKER), template)
+        await place(join(root, manifest.paths.gatewayMarker), gateway)
+        const at = (path: string) => join(root, path)
+        const shell =
+          spawnSync('sh', [
+            '-c',
+            '[ -e "$1" ] && { [ -e "$2" ] || [ -e "$3" ]; }',
+            'sh',
+            at(TEMPLATE_MARKER),
+            at(manifest.paths.gatewayMarker),
+            at(manifest.paths.workstationMarker),
+          ]).status === 0
+        const agent =
+          markerExistsSync(at(TEMPLATE_MARKER)) &&
+          (markerExistsSync(at(manifest.paths.gatewayMarker)) || markerExistsSync(at(manifest.paths.workstationMarker)))
+        const verdicts = { systemd: systemdSays(template, gateway), shell, agent }
+        expect(verdicts, `${template} / ${gateway}`).toEqual({
+          systemd: whonixTemplate,
+          shell: whonixTemplate,
+          agent: whonixTemplate,
+        })
+      }
+    },
+  )
 })
 
 describe("the check's probe, and only it, passes a gate whose check has not passed", () => {
@@ -137,7 +192,12 @@ describe("the check's probe, and only it, passes a gate whose check has not pass
 
   it('the probe, in any header order and case', () => {
     expect(isProbeRequest(head(PROBE), url)).toBe(true)
-    expect(isProbeRequest(head('GET / HTTP/1.1\r\nhost: 127.0.0.1:8082\r\nconnection: close\r\naccept: text/html\r\n\r\n'), url)).toBe(true)
+    expect(
+      isProbeRequest(
+        head('GET / HTTP/1.1\r\nhost: 127.0.0.1:8082\r\nconnection: close\r\naccept: text/html\r\n\r\n'),
+        url,
+      ),
+    ).toBe(true)
   })
 
   it('anything else: another URL, method, header or host, a body, a second request, an unfinished head', () => {
@@ -158,7 +218,8 @@ describe("the check's probe, and only it, passes a gate whose check has not pass
   it('reads a head split anywhere, and stops at its bounds of size and time', async () => {
     const socket = new PassThrough() as unknown as Socket
     const reading = readHead(socket, 8192, 5000)
-    for (const piece of [PROBE.slice(0, 40), PROBE.slice(40, PROBE.length - 2), PROBE.slice(-2)]) (socket as unknown as PassThrough).write(piece)
+    for (const piece of [PROBE.slice(0, 40), PROBE.slice(40, PROBE.length - 2), PROBE.slice(-2)])
+      (socket as unknown as PassThrough).write(piece)
     expect(await reading).toEqual({ bytes: Buffer.from(PROBE), end: PROBE.length, cut: null })
     const large = new PassThrough() as unknown as Socket
     const tooLarge = readHead(large, 256, 5000)

@@ -20,8 +20,17 @@ import { freePort, simulatedQube, startHttpServer, startTinyproxy } from '../upd
 
 const CLIENT_STAND_IN = fileURLToPath(new URL('../../stand-ins/qrexec-client-vm.mjs', import.meta.url))
 // An unsigned flat repository (apt takes it with [trusted=yes]) listing one package.
-const PACKAGES = 'Package: demo\nVersion: 1.0\nArchitecture: all\nFilename: demo_1.0_all.deb\nSize: 1\nDescription: demo\n'
-const RELEASE = ['Origin: test', 'Label: test', 'Date: Thu, 01 Jan 2026 00:00:00 UTC', 'Architectures: amd64 all', 'SHA256:', ` ${createHash('sha256').update(PACKAGES).digest('hex')} ${PACKAGES.length} Packages`, ''].join('\n')
+const PACKAGES =
+  'Package: demo\nVersion: 1.0\nArchitecture: all\nFilename: demo_1.0_all.deb\nSize: 1\nDescription: demo\n'
+const RELEASE = [
+  'Origin: test',
+  'Label: test',
+  'Date: Thu, 01 Jan 2026 00:00:00 UTC',
+  'Architectures: amd64 all',
+  'SHA256:',
+  ` ${createHash('sha256').update(PACKAGES).digest('hex')} ${PACKAGES.length} Packages`,
+  '',
+].join('\n')
 const WHEEL_NAME = 'demo-1.0-py3-none-any.whl'
 /** 8 MiB that are not all alike, to compare what arrives byte for byte. */
 export const BIG = Buffer.alloc(8 * 1024 * 1024)
@@ -75,7 +84,12 @@ export async function startOrigin(dir: string): Promise<Origin> {
 
 export interface UpdatesPath {
   readonly origin: Origin
-  readonly template: { readonly root: string; readonly config: string; readonly gatePort: number; readonly daemon: DaemonProcess }
+  readonly template: {
+    readonly root: string
+    readonly config: string
+    readonly gatePort: number
+    readonly daemon: DaemonProcess
+  }
   /** qrexec calls the template made (one line each). */
   calls(): Promise<number>
   readonly checkDir: string
@@ -89,28 +103,54 @@ export interface UpdatesPath {
 export async function startUpdatesPath(tinyproxy: string, options: { hook?: boolean } = {}): Promise<UpdatesPath> {
   const tor = await startStandInTor(100)
   const proxyPort = await freePort()
-  const gateway = await simulatedQube('gateway', { 'updatesProxy.gateway.proxy.port': proxyPort, 'tor.control': `127.0.0.1:${tor.port}` })
-  await writeGeneratedFiles(gateway.root, generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')))
+  const gateway = await simulatedQube('gateway', {
+    'updatesProxy.gateway.proxy.port': proxyPort,
+    'tor.control': `127.0.0.1:${tor.port}`,
+  })
+  await writeGeneratedFiles(
+    gateway.root,
+    generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+  )
   const gatewayDaemon = startDaemon(gateway.root, ['--config', gateway.config])
   await startTinyproxy(tinyproxy, gateway.root, gateway.manifest, { port: proxyPort })
   const origin = await startOrigin(gateway.root)
 
   const gatePort = await freePort()
-  const template = await simulatedQube('template-gateway', { 'updatesProxy.check.url': `http://127.0.0.1:${gatePort}/`, 'updatesProxy.check.timeoutSec': 30 })
+  const template = await simulatedQube('template-gateway', {
+    'updatesProxy.check.url': `http://127.0.0.1:${gatePort}/`,
+    'updatesProxy.check.timeoutSec': 30,
+  })
   const checkDir = join(template.root, template.manifest.paths.updatesProxyCheckDir)
   await mkdir(checkDir, { recursive: true })
   const client = join(template.root, 'usr/bin/qrexec-client-vm')
   await writeFile(client, `#!/bin/sh\nexec '${process.execPath}' '${CLIENT_STAND_IN}' "$@"\n`)
   await chmod(client, 0o755)
-  if (options.hook) await writeGeneratedFiles(template.root, aptGateFiles(template.manifest, { root: template.root, agent: [process.execPath, await agentForAnyUser(), '--config', template.config] }))
+  if (options.hook)
+    await writeGeneratedFiles(
+      template.root,
+      aptGateFiles(template.manifest, {
+        root: template.root,
+        agent: [process.execPath, await agentForAnyUser(), '--config', template.config],
+      }),
+    )
   const callLog = join(template.root, 'qrexec-calls')
   await writeFile(callLog, '')
   await gatewayDaemon.waitForLog(/<6>serving /)
-  const env = { PATH: '/usr/bin:/bin', QWA_QREXEC_SERVICE_SOCKET: join(gateway.root, 'run/qubes-rpc/qubes.UpdatesProxy'), QWA_QREXEC_SOURCE: 'whonix-gateway-18', QWA_QREXEC_CALL_LOG: callLog }
+  const env = {
+    PATH: '/usr/bin:/bin',
+    QWA_QREXEC_SERVICE_SOCKET: join(gateway.root, 'run/qubes-rpc/qubes.UpdatesProxy'),
+    QWA_QREXEC_SOURCE: 'whonix-gateway-18',
+    QWA_QREXEC_CALL_LOG: callLog,
+  }
   const daemon = startDaemon(template.root, ['--config', template.config], { env })
   await daemon.waitForLog(/updates-gate: 127\.0\.0\.1:\d+: listening/)
   const { markers } = template.manifest.updatesProxy
-  const clientEnv: NodeJS.ProcessEnv = { PATH: `${join(template.root, 'usr/bin')}:/usr/bin:/bin`, LC_ALL: 'C', HOME: template.root, http_proxy: `http://127.0.0.1:${gatePort}/` }
+  const clientEnv: NodeJS.ProcessEnv = {
+    PATH: `${join(template.root, 'usr/bin')}:/usr/bin:/bin`,
+    LC_ALL: 'C',
+    HOME: template.root,
+    http_proxy: `http://127.0.0.1:${gatePort}/`,
+  }
   return {
     origin,
     template: { root: template.root, config: template.config, gatePort, daemon },
@@ -121,4 +161,3 @@ export async function startUpdatesPath(tinyproxy: string, options: { hook?: bool
     clientEnv,
   }
 }
-

@@ -30,7 +30,10 @@ function setIn(tree: Tree, path: string, value: unknown): void {
 }
 
 /** qubes.yaml with some settings changed (`'updatesProxy.check.url': ...`), written to a file, parsed and validated. */
-export async function testManifest(dir: string, changes: Readonly<Record<string, unknown>>): Promise<{ path: string; manifest: Manifest }> {
+export async function testManifest(
+  dir: string,
+  changes: Readonly<Record<string, unknown>>,
+): Promise<{ path: string; manifest: Manifest }> {
   const tree = parse(await readFile(SHIPPED_MANIFEST, 'utf8')) as Tree
   // Tests run the check as whoever runs them.
   setIn(tree, 'updatesProxy.check.user', userInfo().username)
@@ -41,7 +44,10 @@ export async function testManifest(dir: string, changes: Readonly<Record<string,
   return { path, manifest: await parseManifest(text, path) }
 }
 
-export async function simulatedQube(profile: ProfileName, changes: Readonly<Record<string, unknown>> = {}): Promise<{ root: string; config: string; manifest: Manifest }> {
+export async function simulatedQube(
+  profile: ProfileName,
+  changes: Readonly<Record<string, unknown>> = {},
+): Promise<{ root: string; config: string; manifest: Manifest }> {
   const root = await tempRoot('qwa-up-')
   const { path, manifest } = await testManifest(root, changes)
   await buildSimulatedQube(root, PROFILES[profile], manifest)
@@ -67,7 +73,12 @@ export function accepts(port: number): Promise<boolean> {
   })
 }
 
-export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 10_000, stepMs = 5): Promise<void> {
+export async function waitUntil(
+  what: string,
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  stepMs = 5,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -91,10 +102,25 @@ export interface Tinyproxy {
 export async function tinyproxyConfigLines(dir: string, port: number, errorPagePath: string): Promise<string[]> {
   const filter = join(dir, 'tinyproxy-filter')
   await writeFile(filter, '^127\\.0\\.0\\.1$\n^localhost$\n')
-  return [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 30', `DefaultErrorFile "${errorPagePath}"`, 'LogLevel Info', 'MaxClients 50', 'Allow 127.0.0.1', `Filter "${filter}"`, 'FilterType ere']
+  return [
+    `Port ${port}`,
+    'Listen 127.0.0.1',
+    'Timeout 30',
+    `DefaultErrorFile "${errorPagePath}"`,
+    'LogLevel Info',
+    'MaxClients 50',
+    'Allow 127.0.0.1',
+    `Filter "${filter}"`,
+    'FilterType ere',
+  ]
 }
 
-export async function startTinyproxy(program: string, dir: string, manifest: Manifest, options: { port?: number; extra?: readonly string[]; configFile?: string } = {}): Promise<Tinyproxy> {
+export async function startTinyproxy(
+  program: string,
+  dir: string,
+  manifest: Manifest,
+  options: { port?: number; extra?: readonly string[]; configFile?: string } = {},
+): Promise<Tinyproxy> {
   for (let attempt = 0; ; attempt++) {
     const port = options.port ?? (await freePort())
     let config = options.configFile
@@ -102,17 +128,27 @@ export async function startTinyproxy(program: string, dir: string, manifest: Man
       const page = join(dir, `tinyproxy-error-${port}.html`)
       await writeFile(page, errorPage(manifest))
       config = join(dir, `tinyproxy-${port}.conf`)
-      await writeFile(config, [...(await tinyproxyConfigLines(dir, port, page)), ...(options.extra ?? []), ''].join('\n'))
+      await writeFile(
+        config,
+        [...(await tinyproxyConfigLines(dir, port, page)), ...(options.extra ?? []), ''].join('\n'),
+      )
     }
     const { child, log, exited, stop } = spawnLogged(program, ['-d', '-c', config])
-    const up = await Promise.race([waitUntil('tinyproxy to listen', () => accepts(port), 5000).then(() => true), exited])
+    const up = await Promise.race([
+      waitUntil('tinyproxy to listen', () => accepts(port), 5000).then(() => true),
+      exited,
+    ])
     if (up) return { port, process: child, log, stop }
-    if (options.port !== undefined || options.configFile !== undefined || attempt >= 3) throw new Error(`tinyproxy did not start: ${log()}`)
+    if (options.port !== undefined || options.configFile !== undefined || attempt >= 3)
+      throw new Error(`tinyproxy did not start: ${log()}`)
   }
 }
 
 /** A plain HTTP server answering every request with `handler`. */
-export async function startHttpServer(host: string, handler: RequestListener): Promise<{ port: number; server: HttpServer }> {
+export async function startHttpServer(
+  host: string,
+  handler: RequestListener,
+): Promise<{ port: number; server: HttpServer }> {
   const server = createHttpServer(handler)
   server.listen(0, host)
   await once(server, 'listening')
