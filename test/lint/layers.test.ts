@@ -48,7 +48,10 @@ describe('import layers', () => {
 
   it('shipped code never imports test/', async () => {
     expect(
-      await ruleIds('agent/simulate/build.ts', "import { AGENT } from '../helpers/cli'\nexport const probe = AGENT\n"),
+      await ruleIds(
+        'agent/simulate/build.ts',
+        "import { AGENT } from '../../test/helpers/cli'\nexport const probe = AGENT\n",
+      ),
     ).toContain(RESTRICTED)
   })
 
