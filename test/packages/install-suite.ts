@@ -228,11 +228,19 @@ export function installSuite(suite: string, nodeMajor: number): void {
           if (file.kind !== 'file') continue
           const system = posix.dirname(file.path) === manifest.systemd.unitDirectory
           const userUnit = posix.dirname(file.path) === manifest.aptGate.files.userUnitDir
-          const wantedBy = /^\[Install\][^[]*?^WantedBy=(.+)$/ms.exec(file.content)?.[1]?.trim().split(/\s+/) ?? []
           if (!system && !userUnit) continue
-          for (const target of wantedBy) {
-            const link = at(`/etc/systemd/${system ? 'system' : 'user'}/${target}.wants/${posix.basename(file.path)}`)
-            expect(lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink(), link).toBe(true)
+          // WantedBy= links the unit into TARGET.wants/, RequiredBy= into TARGET.requires/.
+          for (const [key, folder] of [
+            ['WantedBy', 'wants'],
+            ['RequiredBy', 'requires'],
+          ] as const) {
+            const line = new RegExp(`^\\[Install\\][^[]*?^${key}=([^\\n]+)$`, 'ms').exec(file.content)?.[1]
+            for (const target of line?.trim().split(/\s+/) ?? []) {
+              const link = at(
+                `/etc/systemd/${system ? 'system' : 'user'}/${target}.${folder}/${posix.basename(file.path)}`,
+              )
+              expect(lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink(), link).toBe(true)
+            }
           }
         }
       })
