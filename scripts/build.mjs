@@ -4,7 +4,8 @@
 import { build } from 'esbuild'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { rawText } from './raw-text-plugin.mjs'
 import { shippedManifestEsbuild } from './manifest-plugin.mjs'
 
@@ -34,6 +35,8 @@ const { metafile, outputFiles } = await build({
 const program = `(function (exports, require, module, __filename, __dirname) {${outputFiles[0].text}\n})`
 const buildId = createHash('sha256').update(program).digest('hex').slice(0, 32)
 const loader = await readFile(new URL('./program-loader.mjs', import.meta.url), 'utf8')
+// esbuild made the folder when it wrote; with write: false, a fresh checkout has none.
+await mkdir(dirname(outfile), { recursive: true })
 await writeFile(
   outfile,
   `#!/usr/bin/env node\n${loader}\nrunProgram(${JSON.stringify(buildId)}, ${JSON.stringify(program)})\n`,
