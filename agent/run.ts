@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { errnoCode } from '../rpc/errors'
 
 /**
@@ -87,15 +88,37 @@ export const runCommand: Runner = async (command) => {
   }
 }
 
+/** How long the output may still flow once the program has exited (copies held elsewhere). */
+const DRAIN_MS = 250
+
+/**
+ * Kills the process group the child leads. `detached` made the child call setsid(), so its
+ * group id is its own pid: never ours (our group's leader is alive), never 0 or 1.
+ */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined || pid <= 1 || pid === process.pid) return
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
+}
+
 /**
  * Runs a program directly, without a shell in between. For the reads on every command's
  * path (qubesdb-read): a shell would double the processes and their start-up time.
+ *
+ * The program leads a process group of its own, and the group dies with it: whatever it
+ * left running (a `sleep &` in a sourced file) is killed when it exits or times out. The
+ * result is settled on its exit and a short drain of the pipes, never on their close, which
+ * waits for every copy of them (a process that left the group may hold one forever).
  */
 export const spawnCommand: Runner = (command) =>
   new Promise((resolve) => {
     const [file, ...args] = command.argv
     const child = spawn(file, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
       ...(command.env === undefined ? {} : { env: { ...command.env } }),
     })
     const stdout: Buffer[] = []
@@ -104,10 +127,11 @@ export const spawnCommand: Runner = (command) =>
     let overflowed = false
     let timedOut = false
     let spawnError: string | undefined
+    let settled = false
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       seen += chunk.length
       if (seen > command.maxOutputBytes) {
-        if (!overflowed) child.kill('SIGKILL')
+        if (!overflowed) killGroup(child.pid)
         overflowed = true
         return
       }
@@ -115,15 +139,20 @@ export const spawnCommand: Runner = (command) =>
     }
     child.stdout.on('data', collect(stdout))
     child.stderr.on('data', collect(stderr))
+    child.stdout.on('error', () => undefined)
+    child.stderr.on('error', () => undefined)
     child.stdin.on('error', () => undefined)
     child.stdin.end(command.input ?? '')
     const timer = setTimeout(() => {
       timedOut = true
-      child.kill('SIGKILL')
+      killGroup(child.pid)
     }, command.timeoutMs)
-    child.on('error', (error: NodeJS.ErrnoException) => (spawnError = error.code ?? error.message))
-    child.on('close', (exitCode, signal) => {
+    const settle = (exitCode: number | null, signal: string | null) => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
+      child.stdout.destroy()
+      child.stderr.destroy()
       resolve({
         exitCode: spawnError === undefined ? exitCode : null,
         signal,
@@ -132,6 +161,28 @@ export const spawnCommand: Runner = (command) =>
         timedOut,
         overflowed,
         ...(spawnError === undefined ? {} : { spawnError }),
+      })
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      spawnError = error.code ?? error.message
+      // Never started: no exit will come.
+      if (child.pid === undefined) settle(null, null)
+    })
+    child.on('exit', (exitCode, signal) => {
+      killGroup(child.pid)
+      const drained = [child.stdout, child.stderr].map((stream) =>
+        stream.destroyed
+          ? Promise.resolve()
+          : once(stream, 'close').then(
+              () => undefined,
+              () => undefined,
+            ),
+      )
+      // Timers run before the poll phase: one more turn reads what a busy loop left waiting.
+      const drain = setTimeout(() => setImmediate(() => settle(exitCode, signal)), DRAIN_MS)
+      void Promise.all(drained).then(() => {
+        clearTimeout(drain)
+        settle(exitCode, signal)
       })
     })
   })

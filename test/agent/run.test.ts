@@ -1,7 +1,9 @@
-import { writeFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCommand, shellEnvironment, spawnCommand, type Command } from '../../agent/run'
+import { ended } from '../helpers/process'
 import { tempRoot } from '../helpers/sandbox'
 
 const command = (argv: Command['argv'], extra: Partial<Command> = {}): Command => ({
@@ -49,5 +51,40 @@ describe.each([
     expect(await run(command(['sh', '-c', 'exit 3']))).toMatchObject({ exitCode: 3 })
     expect(await run(command(['sleep', '10'], { timeoutMs: 200 }))).toMatchObject({ timedOut: true })
     expect(await run(command(['yes'], { maxOutputBytes: 1000 }))).toMatchObject({ overflowed: true, stdout: '' })
+  })
+})
+
+// What a sourced file or a script leaves running keeps copies of the output pipes; the
+// program's own exit (or its time bound) is what ends the run, and the leftovers with it.
+describe('spawnCommand and what a program leaves behind', () => {
+  it('returns when the program exits, with its output, and ends the job it left holding the pipes', async () => {
+    const start = performance.now()
+    const result = await spawnCommand(command(['sh', '-c', 'sleep 60 & echo $!'], { timeoutMs: 20_000 }))
+    expect(performance.now() - start).toBeLessThan(15_000)
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false })
+    expect(result.stdout).toMatch(/^\d+\n$/)
+    expect(await ended(Number(result.stdout))).toBe(true)
+  })
+
+  it('kills the whole process group at the time bound, not only the program', async () => {
+    const dir = await tempRoot()
+    const start = performance.now()
+    const result = await spawnCommand(
+      command(['sh', '-c', 'sleep 60 & echo $! > "$1"; sleep 60', 'sh', join(dir, 'pid')], { timeoutMs: 300 }),
+    )
+    expect(performance.now() - start).toBeLessThan(15_000)
+    expect(result).toMatchObject({ timedOut: true, signal: 'SIGKILL' })
+    expect(await ended(Number(await readFile(join(dir, 'pid'), 'utf8')))).toBe(true)
+  })
+
+  it('leaves its own process group alone and reports a program that cannot start', async () => {
+    expect(await spawnCommand(command(['/nonexistent/program']))).toMatchObject({
+      exitCode: null,
+      spawnError: 'ENOENT',
+    })
+    const group = await spawnCommand(command(['sh', '-c', 'ps -o pgid= -p $$']))
+    expect(Number(group.stdout)).not.toBe(
+      Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' })),
+    )
   })
 })

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import { onTestFinished } from 'vitest'
 
 export interface LoggedProcess {
@@ -27,4 +28,15 @@ export function spawnLogged(program: string, args: readonly string[]): LoggedPro
   }
   onTestFinished(stop)
   return { child, log: () => log, exited, stop }
+}
+
+/** True once the process is gone or a zombie (killed, waiting for its new parent to reap it). */
+export async function ended(pid: number): Promise<boolean> {
+  const start = performance.now()
+  while (performance.now() - start < 10_000) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null)
+    if (stat === null || /^\d+ \(.*\) Z /.test(stat)) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
 }

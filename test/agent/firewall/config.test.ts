@@ -1,8 +1,9 @@
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { planFirewall } from '../../../agent/firewall/plan'
 import { currentRole } from '../../../agent/role'
+import { ended } from '../../helpers/process'
 import { firewallQube, manifest, planFor, qubeContext } from './qube'
 
 // The drop-ins are bash, read by the real bash: sourced in order in a child that prints the
@@ -78,6 +79,16 @@ describe('the firewall configuration drop-ins', () => {
     expect(error).toMatchObject({ code: 'FIREWALL_CONFIG', exitCode: 3 })
     expect((error as Error).message).toMatch(message)
     expect((error as Error).message).not.toContain('\n')
+  })
+
+  it('reads a drop-in that leaves a job running as soon as bash is done, and ends the job', async () => {
+    const start = performance.now()
+    const { root, context } = await planWith({
+      [`${etc}/50_user.conf`]: 'EXT_IF=eth1\nsleep 60 &\necho $! > "${BASH_SOURCE%/*}/job.pid"\n',
+    })
+    expect((await planFirewall(context, await currentRole(context))).settings.EXT_IF).toBe('eth1')
+    expect(performance.now() - start).toBeLessThan(15_000)
+    expect(await ended(Number(await readFile(join(root, etc, 'job.pid'), 'utf8')))).toBe(true)
   })
 
   it('sources nothing someone else could have written', async () => {
