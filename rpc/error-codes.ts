@@ -105,6 +105,8 @@ export const ERROR_CODES = {
   FIREWALL_INVALID: 'nft --check refused the generated ruleset, or could not list it (exit 4)',
   FIREWALL_LIST: 'the loaded ruleset could not be listed (exit 4)',
   FIREWALL_LOAD: 'nft refused the ruleset (exit 4); the fail-closed ruleset is loaded at boot',
+  FIREWALL_TIMEOUT:
+    "generating and loading the firewall took over half the boot unit's time (exit 4); the fail-closed ruleset is loaded at boot",
 
   // systemd
   SYSTEMD_BUS: "systemd's D-Bus cannot be reached",

@@ -5,6 +5,7 @@ import type { AgentContext } from '../context'
 import { writeFileAtomic } from '../fs/atomic-write'
 import type { Role } from '../role'
 import type { Command, CommandResult } from '../run'
+import { bootBudget, startDeadline, timeoutError } from './deadline'
 import { lockdownScript } from './lockdown'
 import { digest, listRuleset, loadFile, loadText, tablesOf } from './nft'
 import { readAccounts } from './passwd'
@@ -29,8 +30,12 @@ async function run(context: AgentContext, command: Command, code: ErrorCode, exi
   return result
 }
 
-async function listingDigest(context: AgentContext, tables: readonly string[]): Promise<string | null> {
-  const result = await firewallRunner(context)(listRuleset(context.manifest.firewall))
+async function listingDigest(
+  context: AgentContext,
+  tables: readonly string[],
+  timeoutMs = context.manifest.firewall.timeoutMs,
+): Promise<string | null> {
+  const result = await firewallRunner(context)({ ...listRuleset(context.manifest.firewall), timeoutMs })
   return result.exitCode === 0 ? digest(tablesOf(result.stdout, tables)) : null
 }
 
@@ -40,6 +45,9 @@ async function loadPlan(context: AgentContext, plan: FirewallPlan): Promise<void
   await writeFileAtomic(script, plan.script, { mode: 0o644, directoryMode: 0o755, root: context.paths.root })
   // One `nft --file`: nft validates the whole script and commits all of it or nothing.
   await run(context, loadFile(firewall, script), 'FIREWALL_LOAD', 4)
+}
+
+async function recordLoaded(context: AgentContext, plan: FirewallPlan): Promise<void> {
   await markLoaded(context)
   await writeRecord(context, {
     schema: 1,
@@ -53,13 +61,16 @@ async function loadPlan(context: AgentContext, plan: FirewallPlan): Promise<void
 }
 
 /** Loads the fail-closed ruleset and writes the failure status; the original error is rethrown. */
-async function lockDown(context: AgentContext, role: Role, error: unknown): Promise<never> {
+async function lockDown(context: AgentContext, role: Role, error: unknown, timeoutMs: number): Promise<never> {
   const { firewall } = context.manifest
   const which = firewallRole(role)
   const uid = await readAccounts(context.paths.under(firewall.passwd), context.paths.root).catch(() => () => '')
   const torUid = which.role === 'gateway' ? uid('debian-tor') || null : null
   await markFailed(context)
-  const lockdown = await firewallRunner(context)(loadText(firewall, `${lockdownScript(torUid).join('\n')}\n`))
+  const lockdown = await firewallRunner(context)({
+    ...loadText(firewall, `${lockdownScript(torUid).join('\n')}\n`),
+    timeoutMs,
+  })
   const loaded = lockdown.exitCode === 0
   await writeRecord(context, {
     schema: 1,
@@ -67,7 +78,7 @@ async function lockDown(context: AgentContext, role: Role, error: unknown): Prom
     mode: null,
     loaded: loaded ? 'lockdown' : 'none',
     error: errorMessage(error),
-    listing: loaded ? await listingDigest(context, ['inet filter']) : null,
+    listing: loaded ? await listingDigest(context, ['inet filter'], timeoutMs) : null,
     tables: ['inet filter'],
   })
   if (error instanceof CodedError) throw error
@@ -75,8 +86,10 @@ async function lockDown(context: AgentContext, role: Role, error: unknown): Prom
 }
 
 /**
- * Generates this qube's ruleset and loads it atomically. With failClosed (the boot unit),
- * any failure to build or load it loads the fail-closed ruleset instead and says so.
+ * Generates this qube's ruleset and loads it atomically, within its share of the boot unit's
+ * time (deadline.ts). With failClosed (the boot unit), any failure to build or load it, or
+ * running out of that time, loads the fail-closed ruleset instead and says so; the run
+ * fails either way, so the units requiring the firewall do not start.
  */
 export async function applyFirewall(
   context: AgentContext,
@@ -85,12 +98,21 @@ export async function applyFirewall(
 ): Promise<ApplyReport> {
   // Not a Whonix qube: nothing to do and nothing to lock down.
   firewallRole(role)
+  const budget = bootBudget(context.manifest)
+  const deadline = startDeadline(firewallRunner(context), budget.applyMs)
+  const bounded: AgentContext = { ...context, run: deadline.run }
   try {
-    const plan = await planFirewall(context, role, options)
-    await loadPlan(context, plan)
+    const plan = await deadline.race(planFirewall(bounded, role, options))
+    await deadline.race(loadPlan(bounded, plan))
+    deadline.end()
+    await recordLoaded(context, plan)
     return { plan, script: plan.script }
-  } catch (error) {
+  } catch (caught) {
+    deadline.end()
+    const error = deadline.passed() ? timeoutError(budget.applyMs) : caught
     if (!options.failClosed) throw error
-    return lockDown(context, role, error)
+    // What was started before the deadline ends first (it was killed then): the lockdown loads last.
+    await deadline.quiet()
+    return lockDown(context, role, error, budget.lockdownCommandMs)
   }
 }
