@@ -21,6 +21,8 @@ export const firewallSection = object({
   timeoutMs: integer(100, 600_000),
   unit: string({ pattern: /^[A-Za-z0-9:_.@-]+\.service$/, maxLength: 255 }),
   networkUnits: list(unitName),
+  uplinkTemplate: string({ pattern: /^[A-Za-z0-9:_.\\-]+@\.service$/, maxLength: 255 }),
+  uplinkDropIn: string({ pattern: /^[A-Za-z0-9_.-]+\.conf$/, maxLength: 255 }),
 })
 
 export type FirewallManifest = Checked<typeof firewallSection>

@@ -7,6 +7,15 @@ import { renderUnit } from '../systemd/unit-file'
  * the gateway's internal interface and Tor are ordered after it and require it, so when it
  * fails (and has loaded the fail-closed ruleset) they do not start at all.
  */
+/**
+ * udev starts the uplink instances (qubes-network-uplink@eth0.service) itself, and
+ * RequiredBy= cannot name a template's instances: each instance gets the dependency here.
+ */
+export const uplinkDropIn = (unit: string): string =>
+  renderUnit('qubes-whonix-agent: no uplink before the Whonix firewall is loaded.', {
+    Unit: { Requires: unit, After: unit },
+  })
+
 export const firewallUnit: FileGenerator = (manifest) => {
   const { systemd, firewall, gatewayInterface, paths } = manifest
   const dependents = [
@@ -39,6 +48,11 @@ export const firewallUnit: FileGenerator = (manifest) => {
       posix.join(systemd.unitDirectory, firewall.unit),
       content,
       'systemd unit: the Whonix firewall at boot, before the network (fail-closed)',
+    ),
+    textFile(
+      posix.join(systemd.unitDirectory, `${firewall.uplinkTemplate}.d`, firewall.uplinkDropIn),
+      uplinkDropIn(firewall.unit),
+      'systemd drop-in: every Qubes uplink instance (started by udev) requires the firewall and waits for it',
     ),
   ]
 }
