@@ -47,7 +47,7 @@ export function startDeadline(run: Runner, ms: number): Deadline {
   const bounded: Runner = async (command) => {
     const remaining = left()
     if (remaining <= 0)
-      return timedOut({ exitCode: null, signal: null, stdout: '', stderr: '', timedOut: true, overflowed: false })
+      return { exitCode: null, signal: null, stdout: '', stderr: '', timedOut: true, overflowed: false }
     const pending = run({ ...command, timeoutMs: Math.min(command.timeoutMs, remaining) })
     running.add(pending)
     try {
