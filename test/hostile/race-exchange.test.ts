@@ -15,6 +15,7 @@ import { runAgent } from '../helpers/cli'
 import { ATTACKER, ROOT_SECRET, hostileRoot, isRoot, python, startExchanger, swappableHome } from './hostile'
 
 const RUNS = 500
+const CONTROL_RUNS = 10_000
 const AGENT_RUNS = 10
 
 /** Whether root-only's files are as they were (only xchat.conf, holding the root secret). */
@@ -88,12 +89,15 @@ describe.skipIf(!isRoot || python.missing)(
       expect(RUNS - (outcomes.get('write ok') ?? 0)).toBeGreaterThan(0)
     }, 60_000)
 
-    it(`the same race won by a writer that checks by path first (${RUNS} runs): the test can see a win`, async () => {
+    it(`the same race won by a writer that checks by path first (until a win, at most ${CONTROL_RUNS} runs): the test can see a win`, async () => {
       const root = await hostileRoot('qwa-hostile-exchange-control-')
       const { home, file, rootOnly } = await swappableHome(root)
       const attacker = await startExchanger(home, '.xchat2', 'decoy')
       let wins = 0
-      for (let run = 0; run < RUNS; run++) {
+      let run = 0
+      // On a loaded machine the attacker may get few time slices: run until it wins, within bounds.
+      const until = performance.now() + 40_000
+      for (; run < CONTROL_RUNS && wins < 3 && performance.now() < until; run++) {
         await writeByPath(file, `APT::Update::Pre-Invoke { "touch /tmp/owned-${run}"; };\n`, run).catch(() => undefined)
         if (!(await rootOnlyUntouched(rootOnly))) {
           wins++
@@ -101,7 +105,7 @@ describe.skipIf(!isRoot || python.missing)(
         }
       }
       const swaps = await attacker.stop()
-      console.log(`exchange race against a writer checking by path: ${RUNS} runs, ${swaps} swaps, won ${wins}`)
+      console.log(`exchange race against a writer checking by path: ${run} runs, ${swaps} swaps, won ${wins}`)
       expect(wins).toBeGreaterThan(0)
     }, 60_000)
 
