@@ -111,13 +111,28 @@ export class UpdatesGate {
 
   private async decide(socket: Socket): Promise<void> {
     if ((await this.settings.read()).verdict === 'passed') return this.forwardSocket(socket)
+    const deadline = this.deadline(socket)
     const { maxHeadBytes, headTimeoutMs } = this.settings.manifest.updatesProxy.gate
     const head = await readHead(socket, maxHeadBytes, headTimeoutMs)
     // Looked at again: the check may have passed while the head came.
     const reading = await this.settings.read()
-    if (reading.verdict === 'passed') return this.forwardPipes(socket, head, 'all')
+    if (reading.verdict === 'passed') {
+      clearTimeout(deadline)
+      return this.forwardPipes(socket, head, 'all')
+    }
     if (isProbeRequest(head, this.checkUrl)) return this.forwardPipes(socket, head, 'probe')
     return this.refuse(socket, reading, head)
+  }
+
+  /**
+   * Before the check passes a connection lives at most as long as the check waits for its
+   * probe (its head, the answer, its body): a client that keeps it open cannot hold a slot.
+   */
+  private deadline(socket: Socket): NodeJS.Timeout {
+    const { gate, check } = this.settings.manifest.updatesProxy
+    const timer = setTimeout(() => socket.destroy(), gate.headTimeoutMs + check.responseTimeoutMs + check.bodyTimeoutMs)
+    socket.once('close', () => clearTimeout(timer))
+    return timer
   }
 
   private forwardSocket(socket: Socket): void {
@@ -147,6 +162,12 @@ export class UpdatesGate {
     else socket.on('data', () => undefined).on('end', () => stdin.end())
     socket.resume()
     socket.once('close', () => child.kill('SIGTERM'))
+    // The answer has ended with the call: the connection goes once it is sent, even if the client keeps its side open.
+    child.once('close', () => {
+      socket.end()
+      if (socket.writableFinished) socket.destroy()
+      else socket.once('finish', () => socket.destroy())
+    })
   }
 
   private async refuse(socket: Socket, reading: MarkerReading, head: ReadHead): Promise<void> {

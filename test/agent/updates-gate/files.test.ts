@@ -215,6 +215,27 @@ describe("the check's probe, and only it, passes a gate whose check has not pass
     expect(isProbeRequest({ bytes: Buffer.from(PROBE.slice(0, 30)), end: null, cut: 'ended' }, url)).toBe(false)
   })
 
+  it('bytes the trim used to hide: a bare LF, NBSP, VT, FF, a lone CR, a tab or space around a value, NUL', () => {
+    const probe = (accept: string) =>
+      `GET / HTTP/1.1\r\nAccept: ${accept}\r\nConnection: close\r\nHost: 127.0.0.1:8082\r\n\r\n`
+    for (const accept of [
+      'text/html\n\n',
+      'text/html\xa0',
+      'text/html\x0b',
+      'text/html\x0c',
+      'text/html\r',
+      'text/html\t',
+      'text/html ',
+      ' text/html',
+      'text/html\x00',
+    ])
+      expect(isProbeRequest(head(probe(accept)), url), JSON.stringify(accept)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Accept: ', 'Accept:')), url)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Accept:', 'Accept :')), url)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Host', 'H\xf6st')), url)).toBe(false)
+    expect(isProbeRequest(head(probe('text/html')), url)).toBe(true)
+  })
+
   it('reads a head split anywhere, and stops at its bounds of size and time', async () => {
     const socket = new PassThrough() as unknown as Socket
     const reading = readHead(socket, 8192, 5000)
