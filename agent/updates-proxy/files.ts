@@ -3,6 +3,7 @@ import { textFile, type FileGenerator } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
 import { renderUnit } from '../systemd/unit-file'
 import { errorPage } from '../tinyproxy/error-page'
+import { gateSocketUnitName } from '../updates-gate/files'
 
 const octal = (mode: number) => mode.toString(8).padStart(4, '0')
 
@@ -16,7 +17,8 @@ export function checkUnit(manifest: Manifest): string {
       // Only templates check; elsewhere the unit does not even start.
       ConditionPathExists: posix.join(paths.runQubes, qubes.typeMarkers.template),
       Wants: check.after,
-      After: check.after,
+      // In a Whonix template the probe goes to the gate's socket: bound before the check, no local process holds the port.
+      After: [...check.after, gateSocketUnitName(manifest)],
       Before: check.before,
     },
     Service: {
