@@ -41,6 +41,10 @@ function listenOn(fd: number, options: ServerOpts): Promise<Server> {
       server.off('error', reject)
       // One bad accept (EMFILE...) must not end the daemon: the server keeps listening.
       server.on('error', () => undefined)
+      // Between a part's stop and its start again (a reload) nobody takes a connection: it is closed, not left hanging.
+      server.on('connection', (socket) => {
+        if (server.listenerCount('connection') === 1) socket.destroy()
+      })
       resolve(server)
     })
   })
