@@ -1,5 +1,8 @@
 import { createServer, type Server, type ServerOpts } from 'node:net'
 
+/** The name (FileDescriptorName=) of the listening socket systemd passes to the updates gate. */
+export const GATE_SOCKET_NAME = 'updates-gate'
+
 /**
  * Listening sockets systemd passed for the daemon's parts (not qrexec services). Each is
  * served by one Server made on first use and kept across reloads: closing it would close

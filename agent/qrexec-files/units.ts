@@ -2,7 +2,7 @@ import { posix } from 'node:path'
 import type { Manifest } from '../manifest/schema'
 import type { RoleSelector } from '../services/selectors'
 import { CONTROL_SOCKET_NAMES } from '../daemon/query'
-import { GATE_SOCKET_NAME } from '../updates-gate/rule'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
 
 type Section = Readonly<Record<string, string | readonly string[]>>
 

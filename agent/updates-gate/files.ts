@@ -3,7 +3,8 @@ import { textFile, type FileGenerator } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
 import { socketUnitName } from '../qrexec-files/units'
 import { renderUnit } from '../systemd/unit-file'
-import { gateAddress, GATE_SOCKET_NAME } from './rule'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
+import { gateAddress } from './rule'
 
 /**
  * The oneshot whose conditions are the Whonix-template rule (role/facts.ts markerFact, which

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer, type Server, type ServerOpts, type Socket } from 'node:net'
 import type { RpcLog } from '../../rpc/call'
 import type { MarkerReader, MarkerReading } from '../apt-gate/facts'
-import type { PassedSockets } from '../daemon/passed'
+import { GATE_SOCKET_NAME, type PassedSockets } from '../daemon/passed'
 import { settled } from '../apt-gate/wait'
 import type { Manifest } from '../manifest/schema'
 import { isIPv6 } from '../net/ip'
@@ -10,7 +10,6 @@ import { readReport } from '../updates-check/report'
 import { gateRefusalResponse, type GateRefusal } from './answer'
 import { startOnPipes, startOnSocket, type GateCall } from './client'
 import { isProbeRequest, readHead, type ReadHead } from './head'
-import { GATE_SOCKET_NAME } from './rule'
 
 export interface GateSettings {
   readonly manifest: Manifest

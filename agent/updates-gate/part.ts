@@ -3,7 +3,8 @@ import { markerReader } from '../apt-gate/facts'
 import type { DaemonPart } from '../daemon/parts'
 import { reportPath } from '../updates-check/report'
 import { UpdatesGate } from './gate'
-import { gateAddress, gateApplies, GATE_SOCKET_NAME } from './rule'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
+import { gateAddress, gateApplies } from './rule'
 
 /** The daemon part: in a Whonix template, the updates gate listens where Qubes' forwarder did. */
 export const updatesGatePart: DaemonPart = {

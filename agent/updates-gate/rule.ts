@@ -17,9 +17,6 @@ export function gateApplies(role: Role, context: AgentContext): boolean {
   return role.qubes && whonixTemplate && role.services.includes(required) && !role.services.includes(excluded)
 }
 
-/** The name (FileDescriptorName=) of the listening socket systemd passes to the daemon's gate. */
-export const GATE_SOCKET_NAME = 'updates-gate'
-
 /** The address the gate listens on: where the check asks (updatesProxy.check.url). */
 export function gateAddress(context: Pick<AgentContext, 'manifest'>): { readonly host: string; readonly port: number } {
   const url = new URL(context.manifest.updatesProxy.check.url)

@@ -3,7 +3,8 @@ import { textFile, type FileGenerator } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
 import { renderUnit } from '../systemd/unit-file'
 import { errorPage } from '../tinyproxy/error-page'
-import { gateSocketUnitName } from '../updates-gate/files'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
+import { socketUnitName } from '../qrexec-files/units'
 
 const octal = (mode: number) => mode.toString(8).padStart(4, '0')
 
@@ -18,7 +19,7 @@ export function checkUnit(manifest: Manifest): string {
       ConditionPathExists: posix.join(paths.runQubes, qubes.typeMarkers.template),
       Wants: check.after,
       // In a Whonix template the probe goes to the gate's socket: bound before the check, no local process holds the port.
-      After: [...check.after, gateSocketUnitName(manifest)],
+      After: [...check.after, socketUnitName(manifest, GATE_SOCKET_NAME)],
       Before: check.before,
     },
     Service: {
