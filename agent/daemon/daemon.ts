@@ -10,6 +10,7 @@ import { handlerFactory, type HandlerFactory, type ServiceEnvironment } from '..
 import { servicesFor } from '../services/table'
 import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { namedLog } from './log'
+import { PassedSockets } from './passed'
 import { CONTROL_SERVICE, CONTROL_SOCKET_NAMES } from './query'
 import { SocketTable } from './sockets'
 import type { DaemonStatus } from './status'
@@ -57,7 +58,12 @@ const notServedHere = (name: string, role: Role) =>
 export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
   const { log } = options
   const { handlers } = options
-  const sockets = new SocketTable(socketsFromSystemd(options.env), log)
+  const activation = socketsFromSystemd(options.env)
+  // A part's socket is the part's: the qrexec socket table never answers on it.
+  const partSocketNames = new Set(options.parts.flatMap((part) => part.sockets ?? []))
+  const byOwner = (ofPart: boolean) => new Map([...activation].filter(([name]) => partSocketNames.has(name) === ofPart))
+  const passed = new PassedSockets(byOwner(true), activation.size > 0)
+  const sockets = new SocketTable(byOwner(false), log)
   const since = new Date().toISOString()
   let served: string[] = []
   let currentRoleOf: Role | undefined
@@ -111,7 +117,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       )
     served = [...wanted].sort()
     await parts?.stop()
-    parts = await startParts(options.parts, context, role, log)
+    parts = await startParts(options.parts, context, role, log, passed)
     log.info(
       `serving ${served.length === 0 ? 'no services' : served.join(', ')} (role: ${role.whonix ?? 'not Whonix'} ${role.class ?? 'unknown class'})`,
     )
@@ -138,6 +144,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       stopping ??= (async () => {
         log.info(`stopping: open calls get ${graceMs} ms`)
         await Promise.all([sockets.close(graceMs), parts?.stop()])
+        await passed.close()
         options.releaseShared?.()
         log.info('stopped')
       })()

@@ -3,6 +3,7 @@ import { errorMessage } from '../../rpc/errors'
 import type { AgentContext } from '../context'
 import type { Role } from '../role'
 import { namedLog } from './log'
+import { NO_PASSED_SOCKETS, type PassedSockets } from './passed'
 
 /**
  * Long-running parts of the daemon that are not qrexec services (listed in agent/features.ts). The daemon starts every part that applies to this qube's role, stops
@@ -13,8 +14,10 @@ export interface DaemonPart {
   /** Stable, lower-case with dashes: the key in status and the prefix of its log lines. */
   readonly name: string
   appliesTo(role: Role, context: AgentContext): boolean
+  /** Names (FileDescriptorName=) of the listening sockets systemd passes for this part. */
+  readonly sockets?: readonly string[]
   /** Resolves once the part runs (or has decided not to: say why in status()). A rejection is logged and reported; the daemon keeps running. */
-  start(context: AgentContext, role: Role, log: RpcLog): Promise<RunningPart>
+  start(context: AgentContext, role: Role, log: RpcLog, passed: PassedSockets): Promise<RunningPart>
 }
 
 export interface RunningPart {
@@ -38,10 +41,11 @@ export async function startParts(
   context: AgentContext,
   role: Role,
   log: RpcLog,
+  passed: PassedSockets = NO_PASSED_SOCKETS,
 ): Promise<StartedParts> {
   const applicable = parts.filter((part) => part.appliesTo(role, context))
   const results = await Promise.allSettled(
-    applicable.map((part) => part.start(context, role, namedLog(log, part.name))),
+    applicable.map((part) => part.start(context, role, namedLog(log, part.name), passed)),
   )
   const running = new Map<string, RunningPart>()
   const failed = new Map<string, string>()

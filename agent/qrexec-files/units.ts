@@ -2,6 +2,7 @@ import { posix } from 'node:path'
 import type { Manifest } from '../manifest/schema'
 import type { RoleSelector } from '../services/selectors'
 import { CONTROL_SOCKET_NAMES } from '../daemon/query'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
 
 type Section = Readonly<Record<string, string | readonly string[]>>
 
@@ -93,7 +94,9 @@ export const DAEMON_NODE_OPTIONS = '--max-semi-space-size=1'
 
 export function serviceUnit(manifest: Manifest): string {
   const { units, drainTimeoutMs, table } = manifest.services
-  const sockets = [...Object.keys(table), ...CONTROL_SOCKET_NAMES].map((name) => socketUnitName(manifest, name))
+  const sockets = [...Object.keys(table), ...CONTROL_SOCKET_NAMES, GATE_SOCKET_NAME].map((name) =>
+    socketUnitName(manifest, name),
+  )
   return renderUnit('qubes-whonix-agent daemon: qrexec services and long-running parts', {
     Unit: {
       Description: 'qubes-whonix-agent daemon (qrexec services of Whonix qubes)',

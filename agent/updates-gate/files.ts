@@ -1,7 +1,10 @@
 import { posix } from 'node:path'
 import { textFile, type FileGenerator } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
+import { socketUnitName } from '../qrexec-files/units'
 import { renderUnit } from '../systemd/unit-file'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
+import { gateAddress } from './rule'
 
 /**
  * The oneshot whose conditions are the Whonix-template rule (role/facts.ts markerFact, which
@@ -47,6 +50,37 @@ export function qubesForwarderDropIn(manifest: Manifest): string {
   )
 }
 
+/**
+ * The gate's listening socket, bound by systemd before any user process runs (as Qubes'
+ * forwarder socket is), so that no local process can take the port first; the daemon gets
+ * it by name. Where the flag is and where Qubes' forwarder would listen.
+ */
+export function gateSocketUnit(manifest: Manifest): string {
+  const { gate } = manifest.updatesProxy
+  const { host, port } = gateAddress({ manifest })
+  const service = (name: string) => posix.join(manifest.paths.runQubesService, name)
+  return renderUnit(`qubes-whonix-agent: the updates gate's socket (Whonix templates); generated, do not edit.`, {
+    Unit: {
+      Description: "qubes-whonix-agent socket: the updates gate of Whonix templates (in Qubes' forwarder's place)",
+      ConditionPathExists: [
+        gate.flag,
+        service(gate.qubesServices.required),
+        `!${service(gate.qubesServices.excluded)}`,
+      ],
+      After: gate.unit,
+    },
+    Socket: {
+      ListenStream: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      BindToDevice: 'lo',
+      FileDescriptorName: GATE_SOCKET_NAME,
+      Service: manifest.services.units.service,
+    },
+    Install: { WantedBy: 'sockets.target' },
+  })
+}
+
+export const gateSocketUnitName = (manifest: Manifest): string => socketUnitName(manifest, GATE_SOCKET_NAME)
+
 export const updatesGateFiles: FileGenerator = (manifest) => {
   const unitDirectory = manifest.systemd.unitDirectory
   const { gate } = manifest.updatesProxy
@@ -60,6 +94,11 @@ export const updatesGateFiles: FileGenerator = (manifest) => {
       posix.join(unitDirectory, `${gate.qubesSocket}.d`, gate.dropIn),
       qubesForwarderDropIn(manifest),
       "Qubes' updates proxy forwarder: not in Whonix templates",
+    ),
+    textFile(
+      posix.join(unitDirectory, gateSocketUnitName(manifest)),
+      gateSocketUnit(manifest),
+      "Whonix templates: the updates gate's socket, bound by systemd and passed to the daemon",
     ),
   ]
 }

@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type ServerOpts, type Socket } from 'node:net'
 import type { RpcLog } from '../../rpc/call'
 import type { MarkerReader, MarkerReading } from '../apt-gate/facts'
+import { GATE_SOCKET_NAME, type PassedSockets } from '../daemon/passed'
 import { settled } from '../apt-gate/wait'
 import type { Manifest } from '../manifest/schema'
 import { isIPv6 } from '../net/ip'
@@ -20,7 +21,11 @@ export interface GateSettings {
   readonly reportFile: string
   readonly templateName: string | null
   readonly log: RpcLog
+  /** The socket systemd bound for the gate, when the daemon runs as its unit. */
+  readonly passed?: PassedSockets
 }
+
+const SERVER_OPTIONS: ServerOpts = { pauseOnConnect: true, allowHalfOpen: true }
 
 export interface GateStatus {
   readonly listen: string
@@ -59,11 +64,31 @@ export class UpdatesGate {
     this.checkUrl = new URL(settings.manifest.updatesProxy.check.url)
   }
 
-  /** Settles after the first try to listen; an address in use is tried again every retryMs. */
+  private passedServer: Server | null = null
+  private readonly onConnection = (socket: Socket) => this.accept(socket)
+
+  /**
+   * Serves the socket systemd bound (no local process can have taken the port before it).
+   * Run by systemd without it, the gate does not listen at all: it fails closed. Outside
+   * systemd (a shell, the tests) it binds the address itself.
+   */
   async start(): Promise<void> {
+    const { passed } = this.settings
+    const fromSystemd = passed?.server(GATE_SOCKET_NAME, SERVER_OPTIONS) ?? null
+    if (fromSystemd !== null) return this.serve(await fromSystemd, 'the socket systemd passed')
+    if (passed?.activated) {
+      this.state = 'failed'
+      this.reason = `started by systemd without its socket ${GATE_SOCKET_NAME}: not listening (updates fail closed)`
+      return this.settings.log.error(`${this.address()}: ${this.reason}`)
+    }
+    return this.bind()
+  }
+
+  /** Settles after the first try to listen; an address in use is tried again every retryMs. */
+  private async bind(): Promise<void> {
     this.retry = null
     const { host, port } = this.settings.listen
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true })
+    const server = createServer(SERVER_OPTIONS)
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
@@ -79,19 +104,25 @@ export class UpdatesGate {
       this.state = 'failed'
       this.reason = `cannot listen: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; trying again every ${retryMs} ms`
       this.settings.log.warning(`${this.address()}: ${this.reason}`)
-      this.retry = setTimeout(() => void this.start(), retryMs)
+      this.retry = setTimeout(() => void this.bind(), retryMs)
       return
     }
     if (this.state === 'stopped') return void server.close()
     this.server = server
-    this.state = 'listening'
-    this.reason = undefined
-    server.on('connection', (socket: Socket) => this.accept(socket))
     server.on('error', (error: NodeJS.ErrnoException) =>
       this.settings.log.warning(`${this.address()}: ${error.code ?? error.message}`),
     )
+    this.serve(server, 'its own socket')
+  }
+
+  private serve(server: Server, which: string): void {
+    if (this.state === 'stopped') return
+    if (server !== this.server) this.passedServer = server
+    this.state = 'listening'
+    this.reason = undefined
+    server.on('connection', this.onConnection)
     this.settings.log.info(
-      `${this.address()}: listening; forwarding to ${this.settings.call.target} ${this.settings.call.service} once the torified check has passed`,
+      `${this.address()}: listening on ${which}; forwarding to ${this.settings.call.target} ${this.settings.call.service} once the torified check has passed`,
     )
   }
 
@@ -111,13 +142,28 @@ export class UpdatesGate {
 
   private async decide(socket: Socket): Promise<void> {
     if ((await this.settings.read()).verdict === 'passed') return this.forwardSocket(socket)
+    const deadline = this.deadline(socket)
     const { maxHeadBytes, headTimeoutMs } = this.settings.manifest.updatesProxy.gate
     const head = await readHead(socket, maxHeadBytes, headTimeoutMs)
     // Looked at again: the check may have passed while the head came.
     const reading = await this.settings.read()
-    if (reading.verdict === 'passed') return this.forwardPipes(socket, head, 'all')
+    if (reading.verdict === 'passed') {
+      clearTimeout(deadline)
+      return this.forwardPipes(socket, head, 'all')
+    }
     if (isProbeRequest(head, this.checkUrl)) return this.forwardPipes(socket, head, 'probe')
     return this.refuse(socket, reading, head)
+  }
+
+  /**
+   * Before the check passes a connection lives at most as long as the check waits for its
+   * probe (its head, the answer, its body): a client that keeps it open cannot hold a slot.
+   */
+  private deadline(socket: Socket): NodeJS.Timeout {
+    const { gate, check } = this.settings.manifest.updatesProxy
+    const timer = setTimeout(() => socket.destroy(), gate.headTimeoutMs + check.responseTimeoutMs + check.bodyTimeoutMs)
+    socket.once('close', () => clearTimeout(timer))
+    return timer
   }
 
   private forwardSocket(socket: Socket): void {
@@ -147,6 +193,12 @@ export class UpdatesGate {
     else socket.on('data', () => undefined).on('end', () => stdin.end())
     socket.resume()
     socket.once('close', () => child.kill('SIGTERM'))
+    // The answer has ended with the call: the connection goes once it is sent, even if the client keeps its side open.
+    child.once('close', () => {
+      socket.end()
+      if (socket.writableFinished) socket.destroy()
+      else socket.once('finish', () => socket.destroy())
+    })
   }
 
   private async refuse(socket: Socket, reading: MarkerReading, head: ReadHead): Promise<void> {
@@ -213,6 +265,9 @@ export class UpdatesGate {
     this.state = 'stopped'
     if (this.retry !== null) clearTimeout(this.retry)
     for (const socket of this.open) socket.destroy()
+    // The daemon keeps systemd's socket across reloads: only this gate stops taking its connections.
+    this.passedServer?.off('connection', this.onConnection)
+    this.passedServer = null
     const server = this.server
     this.server = null
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -44,9 +44,14 @@ export function readHead(socket: Socket, maxBytes: number, timeoutMs: number): P
   })
 }
 
+// Each line of the head: printable ASCII only (no NUL, NBSP, VT, FF or a lone CR or LF).
+const PRINTABLE_LINE = /^[\x20-\x7e]*$/
+
 /**
  * Whether a head is the torified check's probe and nothing else: `GET` of the check's path
- * over HTTP/1.1 with exactly the probe's headers and the check's Host, no body, nothing after.
+ * over HTTP/1.1 with exactly the probe's header lines (`Name: value`, the name in any case)
+ * and the check's Host, no body, nothing after. The head must be printable ASCII with CRLF
+ * line ends: the bytes forwarded are then exactly the lines compared.
  */
 export function isProbeRequest(untrusted: ReadHead, checkUrl: URL): boolean {
   if (untrusted.end === null || untrusted.end !== untrusted.bytes.length) return false
@@ -54,6 +59,7 @@ export function isProbeRequest(untrusted: ReadHead, checkUrl: URL): boolean {
     .subarray(0, untrusted.end - 4)
     .toString('latin1')
     .split('\r\n')
+  if (!lines.every((line) => PRINTABLE_LINE.test(line))) return false
   if (lines.shift() !== `GET ${checkUrl.pathname}${checkUrl.search} HTTP/1.1`) return false
   const wanted = new Map(
     Object.entries({ ...PROBE_HEADERS, Host: checkUrl.host }).map(([name, value]) => [name.toLowerCase(), value]),
@@ -62,7 +68,7 @@ export function isProbeRequest(untrusted: ReadHead, checkUrl: URL): boolean {
   for (const line of lines) {
     const colon = line.indexOf(':')
     const name = line.slice(0, colon).toLowerCase()
-    if (colon < 1 || wanted.get(name) !== line.slice(colon + 1).trim()) return false
+    if (colon < 1 || line.slice(colon) !== `: ${wanted.get(name) ?? '\n'}`) return false
     wanted.delete(name)
   }
   return wanted.size === 0

@@ -18,7 +18,7 @@ export function gateApplies(role: Role, context: AgentContext): boolean {
 }
 
 /** The address the gate listens on: where the check asks (updatesProxy.check.url). */
-export function gateAddress(context: AgentContext): { readonly host: string; readonly port: number } {
+export function gateAddress(context: Pick<AgentContext, 'manifest'>): { readonly host: string; readonly port: number } {
   const url = new URL(context.manifest.updatesProxy.check.url)
   return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80) }
 }

@@ -3,6 +3,8 @@ import { textFile, type FileGenerator } from '../generated/file'
 import type { Manifest } from '../manifest/schema'
 import { renderUnit } from '../systemd/unit-file'
 import { errorPage } from '../tinyproxy/error-page'
+import { GATE_SOCKET_NAME } from '../daemon/passed'
+import { socketUnitName } from '../qrexec-files/units'
 
 const octal = (mode: number) => mode.toString(8).padStart(4, '0')
 
@@ -16,7 +18,8 @@ export function checkUnit(manifest: Manifest): string {
       // Only templates check; elsewhere the unit does not even start.
       ConditionPathExists: posix.join(paths.runQubes, qubes.typeMarkers.template),
       Wants: check.after,
-      After: check.after,
+      // In a Whonix template the probe goes to the gate's socket: bound before the check, no local process holds the port.
+      After: [...check.after, socketUnitName(manifest, GATE_SOCKET_NAME)],
       Before: check.before,
     },
     Service: {

@@ -39,6 +39,8 @@ describe('generated qrexec files', () => {
         ...services.map((s) => `qubes-whonix-agent-${s}.socket`),
         'qubes-whonix-agent-control.socket',
         'qubes-whonix-agent-control-root.socket',
+        // Not a qrexec service: the updates gate's TCP socket (Whonix templates), also passed to the daemon.
+        'qubes-whonix-agent-updates-gate.socket',
       ].sort(),
     )
     const unit = readFileSync(join(dir, 'lib/systemd/system/qubes-whonix-agent-whonix.Role.socket'), 'utf8')
@@ -61,8 +63,8 @@ describe('generated qrexec files', () => {
           (name.startsWith('qubes-whonix-agent-') && name.endsWith('.socket')),
       )
       .map((name) => join(unitDir, name))
-    // One socket per service, the two control sockets (shared and root's) and the service.
-    expect(units.length).toBe(services.length + 3)
+    // One socket per service, the two control sockets (shared and root's), the updates gate's and the service.
+    expect(units.length).toBe(services.length + 4)
     const result = spawnSync(analyze.path ?? '', ['verify', ...units], { encoding: 'utf8' })
     expect(result.stderr.split('\n').filter((line) => /qubes-whonix-agent/.test(line))).toEqual([])
     expect(result.status).toBe(0)

@@ -9,7 +9,13 @@ import { generatedFiles } from '../../../agent/features'
 import { writeGeneratedFiles } from '../../../agent/generated/write'
 import { loadManifest, shippedManifest } from '../../../agent/features'
 import { markerExistsSync } from '../../../agent/role/facts'
-import { qubesForwarderDropIn, whonixTemplateUnit } from '../../../agent/updates-gate/files'
+import {
+  gateSocketUnit,
+  gateSocketUnitName,
+  qubesForwarderDropIn,
+  whonixTemplateUnit,
+} from '../../../agent/updates-gate/files'
+import { serviceUnit } from '../../../agent/qrexec-files/units'
 import { isProbeRequest, readHead } from '../../../agent/updates-gate/head'
 import { requirePart } from '../../helpers/parts'
 import { tempRoot } from '../../helpers/sandbox'
@@ -20,6 +26,7 @@ const manifest = shippedManifest()
 const { gate } = manifest.updatesProxy
 const UNIT = join(manifest.systemd.unitDirectory, gate.unit)
 const DROP_IN = join(manifest.systemd.unitDirectory, `${gate.qubesSocket}.d`, gate.dropIn)
+const SOCKET = join(manifest.systemd.unitDirectory, gateSocketUnitName(manifest))
 // Qubes' socket unit as qubes-core-agent ships it (the drop-in extends it).
 const QUBES_SOCKET = [
   '[Unit]',
@@ -59,6 +66,26 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
     expect(generatedFiles(manifest).map((file) => file.path)).toEqual(expect.arrayContaining([UNIT, DROP_IN]))
   })
 
+  it("the gate's socket is systemd's, bound at sockets.target where the flag is, and passed to the daemon by name", () => {
+    expect(lines(gateSocketUnit(manifest))).toEqual(
+      expect.arrayContaining([
+        `ConditionPathExists=${gate.flag}`,
+        'ConditionPathExists=/run/qubes-service/updates-proxy-setup',
+        'ConditionPathExists=!/run/qubes-service/qubes-updates-proxy',
+        `After=${gate.unit}`,
+        'ListenStream=127.0.0.1:8082',
+        'BindToDevice=lo',
+        'FileDescriptorName=updates-gate',
+        `Service=${manifest.services.units.service}`,
+        'WantedBy=sockets.target',
+      ]),
+    )
+    expect(lines(gateSocketUnit(manifest))).not.toContain('Accept=true')
+    const sockets = lines(serviceUnit(manifest)).find((line) => line.startsWith('Sockets='))
+    expect(sockets?.split(/[= ]/)).toContain('qubes-whonix-agent-updates-gate.socket')
+    expect(generatedFiles(manifest).map((file) => file.path)).toContain(SOCKET)
+  })
+
   it.skipIf(analyze.missing)(
     "are accepted by systemd-analyze verify (with a stand-in of Qubes' socket unit)",
     async () => {
@@ -69,7 +96,7 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
         verbatimSymlinks: true,
       })
       await symlink('usr/lib', join(root, 'lib'))
-      const files = generatedFiles(await loadManifest()).filter((file) => file.path === UNIT || file.path === DROP_IN)
+      const files = generatedFiles(await loadManifest()).filter((file) => [UNIT, DROP_IN, SOCKET].includes(file.path))
       await writeGeneratedFiles(root, [
         ...files,
         {
@@ -88,11 +115,19 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
           content: '[Service]\nExecStart=/usr/bin/true\nStandardInput=socket\n',
           purpose: 'test',
         },
+        // The daemon's unit (verified itself with the package, test/packages/deb.test.ts).
+        {
+          path: join(manifest.systemd.unitDirectory, manifest.services.units.service),
+          kind: 'file',
+          mode: 0o644,
+          content: '[Service]\nExecStart=/usr/bin/true\n',
+          purpose: 'test',
+        },
       ])
       await mkdir(join(root, 'usr/bin'), { recursive: true })
       for (const program of ['touch', 'true', 'systemctl'])
         await cp(`/usr/bin/${program}`, join(root, 'usr/bin', program))
-      for (const unit of [UNIT, join(manifest.systemd.unitDirectory, gate.qubesSocket)]) {
+      for (const unit of [UNIT, SOCKET, join(manifest.systemd.unitDirectory, gate.qubesSocket)]) {
         const result = await run(analyze.path as string, ['verify', `--root=${root}`, '--man=no', unit]).catch(
           (error: { code: number; stderr: string }) => error,
         )
@@ -213,6 +248,27 @@ describe("the check's probe, and only it, passes a gate whose check has not pass
       expect(isProbeRequest(head(request), url), request).toBe(false)
     expect(isProbeRequest({ ...head(PROBE), bytes: Buffer.from(`${PROBE}GET /x HTTP/1.1\r\n\r\n`) }, url)).toBe(false)
     expect(isProbeRequest({ bytes: Buffer.from(PROBE.slice(0, 30)), end: null, cut: 'ended' }, url)).toBe(false)
+  })
+
+  it('bytes the trim used to hide: a bare LF, NBSP, VT, FF, a lone CR, a tab or space around a value, NUL', () => {
+    const probe = (accept: string) =>
+      `GET / HTTP/1.1\r\nAccept: ${accept}\r\nConnection: close\r\nHost: 127.0.0.1:8082\r\n\r\n`
+    for (const accept of [
+      'text/html\n\n',
+      'text/html\xa0',
+      'text/html\x0b',
+      'text/html\x0c',
+      'text/html\r',
+      'text/html\t',
+      'text/html ',
+      ' text/html',
+      'text/html\x00',
+    ])
+      expect(isProbeRequest(head(probe(accept)), url), JSON.stringify(accept)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Accept: ', 'Accept:')), url)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Accept:', 'Accept :')), url)).toBe(false)
+    expect(isProbeRequest(head(PROBE.replace('Host', 'H\xf6st')), url)).toBe(false)
+    expect(isProbeRequest(head(probe('text/html')), url)).toBe(true)
   })
 
   it('reads a head split anywhere, and stops at its bounds of size and time', async () => {

@@ -46,6 +46,8 @@ describe('the generated unit, drop-in, tmpfiles.d and error page', () => {
       'User=updatesproxycheck',
       'TimeoutStartSec=120',
       'After=network-online.target',
+      // A Whonix template's probe meets the gate's socket systemd bound, never a process that took the port first.
+      'After=qubes-whonix-agent-updates-gate.socket',
       'Before=qubes-updates-proxy.service',
       'ExecStart=/usr/bin/qubes-whonix-agent updates-proxy check',
     ])
