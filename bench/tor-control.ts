@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -28,6 +28,7 @@ import { openTorControl } from '../agent/tor/client'
 import { torControlSettings } from '../agent/tor/settings'
 import { applyTorAction } from '../agent/tor-settings/apply'
 import { readTorView } from '../agent/tor-settings/reload'
+import { writeGatewayTorFiles } from '../test/helpers/tor-layout'
 import { median, percentile, round } from './stats'
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 10)
@@ -50,26 +51,7 @@ async function setUp(): Promise<Setup> {
   }
   await buildSimulatedQube(root, PROFILES.gateway, manifest)
   const under = (path: string) => join(root, path)
-  await mkdir(under('/var/lib/tor'), { recursive: true, mode: 0o700 })
-  await mkdir(under('/run/tor'), { recursive: true, mode: 0o700 })
-  for (const dir of ['/usr/local/etc/torrc.d', '/etc/tor', '/usr/share/tor'])
-    await mkdir(under(dir), { recursive: true })
-  const defaults = [
-    `DataDirectory ${under('/var/lib/tor')}`,
-    'DisableNetwork 1',
-    'SocksPort 0',
-    `ControlSocket ${under('/run/tor/control')}`,
-    'CookieAuthentication 1',
-    `CookieAuthFile ${under('/run/tor/control.authcookie')}`,
-    'Socks5Proxy 127.0.0.1:1',
-    'GeoIPFile ""',
-    'GeoIPv6File ""',
-    'Log notice stdout',
-    '',
-  ]
-  await writeFile(under('/usr/share/tor/tor-service-defaults-torrc'), defaults.join('\n'))
-  await writeFile(under('/etc/tor/torrc'), `%include ${under('/usr/local/etc/torrc.d')}/*.conf\n`)
-  await writeFile(under('/usr/local/etc/torrc.d/50_user.conf'), '')
+  await writeGatewayTorFiles(root, '')
   const context = await createContext({ root, manifest, env: { PATH: '/usr/bin:/bin' } })
   const torArgs = [
     '--defaults-torrc',

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import { createContext, type AgentContext } from '../../../agent/context'
 import { loadManifest } from '../../../agent/features'
 import { spawnLogged, type LoggedProcess } from '../../helpers/process'
+import { writeGatewayTorFiles } from '../../helpers/tor-layout'
 import { requirePart } from '../../helpers/parts'
 import { simulatedQube, waitUntil } from '../updates-proxy/helpers'
 
@@ -47,28 +48,7 @@ export async function gatewayWithTor(userConf = ''): Promise<Gateway> {
   })
   const { root } = qube
   const under = (path: string) => join(root, path)
-  const dataDir = under('/var/lib/tor')
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  await mkdir(under('/run/tor'), { recursive: true, mode: 0o700 })
-  await mkdir(under('/usr/local/etc/torrc.d'), { recursive: true })
-  await mkdir(under('/etc/tor'), { recursive: true })
-  await mkdir(under('/usr/share/tor'), { recursive: true })
-  const defaults = [
-    `DataDirectory ${dataDir}`,
-    'DisableNetwork 1',
-    'SocksPort 0',
-    `ControlSocket ${under('/run/tor/control')}`,
-    'CookieAuthentication 1',
-    `CookieAuthFile ${under('/run/tor/control.authcookie')}`,
-    'Socks5Proxy 127.0.0.1:1',
-    'GeoIPFile ""',
-    'GeoIPv6File ""',
-    'Log notice stdout',
-    '',
-  ]
-  await writeFile(under('/usr/share/tor/tor-service-defaults-torrc'), defaults.join('\n'))
-  await writeFile(under('/etc/tor/torrc'), `%include ${under('/usr/local/etc/torrc.d')}/*.conf\n`)
-  await writeFile(under('/usr/local/etc/torrc.d/50_user.conf'), userConf)
+  await writeGatewayTorFiles(root, userConf)
   const process = spawnLogged(tor.path as string, [
     '--defaults-torrc',
     under('/usr/share/tor/tor-service-defaults-torrc'),
