@@ -5,10 +5,8 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { onTestFinished } from 'vitest'
 import { parse } from 'yaml'
-import { generatedFiles } from '../../agent/features'
-import { writeGeneratedFiles } from '../../agent/generated/write'
-import { READY, startDaemon } from '../agent/daemon/helper'
-import { SHIPPED_MANIFEST, simulatedQube } from '../agent/updates-proxy/helpers'
+import { servingGateway } from '../agent/updates-bridge/helpers'
+import { SHIPPED_MANIFEST } from '../agent/updates-proxy/helpers'
 import { callThroughAgent, type StandInCall } from '../stand-ins/qrexec-agent'
 
 // A simulated sys-whonix with its real daemon, and the callers of its qubes.UpdatesProxy:
@@ -26,20 +24,9 @@ async function tableWith(limits: Readonly<Record<string, number>>): Promise<unkn
 }
 
 export async function hostileGateway(changes: Record<string, unknown>, limits: Readonly<Record<string, number>> = {}) {
-  const qube = await simulatedQube('gateway', { ...changes, 'services.table': await tableWith(limits) })
-  await writeGeneratedFiles(
-    qube.root,
-    generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
-  )
-  const daemon = startDaemon(qube.root, ['--config', qube.config])
-  await daemon.waitForLog(READY)
-  const agent = {
-    serviceDirs: [join(qube.root, 'run/qubes-rpc')],
-    rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')],
-  }
+  const { agent, ...qube } = await servingGateway({ ...changes, 'services.table': await tableWith(limits) })
   return {
     ...qube,
-    daemon,
     socket: join(qube.root, 'run/qubes-rpc/qubes.UpdatesProxy'),
     /** A template's call as apt makes it: the request, and no EOF until the answer has come. */
     templateCall: (source: string, request: string, call: Partial<StandInCall> = {}) => {

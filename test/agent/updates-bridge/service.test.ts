@@ -7,13 +7,11 @@ import { performance } from 'node:perf_hooks'
 import { PassThrough } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { generatedFiles } from '../../../agent/features'
-import { writeGeneratedFiles } from '../../../agent/generated/write'
 import { runAgent } from '../../helpers/cli'
 import { requirePart } from '../../helpers/parts'
 import { rawCall } from '../../rpc/serve-helper'
 import { callThroughAgent, type StandInCall } from '../../stand-ins/qrexec-agent'
-import { READY, startDaemon } from '../daemon/helper'
+import { servingGateway } from './helpers'
 import { startStandInTor, startTor } from '../tor/helpers'
 import { freePort, simulatedQube, startHttpServer, startTinyproxy } from '../updates-proxy/helpers'
 
@@ -23,21 +21,9 @@ const PROOF = '<meta name="application-name" content="tor proxy"/>'
 
 /** sys-whonix, simulated, with its daemon running (the real bundle) and these settings. */
 async function gateway(changes: Record<string, unknown>) {
-  const qube = await simulatedQube('gateway', { 'updatesProxy.gateway.torReadyTimeoutMs': 1500, ...changes })
-  // The service's qrexec options, as the package installs them (the stand-in reads them).
-  await writeGeneratedFiles(
-    qube.root,
-    generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
-  )
-  const daemon = startDaemon(qube.root, ['--config', qube.config])
-  await daemon.waitForLog(READY)
-  const agent = {
-    serviceDirs: [join(qube.root, 'run/qubes-rpc')],
-    rpcConfigDirs: [join(qube.root, 'etc/qubes/rpc-config')],
-  }
+  const { agent, ...qube } = await servingGateway({ 'updatesProxy.gateway.torReadyTimeoutMs': 1500, ...changes })
   return {
     ...qube,
-    daemon,
     call: (call: Omit<StandInCall, 'source'>) =>
       callThroughAgent(agent, { source: 'whonix-workstation-18', timeoutMs: 30_000, ...call }),
   }
