@@ -230,7 +230,9 @@ async function measureAll(contenders: readonly Contender[]): Promise<Record<stri
 }
 
 const children: ChildProcess[] = []
-const root = mkdtempSync(join(tmpdir(), 'qwa-bench-fwd-'))
+const base = mkdtempSync(join(tmpdir(), 'qwa-bench-fwd-'))
+// simulate builds only into a new or empty directory: the bench manifest lives beside it.
+const root = join(base, 'qube')
 function start(file: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? { PATH: '/usr/bin:/bin' } })
   children.push(child)
@@ -256,7 +258,7 @@ try {
     { port: oursSink, to: target.sink },
     { port: oursAnswer, to: target.answer },
   ]
-  const config = join(root, 'qubes.yaml')
+  const config = join(base, 'qubes.yaml')
   writeFileSync(config, stringify(manifest))
   if (
     spawnSync(process.execPath, [AGENT, '--root', root, '--config', config, 'simulate', '--as', 'template-workstation'])
@@ -365,5 +367,5 @@ try {
   )
 } finally {
   for (const child of children) child.kill('SIGKILL')
-  rmSync(root, { recursive: true, force: true })
+  rmSync(base, { recursive: true, force: true })
 }
