@@ -8,8 +8,24 @@ const MAX_MANIFEST_BYTES = 1024 * 1024
 
 // The checker is the whole manifest's, composed in agent/features.ts (which binds these to it).
 
+/**
+ * A manifest written as JSON (YAML's subset: the same data) is read without the YAML parser,
+ * which costs a long-lived daemon about 11 MiB. Anything else, or JSON with a mistake in it,
+ * is left to the YAML parser, which then reports it with its line.
+ */
+function parsedAsJson<T>(schema: Checker<T>, text: string): T | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined
+  try {
+    return schema(JSON.parse(text) as unknown, [])
+  } catch {
+    return undefined
+  }
+}
+
 /** Parses and validates manifest text; every error names the file, the line and what is wrong. */
 export async function parseManifestWith<T>(schema: Checker<T>, text: string, fileName: string): Promise<T> {
+  const fromJson = parsedAsJson(schema, text)
+  if (fromJson !== undefined) return fromJson
   // The YAML parser is loaded only for a manifest given with --config (the shipped one is pre-parsed).
   const { LineCounter, parseDocument, isNode } = await import('yaml')
   const lineCounter = new LineCounter()

@@ -89,9 +89,6 @@ export function socketUnit(
   })
 }
 
-/** Node's options for the daemon (its unit's NODE_OPTIONS): set before V8 sizes its heap. */
-export const DAEMON_NODE_OPTIONS = '--max-semi-space-size=1'
-
 export function serviceUnit(manifest: Manifest): string {
   const { units, drainTimeoutMs, table } = manifest.services
   const sockets = [...Object.keys(table), ...CONTROL_SOCKET_NAMES, GATE_SOCKET_NAME].map((name) =>
@@ -106,8 +103,6 @@ export function serviceUnit(manifest: Manifest): string {
       Type: 'exec',
       // The sockets are passed by name (FileDescriptorName=), one unit per service.
       Sockets: sockets.join(' '),
-      // V8 would grow its young generation to 32 MiB under many short connections and keep it.
-      Environment: `NODE_OPTIONS=${DAEMON_NODE_OPTIONS}`,
       ExecStart: `${manifest.paths.agentProgram} daemon`,
       ExecReload: '/bin/kill -HUP $MAINPID',
       // Open calls get drainTimeoutMs after SIGTERM; then the daemon cuts them itself.

@@ -1,10 +1,9 @@
 import type { Server, Socket } from 'node:net'
 import { getSystemErrorName } from 'node:util'
+import type { StreamHandle } from './stream-handles'
 
 /** An accepted connection's native handle, not yet wrapped by a Socket. */
-export interface AcceptedHandle {
-  close(): void
-}
+export type AcceptedHandle = StreamHandle
 
 // Node internals used here: a listening server's `_handle.onconnection(status, handle)` and a
 // socket's `_handle`. Both have been there since Node 0.x; if they are missing, the public

@@ -4,11 +4,14 @@ import type { RpcLog } from '../../rpc/call'
 import { acceptHandles, type AcceptedHandle } from './accept'
 import type { BufferPools } from './buffers'
 import { CauseLog, causeOf } from './causes'
+import { Deadlines, type Expiring } from './deadlines'
 import { formatEndpoint } from './endpoint'
 import { applyOwnership, clearSocketPath } from './filesystem'
-import { openLink, type LinkHandle } from './link'
+import { openHandleLink } from './handle-link'
+import { openLink, type LinkHandle, type LinkHooks, type LinkOptions } from './link'
 import type { Ownership } from './owners'
 import type { ForwarderPlan } from './plan'
+import type { StreamHandles } from './stream-handles'
 
 export type ForwarderState = 'starting' | 'listening' | 'not-listening' | 'failed' | 'stopped'
 
@@ -31,6 +34,8 @@ export interface ForwarderSettings {
   readonly connectTimeoutMs: number
   readonly retryMs: number
   readonly pools: BufferPools
+  /** Node's native stream handles, when this Node has them: connections are forwarded on them, else on Sockets. */
+  readonly handles: StreamHandles | null
   readonly log: RpcLog
   /** Owner of Unix sockets (resolved once for the whole table). */
   readonly ownership: Ownership
@@ -47,12 +52,15 @@ export class Forwarder {
   private total = 0
   private refused = 0
   private readonly causes: CauseLog
+  /** Connections waiting for the gateway to answer (native handles; Sockets time out on their own). */
+  private readonly connecting: Deadlines<LinkHandle & Expiring>
 
   constructor(
     readonly plan: ForwarderPlan,
     private readonly settings: ForwarderSettings,
   ) {
     this.causes = new CauseLog(settings.log, plan.name)
+    this.connecting = new Deadlines(settings.connectTimeoutMs)
   }
 
   /** Settles after the first attempt to listen, whatever its outcome (see status()). */
@@ -125,25 +133,28 @@ export class Forwarder {
       return
     }
     this.total++
-    const link = openLink(
-      handle,
-      {
-        target,
-        connectTimeoutMs: this.settings.connectTimeoutMs,
-        pools: this.settings.pools,
-        resetClient: this.plan.listen.kind === 'tcp',
-      },
-      {
-        connected: () => this.causes.recovered('gateway '),
-        // A client that resets its connection is routine (a closed tab): counted, logged at debug.
-        failed: (side, error) =>
-          side === 'gateway'
-            ? this.causes.report(`gateway ${causeOf(error)}`, `gateway ${this.targetText()}: ${error.message}`)
-            : this.causes.report(`client ${causeOf(error)}`, `client: ${error.message}`, 'debug'),
-        closed: () => this.links.delete(link),
-      },
-    )
+    const options: LinkOptions = {
+      target,
+      connectTimeoutMs: this.settings.connectTimeoutMs,
+      pools: this.settings.pools,
+      resetClient: this.plan.listen.kind === 'tcp',
+    }
+    const { handles } = this.settings
+    const link =
+      handles === null
+        ? openLink(handle, options, this.hooks)
+        : openHandleLink(handles, handle, options, this.hooks, this.connecting)
     this.links.add(link)
+  }
+
+  private readonly hooks: LinkHooks = {
+    connected: () => this.causes.recovered('gateway '),
+    // A client that resets its connection is routine (a closed tab): counted, logged at debug.
+    failed: (side, error) =>
+      side === 'gateway'
+        ? this.causes.report(`gateway ${causeOf(error)}`, `gateway ${this.targetText()}: ${error.message}`)
+        : this.causes.report(`client ${causeOf(error)}`, `client: ${error.message}`, 'debug'),
+    closed: (link) => this.links.delete(link),
   }
 
   private targetText(): string {
@@ -171,6 +182,7 @@ export class Forwarder {
     const server = this.server
     this.server = null
     for (const link of this.links) link.destroy()
+    this.connecting.clear()
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }

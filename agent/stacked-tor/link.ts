@@ -12,7 +12,7 @@ export interface LinkHooks {
   /** The first error of a side; the link is torn down right after. */
   failed(side: LinkSide, error: NodeJS.ErrnoException): void
   /** Both sockets are closed and the buffers are back in their pools. */
-  closed(): void
+  closed(link: LinkHandle): void
 }
 
 export interface LinkOptions {
@@ -49,6 +49,12 @@ export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: 
   up.connect(client, gateway)
   down.connect(gateway, client)
 
+  const link: LinkHandle = {
+    destroy() {
+      gateway.destroy()
+      client.destroy()
+    },
+  }
   let failed = false
   let open = 2
   const fail = (side: LinkSide) => (error: NodeJS.ErrnoException) => {
@@ -64,7 +70,7 @@ export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: 
     if (--open > 0) return
     up.dispose()
     down.dispose()
-    hooks.closed()
+    hooks.closed(link)
   }
   client.on('error', fail('client'))
   gateway.on('error', fail('gateway'))
@@ -83,10 +89,5 @@ export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: 
     hooks.connected()
   })
   client.setNoDelay(true)
-  return {
-    destroy() {
-      gateway.destroy()
-      client.destroy()
-    },
-  }
+  return link
 }

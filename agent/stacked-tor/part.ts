@@ -13,12 +13,15 @@ import { workstationInputs } from './inputs'
 import type { StackedTorSection } from './manifest'
 import { resolveOwnership, type Ownership } from './owners'
 import { templatePlan, workstationPlan, type ForwarderPlan } from './plan'
+import { streamHandles } from './stream-handles'
 
 export type StackedTorMode = 'workstation' | 'template'
 
 /** The part's answer in `status` (under daemon.parts.stacked-tor). */
 export interface StackedTorStatus {
   readonly mode: StackedTorMode
+  /** What connections are forwarded on: Node's native stream handles, or Sockets where this Node lacks them. */
+  readonly engine: 'handles' | 'sockets'
   /** How many forwarders listen, of how many in the table. */
   readonly listening: number
   readonly total: number
@@ -120,7 +123,8 @@ export async function startStackedTor(context: AgentContext, mode: StackedTorMod
   const table = await tableFor(mode, context)
   const plans = withoutUnsafe(table.plans, unsafe)
   const reason = table.reason
-  const settings = { ...section.limits, pools: createBufferPools(), log, ownership }
+  const handles = streamHandles()
+  const settings = { ...section.limits, pools: createBufferPools(), handles, log, ownership }
   const forwarders = plans.map((plan) => new Forwarder(plan, settings))
   const started = await Promise.allSettled(forwarders.map((forwarder) => forwarder.start()))
   const crashed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
@@ -137,6 +141,7 @@ export async function startStackedTor(context: AgentContext, mode: StackedTorMod
       const rows = forwarders.map((forwarder) => forwarder.status())
       return {
         mode,
+        engine: handles === null ? 'sockets' : 'handles',
         listening: rows.filter((row) => row.state === 'listening').length,
         total: rows.length,
         ...(reason === undefined ? {} : { reason }),

@@ -1,8 +1,5 @@
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runAgent } from '../helpers/cli'
 import { tempRoot } from '../helpers/sandbox'
@@ -87,19 +84,12 @@ describe('the CLI on first use', () => {
     })
   })
 
-  it("the daemon's unit sets NODE_OPTIONS that Node accepts there (on Node 18 too)", async () => {
+  // A capped young generation (--max-semi-space-size) made the daemon larger, idle and after
+  // the forwarders' load (docs/performance.md): the unit leaves V8's sizing alone.
+  it("the daemon's unit passes Node no options", async () => {
     const unit = await runAgent(['files', 'show', '/lib/systemd/system/qubes-whonix-agent.service'])
-    const options = /^Environment=NODE_OPTIONS=(.+)$/m.exec(unit.stdout)?.[1]
-    expect(options).toBe('--max-semi-space-size=1')
-    const node18 = fileURLToPath(new URL('../../.cache/node18/bin/node', import.meta.url))
-    for (const node of [process.execPath, ...(existsSync(node18) ? [node18] : [])]) {
-      // Node refuses an option it does not allow in NODE_OPTIONS (exit 9), before running anything.
-      const accepted = spawnSync(node, ['-e', "process.stdout.write('ran')"], {
-        env: { PATH: '/usr/bin:/bin', NODE_OPTIONS: options },
-        encoding: 'utf8',
-      })
-      expect([node, accepted.status, accepted.stderr, accepted.stdout]).toEqual([node, 0, '', 'ran'])
-    }
+    expect(unit.stdout).toMatch(/^ExecStart=\/usr\/bin\/qubes-whonix-agent daemon$/m)
+    expect(unit.stdout).not.toMatch(/NODE_OPTIONS|--max-semi-space-size/)
   })
 
   it('rpc-call of a service the running daemon does not serve says so (exit 127)', async () => {

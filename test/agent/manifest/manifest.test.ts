@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { loadManifest, parseManifest, shippedManifest } from '../../../agent/features'
 import { runAgent } from '../../helpers/cli'
 import { tempRoot } from '../../helpers/sandbox'
@@ -66,6 +67,18 @@ describe('the manifest', () => {
     })
     const duplicate = shippedText.replace('schema: 1', 'schema: 1\nschema: 1')
     await expect(parseManifest(duplicate, 'dup.yaml')).rejects.toThrow(/dup\.yaml:\d+: .*(unique|duplicate)/i)
+  })
+
+  it('reads a manifest written as JSON as the same data, and reports a mistake in it with its line', async () => {
+    const json = JSON.stringify(parse(shippedText), null, 2)
+    expect(await parseManifest(json, 'qubes.json')).toEqual(await parseManifest(shippedText, 'qubes.yaml'))
+    // A mistake goes to the YAML parser (JSON is YAML), which names the line as for YAML.
+    const lines = json.split('\n')
+    const index = lines.findIndex((line) => line.includes('"runQubes": "/run/qubes"'))
+    lines[index] = lines[index]!.replace('"/run/qubes"', '42')
+    await expect(parseManifest(lines.join('\n'), 'bad.json')).rejects.toThrow(
+      `bad.json:${index + 1}: paths.runQubes: expected a string, found number 42`,
+    )
   })
 
   it('refuses YAML aliases, which could blow up in size', async () => {

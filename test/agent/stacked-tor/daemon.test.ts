@@ -88,11 +88,13 @@ describe('the stacked-Tor part of the daemon', () => {
   }, 60_000)
 
   it.each([
-    ['the current Node', undefined],
-    ['Node 18.19', existsSync(NODE18) ? NODE18 : null],
-  ])(
+    ['the current Node', undefined, {}, 'handles'],
+    ['Node 18.19', existsSync(NODE18) ? NODE18 : null, {}, 'handles'],
+    // process.binding would print a deprecation warning there: Sockets instead, and no warning.
+    ['NODE_OPTIONS=--pending-deprecation', undefined, { NODE_OPTIONS: '--pending-deprecation' }, 'sockets'],
+  ] as const)(
     "forwards a workstation template's port to the manifest's gateway address, and nothing else (%s)",
-    async (_name, node) => {
+    async (_name, node, env, engine) => {
       if (node === null) return console.warn('skipping: Node 18 not fetched (run scripts/fetch-node18.sh)')
       const target = await serve((socket) => socket.end('from the gateway'))
       const [port] = await freePorts(1)
@@ -100,9 +102,16 @@ describe('the stacked-Tor part of the daemon', () => {
         raw.whonix.addresses.gateway = '127.0.0.1'
         raw.stackedTor.template.tcp = [{ port: port!, to: target.port }]
       })
-      const { qube } = await running('template-workstation', {}, config, node)
+      const qube = await simulatedQube('template-workstation', {}, config)
+      onTestFinished(() => qube.remove())
+      const daemon = await startDaemon(qube.root, {
+        config,
+        env: { ...process.env, ...env },
+        ...(node ? { node } : {}),
+      })
+      onTestFinished(() => daemon.stop())
       const status = await stackedTor(qube.root, config)
-      expect(status).toMatchObject({ mode: 'template', listening: 1, total: 1 })
+      expect(status).toMatchObject({ mode: 'template', engine, listening: 1, total: 1 })
       expect(status?.forwarders[0]).toMatchObject({
         listen: `127.0.0.1:${port}`,
         target: `127.0.0.1:${target.port}`,
@@ -110,6 +119,7 @@ describe('the stacked-Tor part of the daemon', () => {
       })
       expect((await talk({ port: port! }, () => undefined)).data.toString()).toBe('from the gateway')
       await expect(lstat(join(qube.root, 'run/tor/socks'))).rejects.toMatchObject({ code: 'ENOENT' })
+      expect(daemon.log()).not.toContain('DeprecationWarning')
     },
     60_000,
   )

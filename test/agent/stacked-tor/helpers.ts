@@ -6,6 +6,7 @@ import { parse, stringify } from 'yaml'
 import type { RpcLog } from '../../../rpc/call'
 import { createBufferPools } from '../../../agent/stacked-tor/buffers'
 import { Forwarder, type ForwarderSettings } from '../../../agent/stacked-tor/forwarder'
+import { streamHandles } from '../../../agent/stacked-tor/stream-handles'
 import type { ForwarderPlan } from '../../../agent/stacked-tor/plan'
 
 export const MANIFEST_FILE = fileURLToPath(new URL('../../../qubes.yaml', import.meta.url))
@@ -59,6 +60,7 @@ export function settings(overrides: Partial<ForwarderSettings> = {}): ForwarderS
     connectTimeoutMs: 5000,
     retryMs: 200,
     pools: createBufferPools(),
+    handles: streamHandles(),
     log: recordingLog(),
     ownership: { error: 'no owner in this test' },
     ...overrides,

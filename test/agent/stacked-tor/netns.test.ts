@@ -107,11 +107,7 @@ describe.skipIf(!netns || tor.missing)(
 
       qube = await simulatedQube('workstation', { 'qubes-gateway': GATEWAY, 'qubes-gateway6': GATEWAY6 })
       await setIpv6Flag(qube.root, '0')
-      // As the daemon's unit runs it: V8's young generation kept small (see docs/stacked-tor.md).
-      daemon = await startDaemon(qube.root, {
-        netns: WS,
-        env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' },
-      })
+      daemon = await startDaemon(qube.root, { netns: WS })
     }, 90_000)
 
     afterAll(async () => {
