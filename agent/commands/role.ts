@@ -1,5 +1,5 @@
 import { contextFromArgs } from '../context'
-import { formatRole } from '../format'
+import { formatRole } from '../role/format'
 import { printJson } from '../io'
 import { currentRole } from '../role'
 import { defineCommand } from './command'

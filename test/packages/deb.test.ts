@@ -44,9 +44,10 @@ const METAPACKAGE_DEPENDS: Record<string, string[]> = {
   ],
 }
 
+const files = await generatedFiles(shippedManifest())
+
 describe.skipIf(missing)('the Debian packages', () => {
   const manifest = shippedManifest()
-  const files = generatedFiles(manifest)
   const { bundle, diversions, displaceSuffix } = manifest.packaging
   const diverted = new Set(Object.keys(diversions))
   let out: string
