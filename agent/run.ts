@@ -116,11 +116,12 @@ function killGroup(pid: number | undefined): void {
 export const spawnCommand: Runner = (command) =>
   new Promise((resolve) => {
     const [file, ...args] = command.argv
-    const child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      ...(command.env === undefined ? {} : { env: { ...command.env } }),
-    })
+    const options = { detached: true, ...(command.env === undefined ? {} : { env: { ...command.env } }) }
+    // No input: /dev/null, not a pipe the program may never read (ending it fails with EPIPE).
+    const child =
+      command.input === undefined
+        ? spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(file, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let seen = 0
@@ -141,8 +142,8 @@ export const spawnCommand: Runner = (command) =>
     child.stderr.on('data', collect(stderr))
     child.stdout.on('error', () => undefined)
     child.stderr.on('error', () => undefined)
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(command.input ?? '')
+    child.stdin?.on('error', () => undefined)
+    child.stdin?.end(command.input)
     const timer = setTimeout(() => {
       timedOut = true
       killGroup(child.pid)
