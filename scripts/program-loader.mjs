@@ -73,7 +73,7 @@ function writeCache(file, header, script) {
 
 const dirname = (file) => file.slice(0, file.lastIndexOf('/'))
 
-/** One cold package's text: `length` bytes that end `fromEnd` bytes before the end of the file. */
+/** One cold package's text, compressed in `length` bytes that end `fromEnd` bytes before the end of the file. */
 function readColdText(fd, [fromEnd, length]) {
   const bytes = Buffer.alloc(length)
   const start = fstatSync(fd).size - fromEnd
@@ -82,7 +82,8 @@ function readColdText(fd, [fromEnd, length]) {
     if (read === 0) throw new Error('the bundle is shorter than its index of cold packages says')
     done += read
   }
-  return bytes.toString('utf8').replace(/~([~/])/g, '$1')
+  const { inflateRawSync } = nodeRequire('node:zlib')
+  return inflateRawSync(Buffer.from(bytes.toString('latin1'), 'base64')).toString('utf8')
 }
 
 /**
