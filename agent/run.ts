@@ -28,7 +28,7 @@ export interface CommandResult {
 
 export type Runner = (command: Command) => Promise<CommandResult>
 
-const MAX_STDERR_KEPT = 4096
+export const MAX_STDERR_KEPT = 4096
 
 /**
  * The environment of zx's bash. Its stdin is a socket (libuv's pipes are socket pairs), and
@@ -95,7 +95,7 @@ const DRAIN_MS = 250
  * Kills the process group the child leads. `detached` made the child call setsid(), so its
  * group id is its own pid: never ours (our group's leader is alive), never 0 or 1.
  */
-function killGroup(pid: number | undefined): void {
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined || pid <= 1 || pid === process.pid) return
   try {
     process.kill(-pid, 'SIGKILL')
