@@ -48,11 +48,13 @@ export async function checkRoot(root: string): Promise<void> {
   if (!found.isDirectory()) throw new CodedError('USAGE', `--root ${root}: not a directory`, { exitCode: 2 })
 }
 
-/** The context for a CLI invocation's global options. */
+/** The context for a CLI invocation's global options; `runQubesdb` as in createContext. */
 export async function contextFromArgs(
   args: { readonly root: string; readonly config: string | undefined },
   features: { loadManifest(file?: string): Promise<Manifest> },
+  runQubesdb?: Runner,
 ): Promise<AgentContext> {
   await checkRoot(args.root)
-  return createContext({ root: args.root, manifest: await features.loadManifest(args.config) })
+  const manifest = await features.loadManifest(args.config)
+  return createContext({ root: args.root, manifest, ...(runQubesdb === undefined ? {} : { runQubesdb }) })
 }

@@ -6,60 +6,53 @@ import { collectGeneratedFiles } from './generated/registry'
 import { parseManifestWith, readManifest, shippedManifestCopy } from './manifest/load'
 import { manifestSchema } from './manifest-schema'
 import type { Manifest } from './manifest/schema'
-import type { HandlerFactory } from './services/environment'
-import { aptGateFiles } from './apt-gate/files'
-import { stackedTorPart } from './stacked-tor/part'
-import { gatewayInterfaceUnit } from './gateway-interface/unit'
-import { packagingFiles } from './packaging/files'
-import { protectedFilesList } from './protected-files/list-file'
-import { qrexecFiles } from './qrexec-files/files'
-import { replaceIpsUnit } from './replace-ips/unit'
-import { roleService } from './role/service'
-import { setDateTimeService } from './clock/set-date-time'
-import { statusService } from './status/service'
-import { syncNtpClockService } from './clock/sync-ntp-clock'
-import { torBrowserProfile } from './tor-state/profile'
-import { updatesProxyFiles } from './updates-proxy/files'
-import { updatesProxyCheckService } from './updates-check/recheck'
-import { closeSharedTorMonitors, updatesProxyService, updatesProxyStatusService } from './updates-bridge/services'
-import { updatesGateFiles } from './updates-gate/files'
-import { updatesGatePart } from './updates-gate/part'
-import { firewallUnit } from './firewall/unit'
-import { torService } from './tor-settings/service'
+import type { HandlerTable } from './services/environment'
+import type * as UpdatesBridge from './updates-bridge/services'
 
 /*
  * The composition root: the one file that names the features. The infrastructure
  * (manifest/, generated/, daemon/, services/registry.ts, cli.ts) receives these lists and
  * never imports a feature. Adding a feature is one line in each list it contributes to.
+ *
+ * Every entry is a dynamic import: the bundle evaluates a feature's modules (and the Node
+ * modules they need) only when something uses them, so `role` does not pay for the daemon's
+ * parts or the updates bridge (docs/performance.md).
  */
 
 /** The files the package installs (systemd units, qrexec links, APT hook...), one generator per feature. */
-export const GENERATORS: readonly FileGenerator[] = [
-  torBrowserProfile,
-  qrexecFiles,
-  packagingFiles,
-  aptGateFiles,
-  updatesProxyFiles,
-  updatesGateFiles,
-  protectedFilesList,
-  replaceIpsUnit,
-  gatewayInterfaceUnit,
-  firewallUnit,
+export const GENERATORS: readonly (() => Promise<FileGenerator>)[] = [
+  async () => (await import('./tor-state/profile')).torBrowserProfile,
+  async () => (await import('./qrexec-files/files')).qrexecFiles,
+  async () => (await import('./packaging/files')).packagingFiles,
+  async () => (await import('./apt-gate/files')).aptGateFiles,
+  async () => (await import('./updates-proxy/files')).updatesProxyFiles,
+  async () => (await import('./updates-gate/files')).updatesGateFiles,
+  async () => (await import('./protected-files/list-file')).protectedFilesList,
+  async () => (await import('./replace-ips/unit')).replaceIpsUnit,
+  async () => (await import('./gateway-interface/unit')).gatewayInterfaceUnit,
+  async () => (await import('./firewall/unit')).firewallUnit,
 ]
 
 /** Long-running parts of the daemon that are not qrexec services. */
-export const PARTS: readonly DaemonPart[] = [stackedTorPart, updatesGatePart]
+export const PARTS: readonly (() => Promise<DaemonPart>)[] = [
+  async () => (await import('./stacked-tor/part')).stackedTorPart,
+  async () => (await import('./updates-gate/part')).updatesGatePart,
+]
+
+// Set once the updates bridge's handlers are loaded: only they open the shared Tor connections.
+let updatesBridge: typeof UpdatesBridge | undefined
+const loadUpdatesBridge = async () => (updatesBridge ??= await import('./updates-bridge/services'))
 
 /** Handler name (the `handler:` of a service in qubes.yaml) -> its factory. */
-export const HANDLERS: Readonly<Record<string, HandlerFactory>> = {
-  role: roleService,
-  status: statusService,
-  'set-date-time': setDateTimeService,
-  'sync-ntp-clock': syncNtpClockService,
-  'updates-proxy': updatesProxyService,
-  'updates-proxy-status': updatesProxyStatusService,
-  'updates-proxy-check': updatesProxyCheckService,
-  tor: torService,
+export const HANDLERS: HandlerTable = {
+  role: async () => (await import('./role/service')).roleService,
+  status: async () => (await import('./status/service')).statusService,
+  'set-date-time': async () => (await import('./clock/set-date-time')).setDateTimeService,
+  'sync-ntp-clock': async () => (await import('./clock/sync-ntp-clock')).syncNtpClockService,
+  'updates-proxy': async () => (await loadUpdatesBridge()).updatesProxyService,
+  'updates-proxy-status': async () => (await loadUpdatesBridge()).updatesProxyStatusService,
+  'updates-proxy-check': async () => (await import('./updates-check/recheck')).updatesProxyCheckService,
+  tor: async () => (await import('./tor-settings/service')).torService,
 }
 
 /**
@@ -98,16 +91,20 @@ export const shippedManifest = (): Manifest => shippedManifestCopy<Manifest>()
 export const loadManifest = (file?: string): Promise<Manifest> => readManifest(manifestSchema, file)
 
 /** Every file the package installs, sorted by path; two generators producing one path is an error. */
-export const generatedFiles = (manifest: Manifest): GeneratedFile[] => collectGeneratedFiles(manifest, GENERATORS)
+export const generatedFiles = async (manifest: Manifest): Promise<GeneratedFile[]> =>
+  collectGeneratedFiles(manifest, await Promise.all(GENERATORS.map((load) => load())))
+
+/** The daemon's long-running parts. */
+export const loadParts = (): Promise<DaemonPart[]> => Promise.all(PARTS.map((load) => load()))
 
 /** Frees what service handlers share across calls (the Tor readiness connections), once nothing is served any more. */
-export const releaseShared = (): void => closeSharedTorMonitors()
+export const releaseShared = (): void => updatesBridge?.closeSharedTorMonitors()
 
 /** What runCli hands every command (commands never import this file: it loads them). */
 export const FEATURES = {
   commands: COMMANDS,
   handlers: HANDLERS,
-  parts: PARTS,
+  loadParts,
   loadManifest,
   generatedFiles,
   releaseShared,

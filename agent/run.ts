@@ -28,7 +28,7 @@ export interface CommandResult {
 
 export type Runner = (command: Command) => Promise<CommandResult>
 
-const MAX_STDERR_KEPT = 4096
+export const MAX_STDERR_KEPT = 4096
 
 /**
  * The environment of zx's bash. Its stdin is a socket (libuv's pipes are socket pairs), and
@@ -95,7 +95,7 @@ const DRAIN_MS = 250
  * Kills the process group the child leads. `detached` made the child call setsid(), so its
  * group id is its own pid: never ours (our group's leader is alive), never 0 or 1.
  */
-function killGroup(pid: number | undefined): void {
+export function killGroup(pid: number | undefined): void {
   if (pid === undefined || pid <= 1 || pid === process.pid) return
   try {
     process.kill(-pid, 'SIGKILL')
@@ -116,11 +116,12 @@ function killGroup(pid: number | undefined): void {
 export const spawnCommand: Runner = (command) =>
   new Promise((resolve) => {
     const [file, ...args] = command.argv
-    const child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      ...(command.env === undefined ? {} : { env: { ...command.env } }),
-    })
+    const options = { detached: true, ...(command.env === undefined ? {} : { env: { ...command.env } }) }
+    // No input: /dev/null, not a pipe the program may never read (ending it fails with EPIPE).
+    const child =
+      command.input === undefined
+        ? spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(file, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let seen = 0
@@ -141,8 +142,8 @@ export const spawnCommand: Runner = (command) =>
     child.stderr.on('data', collect(stderr))
     child.stdout.on('error', () => undefined)
     child.stderr.on('error', () => undefined)
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(command.input ?? '')
+    child.stdin?.on('error', () => undefined)
+    child.stdin?.end(command.input)
     const timer = setTimeout(() => {
       timedOut = true
       killGroup(child.pid)

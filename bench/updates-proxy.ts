@@ -194,7 +194,7 @@ async function bothServices(
 ): Promise<Record<Side, string[]>> {
   await writeGeneratedFiles(
     gateway.root,
-    generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+    (await generatedFiles(gateway.manifest)).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
   )
   const daemon = spawn(process.execPath, [AGENT, '--root', gateway.root, '--config', gateway.config, 'daemon'], {
     stdio: ['ignore', 'ignore', 'pipe'],

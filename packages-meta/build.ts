@@ -104,7 +104,7 @@ async function writeTree(base: string, files: Readonly<Record<string, string>>, 
 async function main(options: Options): Promise<void> {
   const project = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as ProjectJson
   const manifest = shippedManifest()
-  const files = generatedFiles(manifest)
+  const files = await generatedFiles(manifest)
   const time = await commitTime()
   const source = join(options.work, `${SOURCE}-${project.version}`)
   const root = join(source, STAGED_TREE)

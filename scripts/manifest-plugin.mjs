@@ -1,6 +1,6 @@
-// `import shipped from 'virtual:shipped-manifest'` gives qubes.yaml parsed and checked against
-// the manifest's schema at build time (esbuild and vite/vitest plugins): the program neither
-// parses YAML nor runs the schema's checks for its own manifest at every start.
+// `import shippedJson from 'virtual:shipped-manifest'` gives qubes.yaml parsed and checked
+// against the manifest's schema at build time, as JSON text (esbuild and vite/vitest plugins):
+// the program neither parses YAML nor runs the schema's checks for its own manifest at every start.
 import { build } from 'esbuild'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -36,7 +36,7 @@ async function moduleText() {
       cause: error,
     })
   }
-  return `export default JSON.parse(${JSON.stringify(JSON.stringify(checked))})`
+  return `export default ${JSON.stringify(JSON.stringify(checked))}`
 }
 
 export const shippedManifestEsbuild = {

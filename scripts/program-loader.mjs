@@ -2,21 +2,28 @@
 // one CommonJS function in a string, which V8 compiles with the code cache beside the bundle
 // (BUNDLE.code-cache) when this same node wrote it for this same build, else from source.
 // `qubes-whonix-agent.mjs --write-code-cache` writes it (at install, by the node that runs it).
-import { Buffer } from 'node:buffer'
-import {
+// The npm packages only some commands load are in a comment at the end of the bundle
+// (scripts/cold-modules.mjs): the program's require() compiles one from there when asked.
+import { createRequire } from 'node:module'
+
+// Node's modules through require: an ES import of one builds a facade of all its exports,
+// which for node:fs reads every lazy getter (its streams and all) at each start.
+const nodeRequire = createRequire(import.meta.url)
+const { Buffer } = nodeRequire('node:buffer')
+const {
   closeSync,
   constants,
   fstatSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
   writeFileSync,
-} from 'node:fs'
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { Script } from 'node:vm'
+} = nodeRequire('node:fs')
+const { fileURLToPath } = nodeRequire('node:url')
+const { Script } = nodeRequire('node:vm')
 
 const WRITE_OPTION = '--write-code-cache'
 const MAX_CACHE_BYTES = 32 * 1024 * 1024
@@ -64,7 +71,48 @@ function writeCache(file, header, script) {
   }
 }
 
-export function runProgram(build, program) {
+const dirname = (file) => file.slice(0, file.lastIndexOf('/'))
+
+/** One cold package's text, compressed in `length` bytes that end `fromEnd` bytes before the end of the file. */
+function readColdText(fd, [fromEnd, length]) {
+  const bytes = Buffer.alloc(length)
+  const start = fstatSync(fd).size - fromEnd
+  for (let done = 0; done < length;) {
+    const read = readSync(fd, bytes, done, length - done, start + done)
+    if (read === 0) throw new Error('the bundle is shorter than its index of cold packages says')
+    done += read
+  }
+  const { inflateRawSync } = nodeRequire('node:zlib')
+  return inflateRawSync(Buffer.from(bytes.toString('latin1'), 'base64')).toString('utf8')
+}
+
+/**
+ * Node's require for the program, which gives the cold packages from the bundle's end. The
+ * bundle is opened at start and kept open, so a process whose bundle is replaced on disk (an
+ * upgrade under a running daemon) still reads its own build.
+ */
+function programRequire(bundle, coldIndex) {
+  const fd = openSync(bundle, constants.O_RDONLY)
+  const loaded = new Map()
+  const require = (name) => {
+    if (!Object.hasOwn(coldIndex, name)) return nodeRequire(name)
+    let module = loaded.get(name)
+    if (module === undefined) {
+      module = { exports: {} }
+      loaded.set(name, module)
+      const text = readColdText(fd, coldIndex[name])
+      const compiled = new Script(`(function (exports, require, module, __filename, __dirname) {${text}\n})`, {
+        filename: `${bundle} (${name})`,
+      })
+      compiled.runInThisContext()(module.exports, require, module, bundle, dirname(bundle))
+    }
+    return module.exports
+  }
+  // require.resolve, .main, .cache and .extensions, which yargs consults.
+  return Object.assign(require, nodeRequire)
+}
+
+export function runProgram(build, program, coldIndex) {
   const bundle = fileURLToPath(import.meta.url)
   const cacheFile = `${bundle}.code-cache`
   const header = cacheHeader(build)
@@ -81,11 +129,5 @@ export function runProgram(build, program) {
     return
   }
   const module = { exports: {} }
-  script.runInThisContext()(
-    module.exports,
-    createRequire(bundle),
-    module,
-    bundle,
-    bundle.slice(0, bundle.lastIndexOf('/')),
-  )
+  script.runInThisContext()(module.exports, programRequire(bundle, coldIndex), module, bundle, dirname(bundle))
 }

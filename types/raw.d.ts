@@ -4,8 +4,8 @@ declare module '*?raw' {
   export default text
 }
 
-// qubes.yaml parsed and checked against the schema at build time (scripts/manifest-plugin.mjs).
+// qubes.yaml parsed and checked against the schema at build time, as JSON (scripts/manifest-plugin.mjs).
 declare module 'virtual:shipped-manifest' {
-  const manifest: unknown
-  export default manifest
+  const manifestJson: string
+  export default manifestJson
 }

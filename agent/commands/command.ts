@@ -4,7 +4,7 @@ import type { DaemonPart } from '../daemon/parts'
 import type { GeneratedFile } from '../generated/file'
 import type { Io } from '../io'
 import type { Manifest } from '../manifest/schema'
-import type { HandlerFactory } from '../services/environment'
+import type { HandlerTable } from '../services/environment'
 
 /** Options every command accepts (see cli.ts). */
 export interface GlobalArgs {
@@ -20,9 +20,9 @@ export interface GlobalArgs {
  */
 export interface Features {
   loadManifest(file?: string): Promise<Manifest>
-  generatedFiles(manifest: Manifest): GeneratedFile[]
-  readonly handlers: Readonly<Record<string, HandlerFactory>>
-  readonly parts: readonly DaemonPart[]
+  generatedFiles(manifest: Manifest): Promise<GeneratedFile[]>
+  readonly handlers: HandlerTable
+  loadParts(): Promise<readonly DaemonPart[]>
   /** Frees what service handlers share across calls (the Tor readiness connections), after the last call. */
   releaseShared(): void
 }

@@ -16,12 +16,12 @@ export const daemonCommand = defineCommand({
     const log = journalLog((text) => void process.stderr.write(text), args.verbose)
     // Signal handlers first: Node dies of SIGHUP and SIGTERM by default, and systemd
     // (Type=exec) may reload or stop the daemon while it is still starting.
-    const started = contextFromArgs(args, features).then((context) =>
+    const started = Promise.all([contextFromArgs(args, features), features.loadParts()]).then(([context, parts]) =>
       startDaemon(context, {
         log,
         env: process.env,
         handlers: features.handlers,
-        parts: features.parts,
+        parts,
         releaseShared: () => features.releaseShared(),
       }),
     )

@@ -16,7 +16,7 @@ export const filesCommand = defineCommand({
     }),
   async run(args, io, features) {
     const action = requireAction('files', args.action, ['list', 'show PATH', 'write DIR'])
-    const files = features.generatedFiles(await features.loadManifest(args.config))
+    const files = await features.generatedFiles(await features.loadManifest(args.config))
     if (action === 'list') {
       if (args.json)
         printJson(

@@ -36,7 +36,7 @@ export const rpcExecCommand = defineCommand({
       })
     const role = await currentRole(context)
     const handler = servedHere(entry.servedBy, role)
-      ? handlerFactory(entry.handler, features.handlers)(context, {
+      ? (await handlerFactory(entry.handler, features.handlers))(context, {
           role,
           log,
           daemonStatus: () => ({ running: false, reason: 'served as an executable service' }),

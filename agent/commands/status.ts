@@ -1,6 +1,7 @@
 import { contextFromArgs } from '../context'
 import { formatStatus } from '../format'
 import { printJson } from '../io'
+import { spawnCommandSync } from '../run-sync'
 import { currentStatus } from '../status'
 import { defineCommand } from './command'
 
@@ -8,7 +9,8 @@ export const statusCommand = defineCommand({
   command: 'status',
   describe: "Show the role and the state of each of the agent's parts",
   async run(args, io, features) {
-    const context = await contextFromArgs(args, features)
+    // Run once, nothing else on the event loop: qubesdb-read may block it (agent/run-sync.ts).
+    const context = await contextFromArgs(args, features, spawnCommandSync)
     const status = await currentStatus(context)
     if (args.json) printJson(io, status)
     else io.out(formatStatus(status, args.verbose))

@@ -6,7 +6,7 @@ import { socketsFromSystemd } from '../../rpc/listen'
 import { serviceEndpoint } from '../../rpc/server'
 import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
-import { handlerFactory, type HandlerFactory, type ServiceEnvironment } from '../services/registry'
+import { handlerFactory, type HandlerTable, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
 import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { namedLog } from './log'
@@ -30,7 +30,7 @@ export interface DaemonOptions {
   /** Read once for LISTEN_FDS (socket activation); the variables are removed from it. */
   readonly env: NodeJS.ProcessEnv
   /** From agent/features.ts (tests pass their own). */
-  readonly handlers: Readonly<Record<string, HandlerFactory>>
+  readonly handlers: HandlerTable
   readonly parts: readonly DaemonPart[]
   /** Frees what handlers share across calls (connections kept open), once nothing is served any more. */
   readonly releaseShared?: () => void
@@ -84,10 +84,12 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
     const environment: ServiceEnvironment = { role, daemonStatus: status, log }
     const specs = servicesFor(context.manifest.services, role)
     // Every factory runs before anything changes: an unknown handler leaves the old set serving.
-    const built = specs.map((spec) => ({
-      spec,
-      handler: handlerFactory(spec.entry.handler, handlers)(context, environment),
-    }))
+    const built = await Promise.all(
+      specs.map(async (spec) => ({
+        spec,
+        handler: (await handlerFactory(spec.entry.handler, handlers))(context, environment),
+      })),
+    )
     const wanted = new Set(specs.map((spec) => spec.name))
     for (const name of sockets.names()) {
       if (!(CONTROL_SOCKET_NAMES as readonly string[]).includes(name) && !wanted.has(name))

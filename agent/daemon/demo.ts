@@ -4,7 +4,7 @@ import { silentLog } from '../../rpc/call'
 import { callSocketService } from '../../rpc/socket-client'
 import type { AgentContext } from '../context'
 import type { Io } from '../io'
-import type { HandlerFactory } from '../services/environment'
+import type { HandlerTable } from '../services/environment'
 import { startDaemon } from './daemon'
 
 const SHOWN = ['whonix.Role', 'whonix.Status'] as const
@@ -15,11 +15,7 @@ const MAX_SHOWN_CHARACTERS = 160
  * sandbox root; no long-lived parts, which would listen on the host) and dom0's calls of
  * whonix.Role and whonix.Status go through the sockets with dom0's descriptor.
  */
-export async function demoQrexecCalls(
-  context: AgentContext,
-  io: Io,
-  handlers: Readonly<Record<string, HandlerFactory>>,
-): Promise<void> {
+export async function demoQrexecCalls(context: AgentContext, io: Io, handlers: HandlerTable): Promise<void> {
   const daemon = await startDaemon(context, { log: silentLog, env: {}, handlers, parts: [] })
   try {
     const name = daemon.role().name ?? 'QUBE'

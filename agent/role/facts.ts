@@ -112,13 +112,14 @@ export async function gatherRoleFacts(
   markers: MarkerNames,
   qubesdb: QubesdbReader,
 ): Promise<RoleFacts> {
-  const [qubesdbFacts, typeMarkers, persistenceMarkers, gateway, workstation, services] = await Promise.all([
-    qubesdb.readMany(ROLE_QUBESDB_KEYS),
+  // The file checks are under way in the thread pool before qubesdb-read runs, which may block.
+  const [typeMarkers, persistenceMarkers, gateway, workstation, services, qubesdbFacts] = await Promise.all([
     factsFor(rooted.runQubes, markers.typeMarkers),
     factsFor(rooted.runQubes, markers.persistenceMarkers),
     markerFact(rooted.gatewayMarker),
     markerFact(rooted.workstationMarker),
     enabledServices(rooted.runQubesService),
+    qubesdb.readMany(ROLE_QUBESDB_KEYS),
   ])
   return {
     qubesdbProgram: qubesdb.program,

@@ -15,3 +15,6 @@ export interface ServiceEnvironment {
 
 /** Builds a service's handler once, when the daemon starts serving it. */
 export type HandlerFactory = (context: AgentContext, daemon: ServiceEnvironment) => Handler
+
+/** Handler name (the `handler:` of a service in qubes.yaml) -> its factory, loaded when a service first needs it. */
+export type HandlerTable = Readonly<Record<string, () => Promise<HandlerFactory>>>

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCommand, shellEnvironment, spawnCommand, type Command } from '../../agent/run'
+import { spawnCommandSync } from '../../agent/run-sync'
 import { ended } from '../helpers/process'
 import { tempRoot } from '../helpers/sandbox'
 
@@ -25,10 +26,11 @@ describe('shellEnvironment', () => {
   })
 })
 
-// Both runners, against real processes: what a daemon started by systemd (no SHLVL) sees.
+// The runners, against real processes: what a daemon started by systemd (no SHLVL) sees.
 describe.each([
   ['runCommand (zx)', runCommand],
   ['spawnCommand', spawnCommand],
+  ['spawnCommandSync', spawnCommandSync],
 ])('%s', (_name, run) => {
   it("keeps the user's shell start-up files out of the output (a daemon has no SHLVL)", async () => {
     const home = await tempRoot()
@@ -65,11 +67,16 @@ describe('spawnCommand and what a program leaves behind', () => {
     expect(result.stdout).toMatch(/^\d+\n$/)
     expect(await ended(Number(result.stdout))).toBe(true)
   })
+})
 
+describe.each([
+  ['spawnCommand', spawnCommand],
+  ['spawnCommandSync', spawnCommandSync],
+])('%s and the process group it starts', (_name, run) => {
   it('kills the whole process group at the time bound, not only the program', async () => {
     const dir = await tempRoot()
     const start = performance.now()
-    const result = await spawnCommand(
+    const result = await run(
       command(['sh', '-c', 'sleep 60 & echo $! > "$1"; sleep 60', 'sh', join(dir, 'pid')], { timeoutMs: 300 }),
     )
     expect(performance.now() - start).toBeLessThan(15_000)
@@ -78,13 +85,29 @@ describe('spawnCommand and what a program leaves behind', () => {
   })
 
   it('leaves its own process group alone and reports a program that cannot start', async () => {
-    expect(await spawnCommand(command(['/nonexistent/program']))).toMatchObject({
+    expect(await run(command(['/nonexistent/program']))).toMatchObject({
       exitCode: null,
       spawnError: 'ENOENT',
     })
-    const group = await spawnCommand(command(['sh', '-c', 'ps -o pgid= -p $$']))
+    const group = await run(command(['sh', '-c', 'ps -o pgid= -p $$']))
     expect(Number(group.stdout)).not.toBe(
       Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' })),
     )
+  })
+})
+
+describe('spawnCommandSync and what a program leaves behind', () => {
+  it('waits for the pipes: a job left holding them keeps the run to the time bound, and is killed there', async () => {
+    const result = await spawnCommandSync(command(['sh', '-c', 'sleep 60 & echo $!'], { timeoutMs: 500 }))
+    expect(result).toMatchObject({ exitCode: 0, timedOut: true })
+    expect(result.stdout).toMatch(/^\d+\n$/)
+    expect(await ended(Number(result.stdout))).toBe(true)
+  })
+
+  it('counts both streams against the output bound', async () => {
+    const result = await spawnCommandSync(
+      command(['sh', '-c', 'head -c 600 /dev/zero; head -c 600 /dev/zero >&2'], { maxOutputBytes: 1000 }),
+    )
+    expect(result).toMatchObject({ overflowed: true, stdout: '', stderr: '' })
   })
 })

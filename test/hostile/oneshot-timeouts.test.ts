@@ -5,8 +5,8 @@ import { generatedFiles } from '../../agent/features'
 import { shippedManifest } from '../../agent/features'
 
 describe('oneshot units', () => {
-  it('every generated Type=oneshot unit has a TimeoutStartSec', () => {
-    const oneshots = generatedFiles(shippedManifest()).filter(
+  it('every generated Type=oneshot unit has a TimeoutStartSec', async () => {
+    const oneshots = (await generatedFiles(shippedManifest())).filter(
       (file) => file.kind === 'file' && /^Type=oneshot$/m.test(file.content),
     )
     expect(oneshots.length).toBeGreaterThanOrEqual(4)

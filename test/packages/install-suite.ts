@@ -67,6 +67,8 @@ function standIns(diversions: Readonly<Record<string, string>>, held: string): L
   ]
 }
 
+const shippedFiles = await generatedFiles(shippedManifest())
+
 export function installSuite(suite: string, nodeMajor: number): void {
   const parts = [requirePart('debootstrap'), requirePart('unshare', 'util-linux'), requirePart('dpkg-deb', 'dpkg')]
   const notRoot = process.getuid?.() !== 0
@@ -76,7 +78,7 @@ export function installSuite(suite: string, nodeMajor: number): void {
     `${suite}: the agent package in a real Debian root`,
     () => {
       const manifest = shippedManifest()
-      const files = generatedFiles(manifest)
+      const files = shippedFiles
       const { diversions, displaceSuffix } = manifest.packaging
       const diverted = new Set(Object.keys(diversions))
       const held = posix.join(manifest.paths.qrexecServiceDir, 'qubes.SetDateTime')

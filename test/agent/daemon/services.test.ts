@@ -20,7 +20,7 @@ async function callHandler(
 ): Promise<string> {
   const context = await createContext({ root, manifest: shippedManifest(), env: { PATH: '' } })
   const role = await currentRole(context)
-  const handler = handlerFactory(name, HANDLERS)(context, {
+  const handler = (await handlerFactory(name, HANDLERS))(context, {
     role,
     log: silentLog,
     daemonStatus: () => ({ running: false, reason: 'test' }),

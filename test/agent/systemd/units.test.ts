@@ -9,11 +9,10 @@ import { tempRoot } from '../../helpers/sandbox'
 const manifest = shippedManifest()
 const analyze = requirePart('systemd-analyze', 'systemd')
 const UNITS = [manifest.replaceIps.unit, manifest.gatewayInterface.unit]
+const files = await generatedFiles(manifest)
 
 function unitText(name: string): string {
-  const file = generatedFiles(manifest).find(
-    (candidate) => candidate.path === `${manifest.systemd.unitDirectory}/${name}`,
-  )
+  const file = files.find((candidate) => candidate.path === `${manifest.systemd.unitDirectory}/${name}`)
   if (file?.kind !== 'file') throw new Error(`no generated unit ${name}`)
   return file.content
 }

@@ -187,7 +187,7 @@ describe.skipIf(tinyproxy.missing)('a real tinyproxy with our block', () => {
         content: `${(await tinyproxyConfigLines(qube.root, port, '/usr/share/tinyproxy/default.html')).join('\n')}\n`,
         purpose: 'test',
       },
-      ...generatedFiles(qube.manifest).filter(
+      ...(await generatedFiles(qube.manifest)).filter(
         (file) => file.path === '/usr/share/qubes-whonix-agent/tinyproxy-error.html',
       ),
     ])

@@ -14,7 +14,7 @@ async function servedGateway() {
   const gateway = await gatewayWithTor()
   await writeGeneratedFiles(
     gateway.root,
-    generatedFiles(gateway.context.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+    (await generatedFiles(gateway.context.manifest)).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
   )
   const daemon = startDaemon(gateway.root, ['--config', gateway.config])
   await daemon.waitForLog(READY)

@@ -13,7 +13,7 @@ export async function servingGateway(changes: Record<string, unknown>) {
   // The services' qrexec options, as the package installs them (the stand-in reads them).
   await writeGeneratedFiles(
     qube.root,
-    generatedFiles(qube.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+    (await generatedFiles(qube.manifest)).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
   )
   const daemon = startDaemon(qube.root, ['--config', qube.config])
   await daemon.waitForLog(READY)

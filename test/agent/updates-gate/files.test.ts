@@ -47,7 +47,7 @@ const QUBES_SOCKET = [
 const lines = (text: string) => text.split('\n')
 
 describe("the files that put the gate in Qubes' forwarder's place", () => {
-  it("a sysinit oneshot whose conditions are the rule leaves the flag; the drop-in keeps Qubes' socket off where it is", () => {
+  it("a sysinit oneshot whose conditions are the rule leaves the flag; the drop-in keeps Qubes' socket off where it is", async () => {
     const unit = lines(whonixTemplateUnit(manifest))
     for (const line of [
       'DefaultDependencies=no',
@@ -63,10 +63,10 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
     expect(lines(qubesForwarderDropIn(manifest))).toEqual(
       expect.arrayContaining([`After=${gate.unit}`, `ConditionPathExists=!${gate.flag}`]),
     )
-    expect(generatedFiles(manifest).map((file) => file.path)).toEqual(expect.arrayContaining([UNIT, DROP_IN]))
+    expect((await generatedFiles(manifest)).map((file) => file.path)).toEqual(expect.arrayContaining([UNIT, DROP_IN]))
   })
 
-  it("the gate's socket is systemd's, bound at sockets.target where the flag is, and passed to the daemon by name", () => {
+  it("the gate's socket is systemd's, bound at sockets.target where the flag is, and passed to the daemon by name", async () => {
     expect(lines(gateSocketUnit(manifest))).toEqual(
       expect.arrayContaining([
         `ConditionPathExists=${gate.flag}`,
@@ -83,7 +83,7 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
     expect(lines(gateSocketUnit(manifest))).not.toContain('Accept=true')
     const sockets = lines(serviceUnit(manifest)).find((line) => line.startsWith('Sockets='))
     expect(sockets?.split(/[= ]/)).toContain('qubes-whonix-agent-updates-gate.socket')
-    expect(generatedFiles(manifest).map((file) => file.path)).toContain(SOCKET)
+    expect((await generatedFiles(manifest)).map((file) => file.path)).toContain(SOCKET)
   })
 
   it.skipIf(analyze.missing)(
@@ -96,7 +96,9 @@ describe("the files that put the gate in Qubes' forwarder's place", () => {
         verbatimSymlinks: true,
       })
       await symlink('usr/lib', join(root, 'lib'))
-      const files = generatedFiles(await loadManifest()).filter((file) => [UNIT, DROP_IN, SOCKET].includes(file.path))
+      const files = (await generatedFiles(await loadManifest())).filter((file) =>
+        [UNIT, DROP_IN, SOCKET].includes(file.path),
+      )
       await writeGeneratedFiles(root, [
         ...files,
         {

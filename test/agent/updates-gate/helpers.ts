@@ -109,7 +109,7 @@ export async function startUpdatesPath(tinyproxy: string, options: { hook?: bool
   })
   await writeGeneratedFiles(
     gateway.root,
-    generatedFiles(gateway.manifest).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
+    (await generatedFiles(gateway.manifest)).filter((file) => file.path.startsWith('/etc/qubes/rpc-config/')),
   )
   const gatewayDaemon = startDaemon(gateway.root, ['--config', gateway.config])
   await startTinyproxy(tinyproxy, gateway.root, gateway.manifest, { port: proxyPort })

@@ -30,14 +30,14 @@ async function installedRoot(): Promise<string> {
   await cp(AGENT, join(root, manifest.paths.agentProgram))
   await writeGeneratedFiles(
     root,
-    generatedFiles(manifest).filter((file) => [CHECK_UNIT, DROP_IN, TMPFILES, SYSUSERS].includes(file.path)),
+    (await generatedFiles(manifest)).filter((file) => [CHECK_UNIT, DROP_IN, TMPFILES, SYSUSERS].includes(file.path)),
   )
   return root
 }
 
 describe('the generated unit, drop-in, tmpfiles.d and error page', () => {
   it("renders upstream's unit contract from the manifest", async () => {
-    const files = generatedFiles(await loadManifest())
+    const files = await generatedFiles(await loadManifest())
     const unit = files.find((file) => file.path === CHECK_UNIT)
     expect(unit?.kind).toBe('file')
     const text = unit?.kind === 'file' ? unit.content : ''
