@@ -17,7 +17,8 @@ export class Deadlines<T extends Expiring> {
   constructor(private readonly timeoutMs: number) {}
 
   add(item: T): void {
-    this.pending.set(item, monotonicMs() + this.timeoutMs)
+    // Whole milliseconds: V8 keeps a small integer in the Map unboxed, a fraction as an object.
+    this.pending.set(item, Math.ceil(monotonicMs()) + this.timeoutMs)
     // The timer is cleared by the sweep that finds nothing pending, not on every delete.
     this.timer ??= setInterval(this.sweep, Math.max(this.timeoutMs / 4, 10))
   }

@@ -31,6 +31,13 @@ function errnoError(status: number, syscall: string, detail = ''): NodeJS.ErrnoE
   return Object.assign(error, { code, errno: status, syscall })
 }
 
+interface Sides {
+  readonly from: LinkSide
+  readonly to: LinkSide
+}
+const UP: Sides = { from: 'client', to: 'gateway' }
+const DOWN: Sides = { from: 'gateway', to: 'client' }
+
 /**
  * One direction of a forwarded connection on native handles: reads land in a pooled buffer
  * and are written to the other handle as they are. A write the kernel did not take at once
@@ -55,7 +62,7 @@ class Direction {
     readonly link: HandleLink,
     readonly from: StreamHandle,
     readonly to: StreamHandle,
-    readonly sides: { readonly from: LinkSide; readonly to: LinkSide },
+    readonly sides: Sides,
   ) {
     this.buffer = link.pools.small.take()
     this.connected = sides.to === 'client'
@@ -195,8 +202,8 @@ class HandleLink implements LinkHandle {
     private readonly deadlines: Deadlines<LinkHandle & Expiring>,
   ) {
     this.gateway = options.target.kind === 'tcp' ? handles.newTcp() : handles.newPipe()
-    this.up = new Direction(this, client, this.gateway, { from: 'client', to: 'gateway' })
-    this.down = new Direction(this, this.gateway, client, { from: 'gateway', to: 'client' })
+    this.up = new Direction(this, client, this.gateway, UP)
+    this.down = new Direction(this, this.gateway, client, DOWN)
   }
 
   get pools(): BufferPools {
