@@ -4,7 +4,7 @@ import type { RpcLog } from '../../rpc/call'
 import { acceptHandles, type AcceptedHandle } from './accept'
 import type { BufferPools } from './buffers'
 import { CauseLog, causeOf } from './causes'
-import { Deadlines, type Expiring } from './deadlines'
+import { Deadlines } from './deadlines'
 import { formatEndpoint } from './endpoint'
 import { applyOwnership, clearSocketPath } from './filesystem'
 import { openHandleLink } from './handle-link'
@@ -52,8 +52,9 @@ export class Forwarder {
   private total = 0
   private refused = 0
   private readonly causes: CauseLog
+  private linkOptions: LinkOptions | null = null
   /** Connections waiting for the gateway to answer (native handles; Sockets time out on their own). */
-  private readonly connecting: Deadlines<LinkHandle & Expiring>
+  private readonly connecting: Deadlines
 
   constructor(
     readonly plan: ForwarderPlan,
@@ -133,12 +134,14 @@ export class Forwarder {
       return
     }
     this.total++
-    const options: LinkOptions = {
+    // The same for every connection of this listener: made once.
+    const options = (this.linkOptions ??= {
       target,
       connectTimeoutMs: this.settings.connectTimeoutMs,
       pools: this.settings.pools,
       resetClient: this.plan.listen.kind === 'tcp',
-    }
+      targetIsIPv6: target.kind === 'tcp' && isIPv6(target.host),
+    })
     const { handles } = this.settings
     const link =
       handles === null

@@ -1,5 +1,4 @@
 import { getSystemErrorName } from 'node:util'
-import { isIPv6 } from '../net/ip'
 import type { BufferPools } from './buffers'
 import type { LinkHandle, LinkHooks, LinkOptions, LinkSide } from './link'
 import type { Deadlines, Expiring } from './deadlines'
@@ -108,7 +107,6 @@ class Direction {
   shutdown(): void {
     const request = this.link.handles.newShutdownRequest() as Owned<RequestCallbacks>
     request.owner = this
-    request.handle = this.to
     request.oncomplete = onShutdown
     this.shutting = true
     const status = this.to.shutdown(request)
@@ -141,7 +139,6 @@ class Direction {
   private newWriteRequest(): RequestCallbacks {
     const request = this.link.handles.newWriteRequest() as Owned<RequestCallbacks>
     request.owner = this
-    request.handle = this.to
     request.oncomplete = onWritten
     return request
   }
@@ -186,8 +183,12 @@ class Direction {
 }
 
 /** A forwarded connection on native handles: the same contract as the Socket-based link. */
-class HandleLink implements LinkHandle {
+class HandleLink implements LinkHandle, Expiring {
   closing = false
+  deadlineAt = 0
+  deadlinePrevious: Expiring | null = null
+  deadlineNext: Expiring | null = null
+  deadlinePending = false
   private failed = false
   private open = 2
   private readonly gateway: StreamHandle
@@ -199,7 +200,7 @@ class HandleLink implements LinkHandle {
     private readonly client: StreamHandle,
     private readonly options: LinkOptions,
     private readonly hooks: LinkHooks,
-    private readonly deadlines: Deadlines<LinkHandle & Expiring>,
+    private readonly deadlines: Deadlines,
   ) {
     this.gateway = options.target.kind === 'tcp' ? handles.newTcp() : handles.newPipe()
     this.up = new Direction(this, client, this.gateway, UP)
@@ -217,7 +218,7 @@ class HandleLink implements LinkHandle {
     request.oncomplete = onConnected
     let status: number
     if (target.kind === 'unix') status = this.gateway.connect(request, target.path)
-    else if (isIPv6(target.host)) status = this.gateway.connect6?.(request, target.host, target.port) ?? -22
+    else if (this.options.targetIsIPv6) status = this.gateway.connect6?.(request, target.host, target.port) ?? -22
     else status = this.gateway.connect(request, target.host, target.port)
     if (status < 0) return this.fail('gateway', errnoError(status, 'connect', ` ${this.targetText()}`))
     this.deadlines.add(this)
@@ -303,7 +304,7 @@ export function openHandleLink(
   accepted: StreamHandle,
   options: LinkOptions,
   hooks: LinkHooks,
-  deadlines: Deadlines<LinkHandle & Expiring>,
+  deadlines: Deadlines,
 ): LinkHandle {
   const link = new HandleLink(handles, accepted, options, hooks, deadlines)
   link.connect()

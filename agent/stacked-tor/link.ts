@@ -21,6 +21,8 @@ export interface LinkOptions {
   readonly pools: BufferPools
   /** The client came over TCP: a gateway failure resets its connection (RST). */
   readonly resetClient: boolean
+  /** The target is a TCP endpoint with an IPv6 address (decided once, not per connection). */
+  readonly targetIsIPv6: boolean
 }
 
 export interface LinkHandle {

@@ -14,7 +14,6 @@ export interface StreamState {
 
 export interface RequestCallbacks {
   oncomplete: (status: number) => void
-  handle?: StreamHandle
 }
 
 /** One connected TCP or pipe handle. Every call returns 0 or a negative libuv error. */
