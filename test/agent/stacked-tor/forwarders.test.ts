@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises'
-import { createServer, Socket } from 'node:net'
+import { connect, createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -69,6 +69,27 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
       expect(result.data.toString()).toBe('banner')
       await ended
       expect(late.join('')).toBe('sent after the gateway closed its side')
+    })
+
+    it('closes the client cleanly when the closed gateway reset its late bytes before the client ended', async () => {
+      // The gateway closes both ways; the client's bytes after that draw a reset from its kernel. The
+      // client's end is the last one: both handles close, and no shutdown meets the reset.
+      const target = await serve((socket) => socket.end('banner', () => socket.destroy()))
+      const port = await freePort()
+      const forwarder = await start(tcpPlan(port, target.port))
+      const client = connect({ port, host: LOOPBACK, allowHalfOpen: true })
+      const chunks: Buffer[] = []
+      let error: Error | undefined
+      client.on('data', (chunk: Buffer) => chunks.push(chunk))
+      client.on('error', (caught) => (error = caught))
+      client.once('end', () => {
+        client.write('late')
+        setTimeout(() => client.end(), 200)
+      })
+      await new Promise((resolve) => client.on('close', resolve))
+      expect(error).toBeUndefined()
+      expect(Buffer.concat(chunks).toString()).toBe('banner')
+      expect(forwarder.status().errors).toEqual({})
     })
 
     it('moves 48 MiB each way at once, byte for byte', async () => {
