@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import { getSystemErrorName } from 'node:util'
 import type { BufferPools } from './buffers'
 import type { LinkHandle, LinkHooks, LinkOptions, LinkSide } from './link'
@@ -29,6 +30,10 @@ function errnoError(status: number, syscall: string, detail = ''): NodeJS.ErrnoE
   const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}${detail}`)
   return Object.assign(error, { code, errno: status, syscall })
 }
+
+// A shutdown meets ENOTCONN when the peer has reset a connection not read meanwhile: as Node's
+// sockets do, it counts as done, and reading that side delivers what came before the reset.
+const NOT_CONNECTED = -constants.errno.ENOTCONN
 
 interface Sides {
   readonly from: LinkSide
@@ -110,13 +115,14 @@ class Direction {
     request.oncomplete = onShutdown
     this.shutting = true
     const status = this.to.shutdown(request)
-    if (status < 0) this.link.fail(this.sides.to, errnoError(status, 'shutdown'))
+    if (status === NOT_CONNECTED) this.shutdownDone(0)
+    else if (status < 0) this.link.fail(this.sides.to, errnoError(status, 'shutdown'))
   }
 
   shutdownDone(status: number): void {
     this.shutting = false
     if (this.link.closing) return
-    if (status < 0) return this.link.fail(this.sides.to, errnoError(status, 'shutdown'))
+    if (status < 0 && status !== NOT_CONNECTED) return this.link.fail(this.sides.to, errnoError(status, 'shutdown'))
     this.ended = true
     this.link.directionEnded()
   }

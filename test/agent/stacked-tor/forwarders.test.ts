@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises'
-import { createServer, Socket } from 'node:net'
+import { connect, createServer, Socket } from 'node:net'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -69,6 +69,55 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
       expect(result.data.toString()).toBe('banner')
       await ended
       expect(late.join('')).toBe('sent after the gateway closed its side')
+    })
+
+    it('closes the client cleanly when the closed gateway reset its late bytes before the client ended', async () => {
+      // The gateway closes both ways; the client's bytes after that draw a reset from its kernel. The
+      // client's end is the last one: both handles close, and no shutdown meets the reset.
+      const target = await serve((socket) => socket.end('banner', () => socket.destroy()))
+      const port = await freePort()
+      const forwarder = await start(tcpPlan(port, target.port))
+      const client = connect({ port, host: LOOPBACK, allowHalfOpen: true })
+      const chunks: Buffer[] = []
+      let error: Error | undefined
+      client.on('data', (chunk: Buffer) => chunks.push(chunk))
+      client.on('error', (caught) => (error = caught))
+      client.once('end', () => {
+        client.write('late')
+        setTimeout(() => client.end(), 200)
+      })
+      await new Promise((resolve) => client.on('close', resolve))
+      expect(error).toBeUndefined()
+      expect(Buffer.concat(chunks).toString()).toBe('banner')
+      expect(forwarder.status().errors).toEqual({})
+    })
+
+    it('still delivers what came from a gateway before it reset, when the client ends before that is read', async () => {
+      const bulk = 32 * 1024 * 1024
+      let gatewaySide: Socket | undefined
+      const target = await serve((socket) => {
+        gatewaySide = socket
+        socket.write(Buffer.alloc(bulk, 1))
+      })
+      const port = await freePort()
+      const forwarder = await start(tcpPlan(port, target.port))
+      const client = connect({ port, host: LOOPBACK, allowHalfOpen: true }).pause()
+      let received = 0
+      let error: NodeJS.ErrnoException | undefined
+      client.on('data', (chunk: Buffer) => (received += chunk.length))
+      client.on('error', (caught) => (error = caught))
+      // The client does not read: the forwarder stops reading the gateway, which then resets.
+      await sleep(300)
+      gatewaySide?.resetAndDestroy()
+      await sleep(200)
+      client.end()
+      await sleep(200)
+      client.resume()
+      await new Promise((resolve) => client.on('close', resolve))
+      // Some MiB wait in the forwarder's kernel buffers; a forwarder that resets the client on its end drops them.
+      expect(received).toBeGreaterThan(1024 * 1024)
+      expect(error).toBeUndefined()
+      expect(forwarder.status().errors['gateway ENOTCONN']).toBeUndefined()
     })
 
     it('moves 48 MiB each way at once, byte for byte', async () => {
