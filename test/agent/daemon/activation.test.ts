@@ -7,7 +7,7 @@ import { descriptorFor } from '../../../rpc/descriptor'
 import { callSocketService } from '../../../rpc/socket-client'
 import { AGENT } from '../../helpers/cli'
 import { requirePart } from '../../helpers/parts'
-import { READY, simulatedRoot, startDaemon } from './helper'
+import { READY, simulatedRoot, startActivatedDaemon } from './helper'
 
 const activate = requirePart('systemd-socket-activate', 'systemd')
 const role = (socket: string, timeoutMs = 20_000) =>
@@ -22,23 +22,10 @@ describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-act
     const control = join(root, 'run/qubes-whonix-agent/control')
     mkdirSync(join(root, 'run/qubes-rpc'), { recursive: true })
     mkdirSync(join(root, 'run/qubes-whonix-agent'), { recursive: true })
-    const daemon = startDaemon(root, [], {
-      command: [
-        activate.path ?? '',
-        '-l',
-        roleSocket,
-        '-l',
-        control,
-        '--fdname=whonix.Role:control',
-        '-E',
-        'PATH=/usr/bin:/bin',
-        process.execPath,
-        AGENT,
-        '--root',
-        root,
-        'daemon',
-        '--verbose',
-      ],
+    const daemon = startActivatedDaemon(root, {
+      program: activate.path ?? '',
+      listen: [roleSocket, control],
+      names: 'whonix.Role:control',
     })
     await daemon.waitForLog(/Listening on .*control/)
     // Before any call: the sockets exist, the agent has not started.
@@ -66,18 +53,10 @@ describe.skipIf(activate.missing)('systemd socket activation (systemd-socket-act
     const root = await simulatedRoot('plain-qube')
     const socket = join(root, 'run/qubes-rpc/qubes.SetDateTime')
     mkdirSync(join(root, 'run/qubes-rpc'), { recursive: true })
-    const daemon = startDaemon(root, [], {
-      command: [
-        activate.path ?? '',
-        '-l',
-        socket,
-        '--fdname=qubes.SetDateTime',
-        process.execPath,
-        AGENT,
-        '--root',
-        root,
-        'daemon',
-      ],
+    const daemon = startActivatedDaemon(root, {
+      program: activate.path ?? '',
+      listen: [socket],
+      names: 'qubes.SetDateTime',
     })
     await daemon.waitForLog(/Listening on/)
     const answer = JSON.parse(

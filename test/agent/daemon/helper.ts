@@ -39,6 +39,33 @@ export function manifestFile(dir: string, edit: (manifest: FreeYaml) => void, na
   return file
 }
 
+/**
+ * The daemon under the real systemd-socket-activate (`program`): the sockets are bound before
+ * the daemon runs and passed to it by name, as systemd passes them (`names`: `a:b`, in order).
+ */
+export function startActivatedDaemon(
+  root: string,
+  activation: { program: string; listen: readonly string[]; names: string },
+  extraArgs: readonly string[] = [],
+): DaemonProcess {
+  return startDaemon(root, [], {
+    command: [
+      activation.program,
+      ...activation.listen.flatMap((address) => ['-l', address]),
+      `--fdname=${activation.names}`,
+      '-E',
+      'PATH=/usr/bin:/bin',
+      process.execPath,
+      AGENT,
+      '--root',
+      root,
+      ...extraArgs,
+      'daemon',
+      '--verbose',
+    ],
+  })
+}
+
 /** Starts the built agent's daemon as a real process; killed after the test if still running. */
 export function startDaemon(
   root: string,

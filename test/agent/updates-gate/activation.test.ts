@@ -2,9 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { AGENT } from '../../helpers/cli'
 import { requirePart } from '../../helpers/parts'
-import { startDaemon } from '../daemon/helper'
+import { startActivatedDaemon } from '../daemon/helper'
 import { accepts, freePort, simulatedQube } from '../updates-proxy/helpers'
 
 /**
@@ -22,23 +21,7 @@ async function whonixTemplate(): Promise<{ root: string; config: string; port: n
 }
 
 function activated(root: string, config: string, listen: readonly string[], names: string) {
-  return startDaemon(root, [], {
-    command: [
-      activate.path ?? '',
-      ...listen.flatMap((address) => ['-l', address]),
-      `--fdname=${names}`,
-      '-E',
-      'PATH=/usr/bin:/bin',
-      process.execPath,
-      AGENT,
-      '--root',
-      root,
-      '--config',
-      config,
-      'daemon',
-      '--verbose',
-    ],
-  })
+  return startActivatedDaemon(root, { program: activate.path ?? '', listen, names }, ['--config', config])
 }
 
 /** One request on a fresh connection; what came back until the server closed. */
