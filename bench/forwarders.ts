@@ -7,11 +7,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { percentile, round } from './stats'
+import { freePort } from './ports'
 
 const AGENT = resolve('dist/qubes-whonix-agent.mjs')
 const PROXYD = process.env.BENCH_PROXYD ?? '/lib/systemd/systemd-socket-proxyd'
@@ -50,14 +51,6 @@ function procStat(pid: number): { cpuSeconds: number; rssMiB: number } {
   const ticks = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index]), 0)
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024
   return { cpuSeconds: ticks / 100, rssMiB: rss }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, LOOPBACK, done))
-  const { port } = server.address() as AddressInfo
-  await new Promise((done) => server.close(done))
-  return port
 }
 
 async function waitForPort(port: number, what: string): Promise<void> {

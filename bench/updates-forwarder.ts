@@ -21,6 +21,7 @@ import { buildSimulatedQube } from '../agent/simulate/build'
 import { PROFILES } from '../agent/simulate/profiles'
 import shippedYaml from '../qubes.yaml?raw'
 import { median, percentile, round } from './stats'
+import { freePort } from './ports'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 100)
 const DOWNLOADS = Number(process.env.BENCH_DOWNLOADS ?? 7)
@@ -28,14 +29,6 @@ const PAYLOAD_MIB = Number(process.env.BENCH_PAYLOAD_MIB ?? 64)
 const AGENT = 'dist/qubes-whonix-agent.mjs'
 
 const cleanups: (() => unknown)[] = []
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The updates qube, reduced to an origin: `GET /small` answers 2 bytes, `GET /big` the payload. */
 async function startOrigin(): Promise<number> {

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { watch } from 'node:fs'
 import { access, chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -30,6 +30,7 @@ import { createStandInTor } from '../test/agent/tor/stand-in'
 import { callThroughAgent } from '../test/stand-ins/qrexec-agent'
 import shippedYaml from '../qubes.yaml?raw'
 import { median, percentile, round } from './stats'
+import { freePort } from './ports'
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 12)
 const CALLS = Number(process.env.BENCH_CALLS ?? 200)
@@ -40,14 +41,6 @@ const SECURE = 'whonix-secure-proxy'
 
 const cleanups: (() => unknown)[] = []
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {
