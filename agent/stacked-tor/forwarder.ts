@@ -52,7 +52,8 @@ export class Forwarder {
   private total = 0
   private refused = 0
   private readonly causes: CauseLog
-  private linkOptions: LinkOptions | null = null
+  /** The same for every connection of this listener (null: it has no target). */
+  private readonly linkOptions: LinkOptions | null
   /** Connections waiting for the gateway to answer (native handles; Sockets time out on their own). */
   private readonly connecting: Deadlines
 
@@ -62,6 +63,17 @@ export class Forwarder {
   ) {
     this.causes = new CauseLog(settings.log, plan.name)
     this.connecting = new Deadlines(settings.connectTimeoutMs)
+    const { target } = plan
+    this.linkOptions =
+      target === null
+        ? null
+        : {
+            target,
+            connectTimeoutMs: settings.connectTimeoutMs,
+            pools: settings.pools,
+            resetClient: plan.listen.kind === 'tcp',
+            targetIsIPv6: target.kind === 'tcp' && isIPv6(target.host),
+          }
   }
 
   /** Settles after the first attempt to listen, whatever its outcome (see status()). */
@@ -126,22 +138,14 @@ export class Forwarder {
   }
 
   private accept(handle: AcceptedHandle): void {
-    const { target } = this.plan
-    if (this.links.size >= this.settings.maxConnections || target === null) {
+    const options = this.linkOptions
+    if (this.links.size >= this.settings.maxConnections || options === null) {
       this.refused++
       this.causes.report('limit', `${this.settings.maxConnections} connections open: refusing more until some close`)
       handle.close()
       return
     }
     this.total++
-    // The same for every connection of this listener: made once.
-    const options = (this.linkOptions ??= {
-      target,
-      connectTimeoutMs: this.settings.connectTimeoutMs,
-      pools: this.settings.pools,
-      resetClient: this.plan.listen.kind === 'tcp',
-      targetIsIPv6: target.kind === 'tcp' && isIPv6(target.host),
-    })
     const { handles } = this.settings
     const link =
       handles === null
