@@ -72,6 +72,12 @@ describe('the manifest', () => {
   it('reads a manifest written as JSON as the same data, and reports a mistake in it with its line', async () => {
     const json = JSON.stringify(parse(shippedText), null, 2)
     expect(await parseManifest(json, 'qubes.json')).toEqual(await parseManifest(shippedText, 'qubes.yaml'))
+    // Read as JSON, not by the YAML parser: a repeated key, which YAML refuses, is taken (the last counts).
+    const repeated = json.replace('{', '{\n  "schema": 0,')
+    await expect(parseManifest(repeated, 'repeated.json')).resolves.toEqual(await parseManifest(json, 'qubes.json'))
+    await expect(parseManifest(repeated.replace('{', '{\n# YAML now\n'), 'repeated.yaml')).rejects.toThrow(
+      /unique|duplicate/i,
+    )
     // A mistake goes to the YAML parser (JSON is YAML), which names the line as for YAML.
     const lines = json.split('\n')
     const index = lines.findIndex((line) => line.includes('"runQubes": "/run/qubes"'))
