@@ -3,6 +3,7 @@ import { errorMessage } from '../../rpc/errors'
 import { contextFromArgs } from '../context'
 import { startDaemon } from '../daemon/daemon'
 import { journalLog } from '../daemon/log'
+import { processMemory } from '../daemon/process-memory'
 import { defineCommand } from './command'
 
 export const daemonCommand = defineCommand({
@@ -28,6 +29,7 @@ export const daemonCommand = defineCommand({
         handlers: features.handlers,
         parts,
         releaseShared: () => features.releaseShared(),
+        memory: processMemory(),
       }),
     )
     const whenStarted = started.catch(() => null)

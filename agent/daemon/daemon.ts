@@ -8,6 +8,7 @@ import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
 import { handlerFactory, type HandlerTable, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
+import { startMemoryRelease, type MemorySource } from './memory-release'
 import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { namedLog } from './log'
 import { PassedSockets } from './passed'
@@ -34,6 +35,8 @@ export interface DaemonOptions {
   readonly parts: readonly DaemonPart[]
   /** Frees what handlers share across calls (connections kept open), once nothing is served any more. */
   readonly releaseShared?: () => void
+  /** The process's heap (process-memory.ts): memory is given back after bursts. */
+  readonly memory?: MemorySource
 }
 
 export interface RunningDaemon {
@@ -69,6 +72,15 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   let currentRoleOf: Role | undefined
   let parts: StartedParts | undefined
   let stopping: Promise<void> | undefined
+  const { quietMs, minGrowthKiB } = initial.manifest.services.memoryRelease
+  const memory =
+    options.memory &&
+    startMemoryRelease(options.memory, {
+      quietMs,
+      minGrowthBytes: minGrowthKiB * 1024,
+      released: (freedBytes) =>
+        log.debug(`memory: quiet for ${quietMs} ms, a full collection freed ${Math.round(freedBytes / 1024)} KiB`),
+    })
 
   const status = (): DaemonStatus => ({
     running: true,
@@ -76,6 +88,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
     since,
     services: served,
     parts: parts?.status() ?? {},
+    ...(memory ? { memory: memory.status() } : {}),
   })
 
   async function apply(context: AgentContext): Promise<void> {
@@ -147,6 +160,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
         log.info(`stopping: open calls get ${graceMs} ms`)
         await Promise.all([sockets.close(graceMs), parts?.stop()])
         await passed.close()
+        memory?.stop()
         options.releaseShared?.()
         log.info('stopped')
       })()

@@ -1,3 +1,4 @@
+import type { MemoryReleaseStatus } from './memory-release'
 import type { PartState } from './parts'
 
 /** The daemon's part of `status` / `whonix.Status`. */
@@ -13,4 +14,6 @@ export type DaemonStatus =
       /** The services this daemon serves, sorted. */
       readonly services: readonly string[]
       readonly parts: Readonly<Record<string, PartState>>
+      /** Memory given back after bursts (absent where the daemon was started without it, as in tests). */
+      readonly memory?: MemoryReleaseStatus
     }

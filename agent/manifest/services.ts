@@ -101,6 +101,7 @@ const service = object({
 export const servicesSection = object({
   defaultLimits: limits,
   drainTimeoutMs: integer(0, 600_000),
+  memoryRelease: object({ quietMs: integer(100, 600_000), minGrowthKiB: integer(0, 1_048_576) }),
   policyFile: string({ pattern: /^[0-9]{2}-[a-z0-9-]+\.policy$/, maxLength: 64 }),
   units: object({
     service: string({ pattern: /^[a-z0-9-]+\.service$/, maxLength: 64 }),

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest'
+import { startMemoryRelease, type MemorySource, type QuietTimers } from '../../../agent/daemon/memory-release'
+
+const MiB = 1024 * 1024
+
+/** A heap driven by the test: `allocate` grows it, a collection makes it `liveBytes`. */
+function scriptedHeap(liveBytes: number) {
+  let used = liveBytes
+  let collected: (() => void) | null = null
+  const source: MemorySource = {
+    onCollection(callback) {
+      collected = callback
+      return () => (collected = null)
+    },
+    heapUsed: () => used,
+    collect: () => void (used = liveBytes),
+  }
+  return {
+    source,
+    allocate: (bytes: number) => void (used += bytes),
+    /** A collection V8 made on its own. */
+    collectionByV8: () => collected?.(),
+    observing: () => collected !== null,
+  }
+}
+
+/** Timers run by hand: `elapse` fires the one due. */
+function handTimers() {
+  let pending: { run: () => void; ms: number } | null = null
+  const timers: QuietTimers = {
+    setTimeout(run, ms) {
+      expect(pending).toBeNull()
+      pending = { run, ms }
+      return pending
+    },
+    clearTimeout: () => void (pending = null),
+  }
+  return {
+    timers,
+    armedFor: () => (pending as { ms: number } | null)?.ms ?? null,
+    elapse() {
+      const due = pending
+      pending = null
+      due?.run()
+    },
+  }
+}
+
+const options = { quietMs: 2000, minGrowthBytes: MiB }
+
+describe('memory release after a burst', () => {
+  it('gives back what start-up left once the daemon is quiet', () => {
+    const heap = scriptedHeap(5 * MiB)
+    heap.allocate(2 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    expect(clock.armedFor()).toBe(2000)
+    expect(release.status()).toEqual({ releases: 0, lastFreedBytes: 0 })
+    clock.elapse()
+    expect(release.status()).toEqual({ releases: 1, lastFreedBytes: 7 * MiB - 5 * MiB })
+    // Nothing happens until V8 collects again.
+    expect(clock.armedFor()).toBeNull()
+  })
+
+  it('waits while V8 keeps collecting, then releases once', () => {
+    const heap = scriptedHeap(5 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    clock.elapse()
+    expect(release.status().releases).toBe(1)
+
+    heap.allocate(3 * MiB)
+    heap.collectionByV8()
+    expect(clock.armedFor()).toBe(2000)
+    for (let spell = 0; spell < 5; spell++) {
+      // Busy: a collection during the spell sends the release on to the next one.
+      heap.allocate(MiB)
+      heap.collectionByV8()
+      clock.elapse()
+      expect(release.status().releases).toBe(1)
+      expect(clock.armedFor()).toBe(2000)
+    }
+    clock.elapse()
+    expect(release.status()).toEqual({ releases: 2, lastFreedBytes: 8 * MiB })
+    expect(clock.armedFor()).toBeNull()
+  })
+
+  it('leaves a heap that grew less than minGrowthBytes alone', () => {
+    const heap = scriptedHeap(5 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    clock.elapse()
+    heap.allocate(MiB / 2)
+    heap.collectionByV8()
+    clock.elapse()
+    expect(release.status().releases).toBe(1)
+    // Growth adds up across quiet spells: the next burst passes the bound.
+    heap.allocate(MiB / 2)
+    heap.collectionByV8()
+    clock.elapse()
+    expect(release.status()).toEqual({ releases: 2, lastFreedBytes: MiB })
+  })
+
+  it('stop() cancels the pending release and stops observing', () => {
+    const heap = scriptedHeap(5 * MiB)
+    heap.allocate(4 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    release.stop()
+    expect(clock.armedFor()).toBeNull()
+    expect(heap.observing()).toBe(false)
+    expect(release.status().releases).toBe(0)
+  })
+})

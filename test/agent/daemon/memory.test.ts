@@ -1,0 +1,54 @@
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import type { MemoryReleaseStatus } from '../../../agent/daemon/memory-release'
+import { descriptorFor } from '../../../rpc/descriptor'
+import { callSocketService } from '../../../rpc/socket-client'
+import { tempRoot } from '../../helpers/sandbox'
+import { manifestFile, READY, simulatedRoot, startDaemon } from './helper'
+
+const RELEASED = /<7>memory: quiet for 1000 ms, a full collection freed ([0-9]+) KiB/
+
+async function memoryOf(root: string): Promise<MemoryReleaseStatus> {
+  const answer = await callSocketService(
+    join(root, 'run/qubes-rpc/whonix.Status'),
+    descriptorFor('whonix.Status', 'dom0'),
+    { timeoutMs: 10_000, maxOutputBytes: 1 << 22 },
+  )
+  return (JSON.parse(answer.toString()) as { result: { daemon: { memory: MemoryReleaseStatus } } }).result.daemon.memory
+}
+
+describe('the daemon gives memory back after a burst', () => {
+  it('after start-up and after a burst of calls, once quiet; not while the calls go on', async () => {
+    const root = await simulatedRoot('gateway')
+    const config = manifestFile(
+      await tempRoot(),
+      (m) => (m.services.memoryRelease = { quietMs: 1000, minGrowthKiB: 256 }),
+    )
+    const daemon = startDaemon(root, ['--config', config])
+    await daemon.waitForLog(READY)
+    await daemon.waitForLog(RELEASED)
+    const releases = () => [...daemon.log().matchAll(new RegExp(RELEASED, 'g'))].map((match) => Number(match[1]))
+    expect(releases()).toHaveLength(1)
+
+    // A burst: 8 callers at once for 2.5 s. V8 collects all along, so no release may run.
+    const until = performance.now() + 2500
+    let calls = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < until) {
+          await memoryOf(root)
+          calls++
+        }
+      }),
+    )
+    expect(calls).toBeGreaterThan(100)
+    expect(releases()).toHaveLength(1)
+
+    await daemon.waitForLog(/freed [0-9]+ KiB[^]*freed [0-9]+ KiB/)
+    expect(releases()).toHaveLength(2)
+    expect(releases()[1]).toBeGreaterThan(256)
+    const status = await memoryOf(root)
+    expect(status.releases).toBeGreaterThanOrEqual(2)
+    expect(await daemon.stop('SIGTERM')).toBe(0)
+  })
+})
