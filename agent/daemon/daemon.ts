@@ -8,7 +8,7 @@ import type { AgentContext } from '../context'
 import { currentRole, type Role } from '../role'
 import { handlerFactory, type HandlerTable, type ServiceEnvironment } from '../services/registry'
 import { servicesFor } from '../services/table'
-import { startMemoryRelease, type MemorySource } from './memory-release'
+import { startMemoryRelease, type MemoryReleaseLimits, type MemorySource } from './memory-release'
 import { startParts, type DaemonPart, type StartedParts } from './parts'
 import { namedLog } from './log'
 import { PassedSockets } from './passed'
@@ -58,6 +58,11 @@ const notServedHere = (name: string, role: Role) =>
     )
   })
 
+function memoryLimits(context: AgentContext): MemoryReleaseLimits {
+  const { quietMs, minGrowthKiB } = context.manifest.services.memoryRelease
+  return { quietMs, minGrowthBytes: minGrowthKiB * 1024 }
+}
+
 export async function startDaemon(initial: AgentContext, options: DaemonOptions): Promise<RunningDaemon> {
   const { log } = options
   const { handlers } = options
@@ -72,13 +77,11 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   let currentRoleOf: Role | undefined
   let parts: StartedParts | undefined
   let stopping: Promise<void> | undefined
-  const { quietMs, minGrowthKiB } = initial.manifest.services.memoryRelease
   const memory =
     options.memory &&
     startMemoryRelease(options.memory, {
-      quietMs,
-      minGrowthBytes: minGrowthKiB * 1024,
-      released: (freedBytes) =>
+      ...memoryLimits(initial),
+      released: (freedBytes, quietMs) =>
         log.debug(`memory: quiet for ${quietMs} ms, a full collection freed ${Math.round(freedBytes / 1024)} KiB`),
     })
 
@@ -148,6 +151,7 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
       try {
         await apply(context)
         drainMs = context.manifest.services.drainTimeoutMs
+        memory?.retune(memoryLimits(context))
       } catch (error) {
         log.error(`reload failed, still serving as before: ${errorMessage(error)}`)
         throw error

@@ -15,11 +15,15 @@ export interface MemorySource {
   collect(): void
 }
 
-export interface MemoryReleaseOptions {
+/** When a release runs (`services.memoryRelease`; a reload may change them). */
+export interface MemoryReleaseLimits {
   readonly quietMs: number
   readonly minGrowthBytes: number
-  /** Told after each release how many heap bytes it freed. */
-  readonly released?: (freedBytes: number) => void
+}
+
+export interface MemoryReleaseOptions extends MemoryReleaseLimits {
+  /** Told after each release how many heap bytes it freed, and after how long a quiet spell. */
+  readonly released?: (freedBytes: number, quietMs: number) => void
 }
 
 export interface MemoryReleaseStatus {
@@ -31,6 +35,8 @@ export interface MemoryReleaseStatus {
 
 export interface MemoryRelease {
   status(): MemoryReleaseStatus
+  /** New limits, from the next quiet spell on (the one under way keeps its length). */
+  retune(limits: MemoryReleaseLimits): void
   stop(): void
 }
 
@@ -50,6 +56,7 @@ export function startMemoryRelease(
   options: MemoryReleaseOptions,
   timers: QuietTimers = NODE_TIMERS,
 ): MemoryRelease {
+  let limits: MemoryReleaseLimits = options
   let collections = 0
   let timer: unknown = null
   // No release yet: what start-up left counts as growth.
@@ -59,24 +66,25 @@ export function startMemoryRelease(
 
   const arm = () => {
     const seen = collections
-    timer = timers.setTimeout(() => settle(seen), options.quietMs)
+    const { quietMs } = limits
+    timer = timers.setTimeout(() => settle(seen, quietMs), quietMs)
   }
 
   /** The quiet spell is over: a collection since `seen` means still busy, so wait again. */
-  const settle = (seen: number) => {
+  const settle = (seen: number, quietMs: number) => {
     timer = null
     if (collections !== seen) return arm()
-    if (source.heapUsed() - heapAfterRelease < options.minGrowthBytes) return
-    release()
+    if (source.heapUsed() - heapAfterRelease < limits.minGrowthBytes) return
+    release(quietMs)
   }
 
-  const release = () => {
+  const release = (quietMs: number) => {
     const before = source.heapUsed()
     source.collect()
     heapAfterRelease = source.heapUsed()
     lastFreedBytes = Math.max(0, before - heapAfterRelease)
     releases++
-    options.released?.(lastFreedBytes)
+    options.released?.(lastFreedBytes, quietMs)
   }
 
   const stopObserving = source.onCollection(() => {
@@ -88,6 +96,7 @@ export function startMemoryRelease(
 
   return {
     status: () => ({ releases, lastFreedBytes }),
+    retune: (next) => void (limits = next),
     stop() {
       stopObserving()
       if (timer !== null) timers.clearTimeout(timer)

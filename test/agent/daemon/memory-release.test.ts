@@ -101,6 +101,25 @@ describe('memory release after a burst', () => {
     expect(release.status()).toEqual({ releases: 2, lastFreedBytes: MiB })
   })
 
+  it('retune() sets the limits from the next quiet spell on', () => {
+    const heap = scriptedHeap(5 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    clock.elapse()
+    heap.allocate(2 * MiB)
+    heap.collectionByV8()
+    release.retune({ quietMs: 500, minGrowthBytes: 4 * MiB })
+    // The spell under way keeps its length; 2 MiB is under the new bound.
+    expect(clock.armedFor()).toBe(2000)
+    clock.elapse()
+    expect(release.status().releases).toBe(1)
+    heap.allocate(2 * MiB)
+    heap.collectionByV8()
+    expect(clock.armedFor()).toBe(500)
+    clock.elapse()
+    expect(release.status()).toEqual({ releases: 2, lastFreedBytes: 4 * MiB })
+  })
+
   it('stop() cancels the pending release and stops observing', () => {
     const heap = scriptedHeap(5 * MiB)
     heap.allocate(4 * MiB)
