@@ -101,6 +101,29 @@ describe('memory release after a burst', () => {
     expect(release.status()).toEqual({ releases: 2, lastFreedBytes: MiB })
   })
 
+  it('releases only after a spell with no collection, one per quietMs at most, however a caller drives V8', () => {
+    const heap = scriptedHeap(5 * MiB)
+    const clock = handTimers()
+    const release = startMemoryRelease(heap.source, options, clock.timers)
+    let quietSpells = 0
+    for (let round = 0; round < 50; round++) {
+      // The most a caller can do: grow the heap past the bound and make V8 collect, over and over.
+      for (let collection = 0; collection < 10; collection++) {
+        heap.allocate(2 * MiB)
+        heap.collectionByV8()
+      }
+      // handTimers refuses a second pending timer: one spell of quietMs at a time.
+      expect(clock.armedFor()).toBe(2000)
+      clock.elapse()
+      expect(release.status().releases).toBe(quietSpells)
+      if (round % 2 === 1) {
+        clock.elapse()
+        quietSpells++
+      }
+    }
+    expect(release.status().releases).toBe(quietSpells)
+  })
+
   it('retune() sets the limits from the next quiet spell on', () => {
     const heap = scriptedHeap(5 * MiB)
     const clock = handTimers()
