@@ -142,7 +142,13 @@ export async function startDaemon(initial: AgentContext, options: DaemonOptions)
   }
 
   let drainMs = initial.manifest.services.drainTimeoutMs
-  await apply(initial)
+  try {
+    await apply(initial)
+  } catch (error) {
+    // No daemon to stop later: what watches the heap ends with the failed start.
+    memory?.stop()
+    throw error
+  }
   return {
     status,
     role: () => currentRoleOf as Role,
