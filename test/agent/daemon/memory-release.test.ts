@@ -48,12 +48,17 @@ function handTimers() {
 
 const options = { quietMs: 2000, minGrowthBytes: MiB }
 
+/** A release started on a 5 MiB heap that has grown by `grownBytes`, with its timers run by hand. */
+function started(grownBytes = 0) {
+  const heap = scriptedHeap(5 * MiB)
+  heap.allocate(grownBytes)
+  const clock = handTimers()
+  return { heap, clock, release: startMemoryRelease(heap.source, options, clock.timers) }
+}
+
 describe('memory release after a burst', () => {
   it('gives back what start-up left once the daemon is quiet', () => {
-    const heap = scriptedHeap(5 * MiB)
-    heap.allocate(2 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { clock, release } = started(2 * MiB)
     expect(clock.armedFor()).toBe(2000)
     expect(release.status()).toEqual({ releases: 0, lastFreedBytes: 0 })
     clock.elapse()
@@ -63,9 +68,7 @@ describe('memory release after a burst', () => {
   })
 
   it('waits while V8 keeps collecting, then releases once', () => {
-    const heap = scriptedHeap(5 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { heap, clock, release } = started()
     clock.elapse()
     expect(release.status().releases).toBe(1)
 
@@ -86,9 +89,7 @@ describe('memory release after a burst', () => {
   })
 
   it('leaves a heap that grew less than minGrowthBytes alone', () => {
-    const heap = scriptedHeap(5 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { heap, clock, release } = started()
     clock.elapse()
     heap.allocate(MiB / 2)
     heap.collectionByV8()
@@ -102,9 +103,7 @@ describe('memory release after a burst', () => {
   })
 
   it('releases only after a spell with no collection, one per quietMs at most, however a caller drives V8', () => {
-    const heap = scriptedHeap(5 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { heap, clock, release } = started()
     let quietSpells = 0
     for (let round = 0; round < 50; round++) {
       // The most a caller can do: grow the heap past the bound and make V8 collect, over and over.
@@ -125,9 +124,7 @@ describe('memory release after a burst', () => {
   })
 
   it('retune() sets the limits from the next quiet spell on', () => {
-    const heap = scriptedHeap(5 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { heap, clock, release } = started()
     clock.elapse()
     heap.allocate(2 * MiB)
     heap.collectionByV8()
@@ -144,10 +141,7 @@ describe('memory release after a burst', () => {
   })
 
   it('stop() cancels the pending release and stops observing', () => {
-    const heap = scriptedHeap(5 * MiB)
-    heap.allocate(4 * MiB)
-    const clock = handTimers()
-    const release = startMemoryRelease(heap.source, options, clock.timers)
+    const { heap, clock, release } = started(4 * MiB)
     release.stop()
     expect(clock.armedFor()).toBeNull()
     expect(heap.observing()).toBe(false)
