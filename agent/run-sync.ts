@@ -1,6 +1,6 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
 import { errnoCode } from '../rpc/errors'
-import { killGroup, MAX_STDERR_KEPT, type Runner } from './run'
+import { keptOutput, killGroup, type Runner } from './run'
 
 /**
  * spawnCommand that blocks until the program is done: for the reads of a command that runs
@@ -35,8 +35,7 @@ export const spawnCommandSync: Runner = (command) => {
   return Promise.resolve({
     exitCode: started ? result.status : null,
     signal: result.signal,
-    stdout: overflowed ? '' : (result.stdout?.toString('utf8') ?? ''),
-    stderr: overflowed ? '' : (result.stderr?.toString('utf8').slice(0, MAX_STDERR_KEPT) ?? ''),
+    ...keptOutput(overflowed, result.stdout?.toString('utf8') ?? '', result.stderr?.toString('utf8') ?? ''),
     timedOut: failure === 'ETIMEDOUT',
     overflowed,
     ...(started || failure === undefined ? {} : { spawnError: failure }),

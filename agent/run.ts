@@ -28,7 +28,16 @@ export interface CommandResult {
 
 export type Runner = (command: Command) => Promise<CommandResult>
 
-export const MAX_STDERR_KEPT = 4096
+const MAX_STDERR_KEPT = 4096
+
+/** The output a result keeps, whichever runner ran: none once it overflowed, stderr's start only. */
+export function keptOutput(
+  overflowed: boolean,
+  stdout: string,
+  stderr: string,
+): Pick<CommandResult, 'stdout' | 'stderr'> {
+  return overflowed ? { stdout: '', stderr: '' } : { stdout, stderr: stderr.slice(0, MAX_STDERR_KEPT) }
+}
 
 /**
  * The environment of zx's bash. Its stdin is a socket (libuv's pipes are socket pairs), and
@@ -77,8 +86,7 @@ export const runCommand: Runner = async (command) => {
     return {
       exitCode: output.exitCode,
       signal: output.signal,
-      stdout: overflowed ? '' : output.stdout,
-      stderr: overflowed ? '' : output.stderr.slice(0, MAX_STDERR_KEPT),
+      ...keptOutput(overflowed, output.stdout, output.stderr),
       timedOut,
       overflowed,
       ...(cause ? { spawnError: cause } : {}),
@@ -157,8 +165,7 @@ export const spawnCommand: Runner = (command) =>
       resolve({
         exitCode: spawnError === undefined ? exitCode : null,
         signal,
-        stdout: overflowed ? '' : Buffer.concat(stdout).toString('utf8'),
-        stderr: overflowed ? '' : Buffer.concat(stderr).toString('utf8').slice(0, MAX_STDERR_KEPT),
+        ...keptOutput(overflowed, Buffer.concat(stdout).toString('utf8'), Buffer.concat(stderr).toString('utf8')),
         timedOut,
         overflowed,
         ...(spawnError === undefined ? {} : { spawnError }),

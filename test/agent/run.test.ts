@@ -54,6 +54,11 @@ describe.each([
     expect(await run(command(['sleep', '10'], { timeoutMs: 200 }))).toMatchObject({ timedOut: true })
     expect(await run(command(['yes'], { maxOutputBytes: 1000 }))).toMatchObject({ overflowed: true, stdout: '' })
   })
+
+  it("keeps stderr's first 4096 characters only", async () => {
+    const result = await run(command(['sh', '-c', 'head -c 5000 /dev/zero | tr "\\0" e >&2']))
+    expect(result).toMatchObject({ exitCode: 0, overflowed: false, stderr: 'e'.repeat(4096) })
+  })
 })
 
 // What a sourced file or a script leaves running keeps copies of the output pipes; the
