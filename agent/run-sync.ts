@@ -33,7 +33,7 @@ export const spawnCommandSync: Runner = (command) => {
   const overflowed =
     failure === 'ENOBUFS' || (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) > command.maxOutputBytes
   return Promise.resolve({
-    exitCode: started ? result.status : null,
+    exitCode: result.status,
     signal: result.signal,
     ...keptOutput(overflowed, result.stdout?.toString('utf8') ?? '', result.stderr?.toString('utf8') ?? ''),
     timedOut: failure === 'ETIMEDOUT',
