@@ -54,12 +54,13 @@ await writeFile(
   { mode: 0o755 },
 )
 await chmod(outfile, 0o755)
-// One record of everything the file holds (packaging lists the bundled packages' licences).
-const merged = [metafile, ...cold.map((module) => module.metafile)]
-const allInputs = Object.assign({}, ...merged.map((one) => one.inputs))
-const allOutputs = Object.assign({}, ...merged.map((one) => one.outputs))
-if (option('--metafile'))
-  await writeFile(option('--metafile'), JSON.stringify({ inputs: allInputs, outputs: allOutputs }))
+if (option('--metafile')) {
+  // One record of everything the file holds (packaging lists the bundled packages' licences).
+  const merged = [metafile, ...cold.map((module) => module.metafile)]
+  const inputs = Object.assign({}, ...merged.map((one) => one.inputs))
+  const outputs = Object.assign({}, ...merged.map((one) => one.outputs))
+  await writeFile(option('--metafile'), JSON.stringify({ inputs, outputs }))
+}
 // The cache for the node that builds (the tests and benches run the bundle with it); an
 // installed bundle gets its own from its node at install.
 const cached = spawnSync(process.execPath, [outfile, '--write-code-cache'], { stdio: 'inherit' })
