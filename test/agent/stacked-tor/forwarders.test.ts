@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { acceptHandles } from '../../../agent/stacked-tor/accept'
+import { createBufferPools } from '../../../agent/stacked-tor/buffers'
 import { tcpEndpoint, unixEndpoint } from '../../../agent/stacked-tor/endpoint'
 import type { ForwarderSettings } from '../../../agent/stacked-tor/forwarder'
 import type { ForwarderPlan } from '../../../agent/stacked-tor/plan'
@@ -125,7 +126,8 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
     it('moves 48 MiB each way at once, byte for byte', async () => {
       const target = await serve((socket) => socket.pipe(socket))
       const port = await freePort()
-      const forwarder = await start(tcpPlan(port, target.port))
+      const pools = createBufferPools()
+      const forwarder = await start(tcpPlan(port, target.port), { pools })
       const payload = randomBytes(48 * 1024 * 1024)
       const result = await talk({ port }, (socket) => socket.end(payload), 60_000)
       expect(result.data.length).toBe(payload.length)
@@ -136,6 +138,8 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
         'connection closed',
       )
       expect(forwarder.status().connections.total).toBe(1)
+      // Bulk data moved on the large buffers, and they went back to their pool once closed.
+      expect(pools.large.spareCount).toBeGreaterThan(0)
     })
 
     it('stops reading from the client while the gateway does not read (backpressure), then delivers everything', async () => {
