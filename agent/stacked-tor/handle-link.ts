@@ -20,7 +20,6 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
   deadlinePrevious: Expiring | null = null
   deadlineNext: Expiring | null = null
   deadlinePending = false
-  private failed = false
   private open = 2
   private readonly gateway: StreamHandle
   private readonly up: Direction
@@ -97,11 +96,9 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
   }
 
   fail(side: LinkSide, error: NodeJS.ErrnoException): void {
+    // Only the first error is reported: closing is set by the close below.
     if (this.closing) return
-    if (!this.failed) {
-      this.failed = true
-      this.hooks.failed(side, error)
-    }
+    this.hooks.failed(side, error)
     this.close(side === 'gateway' && this.options.resetClient)
   }
 
