@@ -10,7 +10,7 @@ import {
   type DirectionLink,
   type Owned,
 } from './handle-direction'
-import type { LinkHandle, LinkHooks, LinkOptions, LinkSide } from './link'
+import { connectTimeoutError, type LinkHandle, type LinkHooks, type LinkOptions, type LinkSide } from './link'
 import type { RequestCallbacks, StreamHandle, StreamHandles } from './stream-handles'
 
 /** A forwarded connection on native handles: the same contract as the Socket-based link. */
@@ -59,8 +59,7 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
 
   /** The gateway did not answer within connectTimeoutMs. */
   expire(): void {
-    const error: NodeJS.ErrnoException = new Error(`no answer within ${this.options.connectTimeoutMs} ms`)
-    this.fail('gateway', Object.assign(error, { code: 'ETIMEDOUT' }))
+    this.fail('gateway', connectTimeoutError(this.options.connectTimeoutMs))
   }
 
   connected(status: number): void {
