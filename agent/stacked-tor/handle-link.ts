@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import type { BufferPools } from './buffers'
 import type { Deadlines, Expiring } from './deadlines'
 import {
@@ -48,7 +49,8 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
     request.oncomplete = onConnected
     let status: number
     if (target.kind === 'unix') status = this.gateway.connect(request, target.path)
-    else if (this.options.targetIsIPv6) status = this.gateway.connect6?.(request, target.host, target.port) ?? -22
+    else if (this.options.targetIsIPv6)
+      status = this.gateway.connect6?.(request, target.host, target.port) ?? -constants.errno.EINVAL
     else status = this.gateway.connect(request, target.host, target.port)
     if (status < 0) return this.fail('gateway', errnoError(status, 'connect', ` ${this.targetText()}`))
     this.deadlines.add(this)

@@ -56,7 +56,15 @@ interface Bindings {
   uv: { UV_EOF: number }
 }
 
-const STREAM_METHODS = ['readStart', 'readStop', 'writeBuffer', 'shutdown', 'useUserBuffer', 'close'] as const
+const STREAM_METHODS = [
+  'readStart',
+  'readStop',
+  'writeBuffer',
+  'shutdown',
+  'useUserBuffer',
+  'close',
+  'connect',
+] as const
 
 function complete(bindings: Partial<Bindings>): bindings is Bindings {
   const { tcp, pipe, stream, uv } = bindings
