@@ -48,7 +48,7 @@ export function errnoError(status: number, syscall: string, detail = ''): NodeJS
 // sockets do, it counts as done, and reading that side delivers what came before the reset.
 const NOT_CONNECTED = -constants.errno.ENOTCONN
 
-export interface Sides {
+interface Sides {
   readonly from: LinkSide
   readonly to: LinkSide
 }
