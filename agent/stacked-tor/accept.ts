@@ -17,9 +17,10 @@ interface SocketInternals {
 
 /**
  * Takes over accepting on a listening server (created with `pauseOnConnect: true`): `accept`
- * gets each connection's handle before Node wraps it in a Socket, so the forwarder can wrap
- * it once, in a Socket with its own `onread` buffer. The Socket Node would make first costs
- * about a quarter of a forwarded connection's JavaScript time.
+ * gets each connection's handle before Node wraps it in a Socket: the forwarder drives the
+ * handle itself (handle-link.ts), or where Node lacks the handles wraps it once, in a Socket
+ * with its own `onread` buffer. The Socket Node would make first costs about a quarter of a
+ * forwarded connection's JavaScript time.
  */
 export function acceptHandles(
   server: Server,

@@ -30,6 +30,23 @@ export interface BufferPools {
   readonly large: BufferPool
 }
 
+/**
+ * Where the read after one of `length` bytes into `buffer` should go, when not into the same
+ * buffer: a read that filled a small buffer moves to a large one, a small read on a large one
+ * moves back. Null: keep the buffer.
+ */
+export function nextPool({ small, large }: BufferPools, buffer: Buffer, length: number): BufferPool | null {
+  const isLarge = buffer.length === large.size
+  if (!isLarge && length === buffer.length) return large
+  if (isLarge && length < small.size / 2) return small
+  return null
+}
+
+/** Gives a buffer back to the pool of its size. */
+export function giveBack({ small, large }: BufferPools, buffer: Buffer): void {
+  ;(buffer.length === large.size ? large : small).give(buffer)
+}
+
 // Large reads cost fewer system calls per byte: 1 MiB takes about a third less CPU per GiB
 // than 64 KiB. Idle spares are capped, so the pools hold at most 5 MiB between bursts.
 export const SMALL_BUFFER_BYTES = 16 * 1024

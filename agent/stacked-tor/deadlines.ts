@@ -19,7 +19,6 @@ export interface Expiring {
 export class Deadlines {
   private first: Expiring | null = null
   private last: Expiring | null = null
-  private count = 0
   private timer: NodeJS.Timeout | null = null
 
   constructor(private readonly timeoutMs: number) {}
@@ -33,7 +32,6 @@ export class Deadlines {
     if (this.last === null) this.first = item
     else this.last.deadlineNext = item
     this.last = item
-    this.count++
     // The timer is cleared by the sweep that finds nothing pending, not on every delete.
     this.timer ??= setInterval(this.sweep, Math.max(this.timeoutMs / 4, 10))
   }
@@ -48,11 +46,6 @@ export class Deadlines {
     item.deadlinePrevious = null
     item.deadlineNext = null
     item.deadlinePending = false
-    this.count--
-  }
-
-  get size(): number {
-    return this.count
   }
 
   private readonly sweep = (): void => {
@@ -62,7 +55,7 @@ export class Deadlines {
       this.delete(item)
       item.expire()
     }
-    if (this.count === 0) this.clear()
+    if (this.first === null) this.clear()
   }
 
   clear(): void {

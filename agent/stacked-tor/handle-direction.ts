@@ -1,6 +1,6 @@
 import { constants } from 'node:os'
 import { getSystemErrorName } from 'node:util'
-import type { BufferPools } from './buffers'
+import { giveBack, nextPool, type BufferPools } from './buffers'
 import type { LinkSide } from './link'
 import type { RequestCallbacks, StreamHandle, StreamHandles } from './stream-handles'
 
@@ -48,7 +48,7 @@ export function errnoError(status: number, syscall: string, detail = ''): NodeJS
 // sockets do, it counts as done, and reading that side delivers what came before the reset.
 const NOT_CONNECTED = -constants.errno.ENOTCONN
 
-export interface Sides {
+interface Sides {
   readonly from: LinkSide
   readonly to: LinkSide
 }
@@ -163,7 +163,7 @@ export class Direction {
   }
 
   written(status: number): void {
-    if (this.retired !== null) this.giveBack(this.retired)
+    if (this.retired !== null) giveBack(this.link.pools, this.retired)
     this.retired = null
     if (this.link.closing) return
     if (status < 0) this.link.fail(this.sides.to, errnoError(status, 'write'))
@@ -176,27 +176,19 @@ export class Direction {
    */
   private resize(length: number, pending: boolean): Buffer | undefined {
     if (this.link.closing) return undefined
-    const { small, large } = this.link.pools
-    const isLarge = this.buffer.length === large.size
-    let wanted = null
-    if (!isLarge && length === this.buffer.length) wanted = large
-    else if (isLarge && length < small.size / 2) wanted = small
+    const { pools } = this.link
+    const wanted = nextPool(pools, this.buffer, length)
     if (wanted === null) return undefined
     if (pending) this.retired = this.buffer
-    else this.giveBack(this.buffer)
+    else giveBack(pools, this.buffer)
     this.buffer = wanted.take()
     return this.buffer
   }
 
-  private giveBack(buffer: Buffer): void {
-    const { small, large } = this.link.pools
-    ;(buffer.length === large.size ? large : small).give(buffer)
-  }
-
   /** Once both handles are closed (every write has completed or been cancelled by then). */
   dispose(): void {
-    this.giveBack(this.buffer)
-    if (this.retired !== null) this.giveBack(this.retired)
+    giveBack(this.link.pools, this.buffer)
+    if (this.retired !== null) giveBack(this.link.pools, this.retired)
     this.retired = null
   }
 }

@@ -1,3 +1,4 @@
+import { constants } from 'node:os'
 import type { BufferPools } from './buffers'
 import type { Deadlines, Expiring } from './deadlines'
 import {
@@ -10,7 +11,7 @@ import {
   type DirectionLink,
   type Owned,
 } from './handle-direction'
-import type { LinkHandle, LinkHooks, LinkOptions, LinkSide } from './link'
+import { connectTimeoutError, type LinkHandle, type LinkHooks, type LinkOptions, type LinkSide } from './link'
 import type { RequestCallbacks, StreamHandle, StreamHandles } from './stream-handles'
 
 /** A forwarded connection on native handles: the same contract as the Socket-based link. */
@@ -20,7 +21,6 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
   deadlinePrevious: Expiring | null = null
   deadlineNext: Expiring | null = null
   deadlinePending = false
-  private failed = false
   private open = 2
   private readonly gateway: StreamHandle
   private readonly up: Direction
@@ -49,7 +49,8 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
     request.oncomplete = onConnected
     let status: number
     if (target.kind === 'unix') status = this.gateway.connect(request, target.path)
-    else if (this.options.targetIsIPv6) status = this.gateway.connect6?.(request, target.host, target.port) ?? -22
+    else if (this.options.targetIsIPv6)
+      status = this.gateway.connect6?.(request, target.host, target.port) ?? -constants.errno.EINVAL
     else status = this.gateway.connect(request, target.host, target.port)
     if (status < 0) return this.fail('gateway', errnoError(status, 'connect', ` ${this.targetText()}`))
     this.deadlines.add(this)
@@ -60,8 +61,7 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
 
   /** The gateway did not answer within connectTimeoutMs. */
   expire(): void {
-    const error: NodeJS.ErrnoException = new Error(`no answer within ${this.options.connectTimeoutMs} ms`)
-    this.fail('gateway', Object.assign(error, { code: 'ETIMEDOUT' }))
+    this.fail('gateway', connectTimeoutError(this.options.connectTimeoutMs))
   }
 
   connected(status: number): void {
@@ -97,11 +97,9 @@ class HandleLink implements LinkHandle, Expiring, DirectionLink {
   }
 
   fail(side: LinkSide, error: NodeJS.ErrnoException): void {
+    // Only the first error is reported: closing is set by the close below.
     if (this.closing) return
-    if (!this.failed) {
-      this.failed = true
-      this.hooks.failed(side, error)
-    }
+    this.hooks.failed(side, error)
     this.close(side === 'gateway' && this.options.resetClient)
   }
 

@@ -25,6 +25,11 @@ export interface LinkOptions {
   readonly targetIsIPv6: boolean
 }
 
+/** The error of a gateway that did not answer within the connect timeout (both engines). */
+export function connectTimeoutError(timeoutMs: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })
+}
+
 export interface LinkHandle {
   destroy(): void
 }
@@ -81,9 +86,7 @@ export function openLink(accepted: AcceptedHandle, options: LinkOptions, hooks: 
   client.on('end', () => gateway.end())
   gateway.on('end', () => client.end())
   gateway.setTimeout(options.connectTimeoutMs, () => {
-    const error: NodeJS.ErrnoException = new Error(`no answer within ${options.connectTimeoutMs} ms`)
-    error.code = 'ETIMEDOUT'
-    gateway.destroy(error)
+    gateway.destroy(connectTimeoutError(options.connectTimeoutMs))
   })
   gateway.once('connect', () => {
     gateway.setTimeout(0)

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { BufferPools } from './buffers'
+import { giveBack, nextPool, type BufferPools } from './buffers'
 
 /**
  * One direction of a forwarded connection. Node reads straight into this pump's buffer
@@ -41,7 +41,7 @@ export class Pump {
 
   private readonly flushed = (): void => {
     if (this.retired !== null) {
-      this.release(this.retired)
+      giveBack(this.pools, this.retired)
       this.retired = null
     }
     if (this.waiting) {
@@ -51,25 +51,17 @@ export class Pump {
   }
 
   private resize(length: number, pending: boolean): void {
-    const { small, large } = this.pools
-    const isLarge = this.buffer.length === large.size
-    let wanted = null
-    if (!isLarge && length === this.buffer.length) wanted = large
-    else if (isLarge && length < small.size / 2) wanted = small
+    const wanted = nextPool(this.pools, this.buffer, length)
     if (wanted === null) return
     if (pending) this.retired = this.buffer
-    else this.release(this.buffer)
+    else giveBack(this.pools, this.buffer)
     this.buffer = wanted.take()
-  }
-
-  private release(buffer: Buffer): void {
-    ;(buffer.length === this.pools.large.size ? this.pools.large : this.pools.small).give(buffer)
   }
 
   /** Once both sockets are closed: nothing references the buffers any more. */
   dispose(): void {
-    this.release(this.buffer)
-    if (this.retired !== null) this.release(this.retired)
+    giveBack(this.pools, this.buffer)
+    if (this.retired !== null) giveBack(this.pools, this.retired)
     this.retired = null
     this.from = null
     this.to = null

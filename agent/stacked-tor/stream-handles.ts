@@ -5,13 +5,6 @@
  * they are not there, and the forwarder then uses Sockets.
  */
 
-/** What Node's stream handles leave in `state` for `onread` and after a write. */
-export interface StreamState {
-  readonly state: Int32Array
-  readonly readBytesOrError: number
-  readonly lastWriteWasAsync: number
-}
-
 export interface RequestCallbacks {
   oncomplete: (status: number) => void
 }
@@ -36,7 +29,11 @@ export interface StreamHandle {
   connect6?(request: RequestCallbacks, address: string, port: number): number
 }
 
-export interface StreamHandles extends StreamState {
+export interface StreamHandles {
+  /** What the handles leave for `onread` (at `readBytesOrError`) and after a write (at `lastWriteWasAsync`). */
+  readonly state: Int32Array
+  readonly readBytesOrError: number
+  readonly lastWriteWasAsync: number
   newTcp(): StreamHandle
   newPipe(): StreamHandle
   newConnectRequest(kind: 'tcp' | 'unix'): RequestCallbacks
@@ -59,7 +56,15 @@ interface Bindings {
   uv: { UV_EOF: number }
 }
 
-const STREAM_METHODS = ['readStart', 'readStop', 'writeBuffer', 'shutdown', 'useUserBuffer', 'close'] as const
+const STREAM_METHODS = [
+  'readStart',
+  'readStop',
+  'writeBuffer',
+  'shutdown',
+  'useUserBuffer',
+  'close',
+  'connect',
+] as const
 
 function complete(bindings: Partial<Bindings>): bindings is Bindings {
   const { tcp, pipe, stream, uv } = bindings

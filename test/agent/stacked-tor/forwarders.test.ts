@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { acceptHandles } from '../../../agent/stacked-tor/accept'
+import { createBufferPools } from '../../../agent/stacked-tor/buffers'
 import { tcpEndpoint, unixEndpoint } from '../../../agent/stacked-tor/endpoint'
 import type { ForwarderSettings } from '../../../agent/stacked-tor/forwarder'
 import type { ForwarderPlan } from '../../../agent/stacked-tor/plan'
@@ -122,10 +123,45 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
       if (error !== undefined) expect(error.code).toBe('ECONNRESET')
     })
 
+    it('holds what the client sends, end included, while the gateway has not answered, then delivers it', async () => {
+      // A gateway whose accept queue is full until told: the forwarder's SYN is dropped and sent
+      // again about a second later, when the gateway accepts and answers each stream in capitals.
+      const gatewayPort = await freePort()
+      const python = spawn('python3', [
+        '-c',
+        [
+          'import socket,sys,threading',
+          'def answer(c):',
+          '  data=b""',
+          '  while (chunk:=c.recv(65536)): data+=chunk',
+          '  c.sendall(data.upper()); c.close()',
+          's=socket.socket()',
+          `s.bind(("${LOOPBACK}",${gatewayPort}))`,
+          's.listen(0)',
+          'print("ready",flush=True)',
+          'sys.stdin.readline()',
+          'while True: threading.Thread(target=answer,args=(s.accept()[0],),daemon=True).start()',
+        ].join('\n'),
+      ])
+      onTestFinished(() => void python.kill('SIGKILL'))
+      await new Promise((resolve) => python.stdout.once('data', resolve))
+      const fillers = [0, 1].map(() => new Socket().connect(gatewayPort, LOOPBACK).on('error', () => undefined))
+      onTestFinished(() => fillers.forEach((socket) => socket.destroy()))
+      await sleep(200)
+      const port = await freePort()
+      const forwarder = await start(tcpPlan(port, gatewayPort))
+      const result = talk({ port }, (socket) => socket.end('sent before the gateway answered'))
+      await sleep(300)
+      expect(forwarder.status().connections.active).toBe(1)
+      python.stdin.write('accept\n')
+      expect((await result).data.toString()).toBe('SENT BEFORE THE GATEWAY ANSWERED')
+    })
+
     it('moves 48 MiB each way at once, byte for byte', async () => {
       const target = await serve((socket) => socket.pipe(socket))
       const port = await freePort()
-      const forwarder = await start(tcpPlan(port, target.port))
+      const pools = createBufferPools()
+      const forwarder = await start(tcpPlan(port, target.port), { pools })
       const payload = randomBytes(48 * 1024 * 1024)
       const result = await talk({ port }, (socket) => socket.end(payload), 60_000)
       expect(result.data.length).toBe(payload.length)
@@ -136,6 +172,8 @@ describe.each(ENGINES)('forwarding on $engine', ({ handles }) => {
         'connection closed',
       )
       expect(forwarder.status().connections.total).toBe(1)
+      // Bulk data moved on the large buffers, and they went back to their pool once closed.
+      expect(pools.large.spareCount).toBeGreaterThan(0)
     })
 
     it('stops reading from the client while the gateway does not read (backpressure), then delivers everything', async () => {
